@@ -1,0 +1,1 @@
+//! s3gw-auth-cache (stub; see docs)

@@ -1,0 +1,1 @@
+//! s3gw-bench (stub; see docs)

@@ -1,0 +1,1 @@
+//! buckets-lite (stub; see docs)

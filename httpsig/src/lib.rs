@@ -1,0 +1,1 @@
+//! s3gw-httpsig (stub; see docs)

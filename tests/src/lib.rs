@@ -1,0 +1,17 @@
+//! s3gw-tests: end-to-end tests with real processes and real clients.
+//!
+//! # Layout
+//! - [`procs`]: locating the workspace's built binaries and running child
+//!   processes that are stopped by their own pid.
+//! - [`buckets_lite`]: start a real `buckets-lite` process on a free loopback
+//!   port and sign native requests against it.
+//! - [`slapd`]: start a real OpenLDAP `slapd` with a UFDS-shaped schema on a
+//!   free loopback port, and write UFDS-style changelog records.
+//! - [`gateway`]: start a real `s3gw` process in front of the above.
+//!
+//! Test binaries live in `tests/tests/*.rs`, one per area.
+
+pub mod buckets_lite;
+pub mod gateway;
+pub mod procs;
+pub mod slapd;

@@ -1,0 +1,17 @@
+//! s3gw-translator: S3 operations onto the native buckets API.
+//!
+//! # Layout
+//! - [`types`]: S3-semantic value types parsed at the edge (`BucketName`,
+//!   `ObjectKey`, `UploadId`, `PartNumber`, `ETag`, conditions, ranges).
+//! - [`backend`]: the [`Backend`] trait, one method per S3 operation, typed
+//!   inputs and outputs, streaming bodies, S3-semantic errors.
+//! - [`manta`]: the implementation over the Manta buckets API (native client,
+//!   wire model, the ONE native-error mapping function, and the S3 features
+//!   the store lacks: multipart, copy, S3 ETags, multi-character delimiters).
+
+pub mod backend;
+pub mod manta;
+pub mod types;
+
+pub use backend::*;
+pub use types::*;

@@ -1,0 +1,1 @@
+//! The Manta buckets-API implementation of [`crate::Backend`].
