@@ -1,1 +1,0 @@
-//! The Manta buckets-API implementation of [`crate::Backend`].
