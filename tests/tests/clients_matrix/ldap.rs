@@ -1,0 +1,1 @@
+//! LDAP mode (written once the slapd and gateway harnesses land).
