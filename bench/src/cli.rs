@@ -1,0 +1,386 @@
+//! The command line and one run: start (or take) the endpoints, run every
+//! selected workload on every path, print the table (or JSON, or the smoke
+//! verdict).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use s3gw_httpsig::{KeyId, PrivateKey, Signer};
+
+use crate::native::NativeClient;
+use crate::procs::{self, Bins, Cluster};
+use crate::report::{self, PathStats, Report, Row};
+use crate::s3::S3Client;
+use crate::sigv4::Credentials;
+use crate::store::Store;
+use crate::workload::{self, Digests, Path, Scale, Workload};
+
+/// Idle connections kept per host: above the highest concurrency, so the
+/// 64-way workloads reuse their connections instead of reconnecting.
+pub const POOL_IDLE_PER_HOST: usize = 128;
+
+/// Side-by-side benchmark of s3gw (path A) against the native store it fronts
+/// (path B), and optionally any other S3 endpoint (path C).
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Args {
+    /// Smaller counts and durations: finishes in under 3 minutes.
+    #[arg(long, conflicts_with = "smoke")]
+    pub quick: bool,
+    /// Correctness only: a few operations per workload on both paths, checking
+    /// that they succeed and return the same bytes; never timings. Exits
+    /// non-zero on any failure.
+    #[arg(long)]
+    pub smoke: bool,
+    /// Print the results as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Run only these workloads (comma-separated names or name prefixes, e.g.
+    /// `put-4k,get-1g`). `--list` shows the names.
+    #[arg(long, value_delimiter = ',')]
+    pub workloads: Vec<String>,
+    /// List the workloads and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Which paths to run, e.g. `AB`, `A`, `ABC` (default: AB, plus C when
+    /// `--c-endpoint` is given).
+    #[arg(long)]
+    pub paths: Option<String>,
+    /// Directory holding the `s3gw` and `buckets-lite` binaries to start
+    /// (default: `target/release`, or next to this executable for `--smoke`).
+    #[arg(long)]
+    pub bin_dir: Option<PathBuf>,
+    /// Size in bytes of the "1 GiB" object (default: 1 GiB; 12 MiB for --smoke).
+    #[arg(long)]
+    pub large_size: Option<u64>,
+    /// Prefix of the buckets the bench creates (`<prefix>-a`, `-b`, `-c`).
+    #[arg(long, default_value = "s3gw-bench")]
+    pub bucket_prefix: String,
+
+    /// Path A: an already running s3gw instead of starting one.
+    #[arg(long, requires_all = ["access_key", "secret_key"])]
+    pub s3_endpoint: Option<String>,
+    /// Path A: access key id.
+    #[arg(long)]
+    pub access_key: Option<String>,
+    /// Path A: secret key.
+    #[arg(long)]
+    pub secret_key: Option<String>,
+    /// Path A (and B's pid for RSS): pid of the running s3gw, for peak RSS.
+    #[arg(long)]
+    pub s3gw_pid: Option<u32>,
+
+    /// Path B: an already running buckets-API store instead of starting one.
+    #[arg(long, requires = "native_key")]
+    pub native_endpoint: Option<String>,
+    /// Path B: the operator's private key file (PEM or OpenSSH).
+    #[arg(long)]
+    pub native_key: Option<PathBuf>,
+    /// Path B: the login the key belongs to.
+    #[arg(long, default_value = procs::OPERATOR)]
+    pub native_login: String,
+    /// Path B: the account whose buckets are used (path A's tenant).
+    #[arg(long, default_value = procs::TENANT)]
+    pub native_account: String,
+    /// Path B: pid of the running store, for peak RSS.
+    #[arg(long)]
+    pub store_pid: Option<u32>,
+
+    /// Path C: any S3 endpoint (e.g. http://127.0.0.1:9000).
+    #[arg(long, requires_all = ["c_access_key", "c_secret_key"])]
+    pub c_endpoint: Option<String>,
+    #[arg(long)]
+    pub c_access_key: Option<String>,
+    #[arg(long)]
+    pub c_secret_key: Option<String>,
+    /// Signing region of every S3 path.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// PEM file of a CA to trust for https endpoints.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// HTTP client shared by every path: HTTP/1.1 (as S3 clients speak it), a
+/// pool large enough for 64-way concurrency, rustls with `ring` explicitly.
+fn http_client(ca_file: Option<&PathBuf>) -> Result<reqwest::Client> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            roots.add(cert?)?;
+        }
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .http1_only()
+        .tcp_nodelay(true)
+        .no_proxy()
+        .pool_max_idle_per_host(POOL_IDLE_PER_HOST)
+        .connect_timeout(Duration::from_secs(10))
+        .build()?)
+}
+
+fn select(all: Vec<Workload>, names: &[String]) -> Result<Vec<Workload>> {
+    if names.is_empty() {
+        return Ok(all);
+    }
+    let chosen: Vec<Workload> = all
+        .into_iter()
+        .filter(|w| {
+            names
+                .iter()
+                .any(|n| w.name == *n || w.name.starts_with(n.as_str()))
+        })
+        .collect();
+    if chosen.is_empty() {
+        bail!("no workload matches {names:?} (see --list)");
+    }
+    Ok(chosen)
+}
+
+/// Entry point of the binary.
+pub fn main(args: Args) -> Result<ExitCode> {
+    // Both ring and aws-lc-rs may be compiled in (workspace features): name one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut scale = if args.smoke {
+        Scale::SMOKE
+    } else if args.quick {
+        Scale::QUICK
+    } else {
+        Scale::FULL
+    };
+    if let Some(s) = args.large_size {
+        scale.large_size = s;
+    }
+    let workloads = select(workload::all_workloads(&scale), &args.workloads)?;
+    if args.list {
+        for w in &workloads {
+            println!(
+                "{:<16} concurrency {:>2}, size {:>10} B, at most {} ops / {:?}, seed {}",
+                w.name, w.concurrency, w.size, w.count, w.max_duration, w.seed
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run(args, scale, workloads))
+}
+
+async fn run(args: Args, scale: Scale, workloads: Vec<Workload>) -> Result<ExitCode> {
+    let started = Instant::now();
+    let paths_arg = args
+        .paths
+        .clone()
+        .unwrap_or_else(|| {
+            if args.c_endpoint.is_some() {
+                "ABC"
+            } else {
+                "AB"
+            }
+            .into()
+        })
+        .to_ascii_uppercase();
+    let want = |p: char| paths_arg.contains(p);
+    let http = http_client(args.ca_file.as_ref())?;
+
+    // Start what is not given. Both started together: A fronts the B store.
+    let need_start =
+        (want('A') && args.s3_endpoint.is_none()) || (want('B') && args.native_endpoint.is_none());
+    let mut cluster = if need_start {
+        if args.s3_endpoint.is_some() || args.native_endpoint.is_some() {
+            bail!("give both --s3-endpoint and --native-endpoint, or neither (the bench starts both), or choose --paths");
+        }
+        let bins = Bins::locate(args.bin_dir.as_deref(), args.smoke)?;
+        eprintln!(
+            "starting {} and {}",
+            bins.buckets_lite.display(),
+            bins.s3gw.display()
+        );
+        let c = Cluster::start(&bins)?;
+        eprintln!("buckets-lite at {}, s3gw at {}", c.native_url, c.s3_url);
+        Some(c)
+    } else {
+        None
+    };
+    let s3gw_pid = cluster.as_ref().map(|c| c.gateway.pid()).or(args.s3gw_pid);
+    let store_pid = cluster.as_ref().map(|c| c.store.pid()).or(args.store_pid);
+
+    let mut paths: Vec<Path> = Vec::new();
+    if want('A') {
+        let (url, creds) = match &cluster {
+            Some(c) => (
+                c.s3_url.clone(),
+                Credentials {
+                    access_key_id: procs::ACCESS_KEY_ID.into(),
+                    secret: procs::SECRET_KEY.into(),
+                    region: args.region.clone(),
+                },
+            ),
+            None => (
+                args.s3_endpoint.clone().context("--s3-endpoint")?,
+                Credentials {
+                    access_key_id: args.access_key.clone().context("--access-key")?,
+                    secret: args.secret_key.clone().context("--secret-key")?,
+                    region: args.region.clone(),
+                },
+            ),
+        };
+        let client = S3Client::new(http.clone(), &url, creds)?;
+        paths.push(Path::new(
+            "A",
+            Store::S3(client),
+            format!("{}-a", args.bucket_prefix),
+        ));
+    }
+    if want('B') {
+        let (url, signer) = match &cluster {
+            Some(c) => (c.native_url.clone(), c.operator.clone()),
+            None => {
+                let file = args.native_key.as_ref().context("--native-key")?;
+                let text = std::fs::read_to_string(file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                let key = PrivateKey::from_pem_or_openssh(&text).context("parsing --native-key")?;
+                let key_id = KeyId {
+                    login: args.native_login.clone(),
+                    subuser: None,
+                    fingerprint: key.public_key().md5_fingerprint(),
+                };
+                (
+                    args.native_endpoint.clone().context("--native-endpoint")?,
+                    Arc::new(Signer::new(key_id, key)),
+                )
+            }
+        };
+        let client = NativeClient::new(http.clone(), &url, &args.native_account, signer)?;
+        paths.push(Path::new(
+            "B",
+            Store::Native(client),
+            format!("{}-b", args.bucket_prefix),
+        ));
+    }
+    if want('C') {
+        let creds = Credentials {
+            access_key_id: args.c_access_key.clone().context("--c-access-key")?,
+            secret: args.c_secret_key.clone().context("--c-secret-key")?,
+            region: args.region.clone(),
+        };
+        let url = args.c_endpoint.clone().context("--c-endpoint")?;
+        let client = S3Client::new(http.clone(), &url, creds)?;
+        paths.push(Path::new(
+            "C",
+            Store::S3(client),
+            format!("{}-c", args.bucket_prefix),
+        ));
+    }
+    if paths.is_empty() {
+        bail!("no path selected (--paths takes A, B and/or C)");
+    }
+    for p in &mut paths {
+        p.setup().await?;
+    }
+
+    let digests = Digests::default();
+    let mut rss_per_workload = true;
+    let mut rows = Vec::new();
+    let (mut passed, mut failed) = (0u32, 0u32);
+    for w in &workloads {
+        let mut row = Row {
+            workload: w.clone(),
+            unit: if w.is_bandwidth() { "MiB/s" } else { "ops/s" },
+            a: None,
+            b: None,
+            c: None,
+        };
+        let mut ok = true;
+        for p in &mut paths {
+            for pid in [s3gw_pid, store_pid].into_iter().flatten() {
+                rss_per_workload &= procs::reset_peak_rss(pid);
+            }
+            eprintln!(
+                "{:>7.1}s  {} on {}",
+                started.elapsed().as_secs_f64(),
+                w.name,
+                p.label
+            );
+            match p.run(w, &scale, args.smoke, &digests).await {
+                Ok(m) => {
+                    let s3gw_peak = if p.label == "A" {
+                        s3gw_pid.and_then(procs::peak_rss)
+                    } else {
+                        None
+                    };
+                    let store_peak = if p.label == "C" {
+                        None
+                    } else {
+                        store_pid.and_then(procs::peak_rss)
+                    };
+                    let stats = PathStats::new(w, &m, s3gw_peak, store_peak);
+                    match p.label {
+                        "A" => row.a = Some(stats),
+                        "B" => row.b = Some(stats),
+                        _ => row.c = Some(stats),
+                    }
+                }
+                Err(e) => {
+                    ok = false;
+                    eprintln!("FAILED: {e:#}");
+                    if let Some(c) = cluster.as_mut() {
+                        if let Err(dead) = c.gateway.check_alive().and(c.store.check_alive()) {
+                            bail!("{dead:#}");
+                        }
+                    }
+                    if !args.smoke {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        if args.smoke {
+            if ok {
+                passed += 1;
+                println!("smoke: {} ok on {}", w.name, paths_arg);
+            } else {
+                failed += 1;
+                println!("smoke: {} FAILED", w.name);
+            }
+        }
+        rows.push(row);
+    }
+    drop(cluster.take());
+    if args.smoke {
+        println!("smoke: {passed} passed, {failed} failed");
+        return Ok(if failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    let mut report = Report {
+        mode: if args.quick { "quick" } else { "full" }.into(),
+        machine: report::machine(),
+        rows,
+        targets: Vec::new(),
+        rss_per_workload,
+    };
+    report.check_targets();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("s3gw-bench ({} run) on {}\n", report.mode, report.machine);
+        print!("{}", report.table());
+        println!("\nTotal time: {:.0} s", started.elapsed().as_secs_f64());
+    }
+    Ok(ExitCode::SUCCESS)
+}

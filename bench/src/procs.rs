@@ -1,0 +1,298 @@
+//! Starting, watching and stopping the processes under test.
+//!
+//! The bench runs `buckets-lite` and `s3gw` as real child processes on
+//! loopback port 0 (each prints the address it bound), in a temporary
+//! directory removed at the end, and stops them by their own pid. Peak memory
+//! is read from `/proc/<pid>/status` (`VmHWM`), and reset before each path's
+//! run by writing `5` to `/proc/<pid>/clear_refs` (Linux >= 4.0; see proc(5)),
+//! so each workload gets its own peak.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use s3gw_httpsig::{KeyId, PrivateKey, Signer};
+
+/// How long a process may take to print its "listening" line.
+pub const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a process may take to exit after SIGTERM before it is killed.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Tenant account whose namespace both paths use.
+pub const TENANT: &str = "bench";
+/// Operator account of the started buckets-lite (in the operators group).
+pub const OPERATOR: &str = "operator";
+/// The S3 key of the started gateway (a fixed, throwaway development key for a
+/// loopback-only process: it protects nothing).
+pub const ACCESS_KEY_ID: &str = "S3GWBENCHACCESSKEY01";
+pub const SECRET_KEY: &str = "s3gw-bench-secret-key-not-a-real-secret-0001";
+
+/// Where the binaries under test are.
+#[derive(Debug, Clone)]
+pub struct Bins {
+    pub s3gw: PathBuf,
+    pub buckets_lite: PathBuf,
+}
+
+impl Bins {
+    /// Release builds in `target/release/` for timed runs; for smoke runs, the
+    /// binaries next to the bench's own executable (debug under `cargo run`),
+    /// else the release ones. `dir` overrides the search.
+    pub fn locate(dir: Option<&Path>, smoke: bool) -> Result<Bins> {
+        let exe = std::env::current_exe().context("locating the bench executable")?;
+        let exe_dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+        let release = exe_dir
+            .parent()
+            .map(|t| t.join("release"))
+            .unwrap_or_default();
+        let candidates: Vec<PathBuf> = match dir {
+            Some(d) => vec![d.to_path_buf()],
+            None if smoke => vec![exe_dir, release],
+            None => vec![release],
+        };
+        for d in &candidates {
+            let (s3gw, bl) = (d.join("s3gw"), d.join("buckets-lite"));
+            if s3gw.is_file() && bl.is_file() {
+                return Ok(Bins {
+                    s3gw,
+                    buckets_lite: bl,
+                });
+            }
+        }
+        bail!(
+            "s3gw and buckets-lite binaries not found in {}; build them first:\n    \
+             cargo build --release -p s3gw -p buckets-lite -p s3gw-bench\n\
+             (or point --bin-dir at a directory holding both)",
+            candidates
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )
+    }
+}
+
+/// A child process stopped by its own pid on drop (SIGTERM, then SIGKILL).
+pub struct ChildProcess {
+    name: &'static str,
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl ChildProcess {
+    /// Starts `cmd` (stderr to `log`) and waits for a stdout line starting with
+    /// `prefix`; returns the rest of that line.
+    pub fn spawn(
+        name: &'static str,
+        mut cmd: Command,
+        prefix: &str,
+        log: PathBuf,
+    ) -> Result<(Self, String)> {
+        let err =
+            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        cmd.stdout(Stdio::piped()).stderr(err).stdin(Stdio::null());
+        let mut child = cmd.spawn().with_context(|| format!("starting {name}"))?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, rx) = mpsc::channel();
+        let prefix_owned = prefix.to_string();
+        // The reader thread keeps draining stdout after the line, so a chatty
+        // child never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if !sent {
+                    if let Some(rest) = line.strip_prefix(&prefix_owned) {
+                        let _ = tx.send(rest.trim().to_string());
+                        sent = true;
+                    }
+                }
+            }
+        });
+        let mut proc = ChildProcess { name, child, log };
+        match rx.recv_timeout(START_TIMEOUT) {
+            Ok(rest) => Ok((proc, rest)),
+            Err(_) => {
+                let status = proc.child.try_wait().ok().flatten();
+                let tail = proc.log_tail();
+                drop(proc);
+                Err(anyhow!(
+                    "{name} did not print `{prefix}...` (exit status: {status:?}); its log ends with:\n{tail}"
+                ))
+            }
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The last lines of the process's stderr log, for error messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// Fails when the process has exited.
+    pub fn check_alive(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!(
+                "{} exited ({status}); its log ends with:\n{}",
+                self.name,
+                self.log_tail()
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        // SIGTERM for a graceful stop; `kill(1)` because the crate forbids unsafe.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Resets the peak RSS of `pid` to its current RSS. False when not possible
+/// (another user's process, old kernel).
+pub fn reset_peak_rss(pid: u32) -> bool {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
+}
+
+/// Peak RSS (`VmHWM`) of `pid` in bytes.
+pub fn peak_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// buckets-lite and s3gw in front of it, started in a temporary directory.
+pub struct Cluster {
+    // Field order is drop order: the gateway stops before its store, and the
+    // temporary directory goes last.
+    pub gateway: ChildProcess,
+    pub store: ChildProcess,
+    pub s3_url: String,
+    pub native_url: String,
+    pub operator: Arc<Signer>,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Starts both processes with fresh data and keys.
+    pub fn start(bins: &Bins) -> Result<Cluster> {
+        let dir = tempfile::Builder::new()
+            .prefix("s3gw-bench-")
+            .tempdir()
+            .context("creating a temporary directory")?;
+        let d = dir.path();
+        let key = PrivateKey::generate_ed25519();
+        let public = key.public_key();
+        let key_path = d.join("operator.key");
+        std::fs::write(&key_path, key.to_openssh_pem())?;
+        let key_id = KeyId {
+            login: OPERATOR.into(),
+            subuser: None,
+            fingerprint: public.md5_fingerprint(),
+        };
+        let operator = Arc::new(Signer::new(key_id, key));
+
+        let bl_config = d.join("buckets-lite.toml");
+        std::fs::write(
+            &bl_config,
+            format!(
+                "[[accounts]]\nlogin = \"{OPERATOR}\"\noperator = true\nkeys = [\"{}\"]\n",
+                public.to_openssh()
+            ),
+        )?;
+        let mut cmd = Command::new(&bins.buckets_lite);
+        cmd.arg("--config")
+            .arg(&bl_config)
+            .args(["--listen", "127.0.0.1:0", "--data"])
+            .arg(d.join("store"))
+            .env("RUST_LOG", "warn");
+        let (store, addr) = ChildProcess::spawn(
+            "buckets-lite",
+            cmd,
+            "buckets-lite listening on ",
+            d.join("buckets-lite.log"),
+        )?;
+        let native_url = addr;
+
+        let keys_path = d.join("keys.toml");
+        std::fs::write(
+            &keys_path,
+            format!(
+                "[[keys]]\naccess_key_id = \"{ACCESS_KEY_ID}\"\nsecret = \"{SECRET_KEY}\"\n\
+                 account_login = \"{TENANT}\"\naccount_uuid = \"6d1c3c0e-8a52-4f3e-9a57-bench0000001\"\n"
+            ),
+        )?;
+        let gw_config = d.join("s3gw.toml");
+        std::fs::write(
+            &gw_config,
+            gateway_config(&native_url, &key_path, &keys_path, d),
+        )?;
+        let mut cmd = Command::new(&bins.s3gw);
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(&gw_config)
+            .env("RUST_LOG", "warn")
+            .env("S3GW__LOG__FILTER", "warn");
+        let (gateway, s3_url) =
+            ChildProcess::spawn("s3gw", cmd, "s3gw listening on ", d.join("s3gw.log"))?;
+        Ok(Cluster {
+            gateway,
+            store,
+            s3_url,
+            native_url,
+            operator,
+            _dir: dir,
+        })
+    }
+}
+
+/// The gateway's configuration: fronting the started store as its operator,
+/// keys from a static keys file.
+fn gateway_config(native_url: &str, key_path: &Path, keys_path: &Path, dir: &Path) -> String {
+    format!(
+        r#"[server]
+listen = "127.0.0.1:0"
+
+[backend]
+url = "{native_url}"
+operator_login = "{OPERATOR}"
+operator_key = "{}"
+
+[keys]
+source = "file"
+path = "{}"
+
+[embedded]
+data_dir = "{}"
+"#,
+        key_path.display(),
+        keys_path.display(),
+        dir.join("s3gw-data").display()
+    )
+}
