@@ -282,7 +282,7 @@ listen = "127.0.0.1:0"
 [backend]
 url = "{native_url}"
 operator_login = "{OPERATOR}"
-operator_key = "{}"
+operator_key_file = "{}"
 
 [keys]
 source = "file"
@@ -290,6 +290,9 @@ path = "{}"
 
 [embedded]
 data_dir = "{}"
+
+[log]
+filter = "warn"
 "#,
         key_path.display(),
         keys_path.display(),

@@ -284,3 +284,67 @@ pub fn machine() -> String {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!("{model}, {cores} cores, {mem} RAM, Linux {}", kernel.trim())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::{all_workloads, Scale};
+
+    fn stats(throughput: f64, p50: f64, rss: Option<u64>) -> PathStats {
+        PathStats {
+            throughput,
+            ops: 10,
+            bytes: 0,
+            seconds: 1.0,
+            p50_ms: p50,
+            p99_ms: p50 * 2.0,
+            s3gw_peak_rss: rss,
+            store_peak_rss: Some(10 << 20),
+        }
+    }
+
+    #[test]
+    fn table_has_ratios_and_targets_are_checked() {
+        let all = all_workloads(&Scale::QUICK);
+        let pick = |n: &str| all.iter().find(|w| w.name == n).unwrap().clone();
+        let mut r = Report {
+            mode: "quick".into(),
+            machine: "test".into(),
+            rows: vec![
+                Row {
+                    workload: pick("get-1g"),
+                    unit: "MiB/s",
+                    a: Some(stats(450.0, 1.0, Some(40 << 20))),
+                    b: Some(stats(500.0, 1.0, None)),
+                    c: None,
+                },
+                Row {
+                    workload: pick("put-4k-c16"),
+                    unit: "ops/s",
+                    a: Some(stats(600.0, 1.8, Some(300 << 20))),
+                    b: Some(stats(1000.0, 1.0, None)),
+                    c: None,
+                },
+            ],
+            targets: vec![],
+            rss_per_workload: true,
+        };
+        r.check_targets();
+        let table = r.table();
+        assert!(table.contains("| get-1g "), "{table}");
+        assert!(table.contains("0.90"), "{table}");
+        let met = |t: &str| {
+            r.targets
+                .iter()
+                .find(|c| c.target.starts_with(t))
+                .unwrap()
+                .met
+        };
+        assert!(met("get-1g A/B"));
+        assert!(!met("put-4k-c16 A/B"));
+        assert!(!met("put-4k-c16 added p50"));
+        assert!(met("s3gw peak RSS < 64 MiB"));
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains("\"throughput\":450.0"));
+    }
+}

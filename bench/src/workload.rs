@@ -527,3 +527,91 @@ impl Digests {
             .clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn run_ops_stops_at_the_count() {
+        let m = run_ops(4, 10, Duration::from_secs(60), |_| async { Ok(3) })
+            .await
+            .unwrap();
+        assert_eq!(m.ops, 10);
+        assert_eq!(m.bytes, 30);
+    }
+
+    #[tokio::test]
+    async fn run_ops_stops_at_the_duration() {
+        let m = run_ops(2, u64::MAX, Duration::from_millis(50), |_| async {
+            tokio::task::yield_now().await;
+            Ok(0)
+        })
+        .await
+        .unwrap();
+        assert!(m.ops > 0 && m.ops < u64::MAX);
+        assert!(m.elapsed >= Duration::from_millis(50));
+    }
+
+    #[tokio::test]
+    async fn run_ops_reports_the_first_error() {
+        let r = run_ops(2, 100, Duration::from_secs(60), |i| async move {
+            if i == 5 {
+                bail!("boom")
+            }
+            Ok(0)
+        })
+        .await;
+        assert!(format!("{:#}", r.unwrap_err()).contains("boom"));
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let m = Measured {
+            ops: 100,
+            bytes: 0,
+            elapsed: Duration::from_secs(1),
+            latencies: (1..=100).map(Duration::from_millis).collect(),
+        };
+        assert_eq!(m.percentile(50.0), Duration::from_millis(50));
+        assert_eq!(m.percentile(99.0), Duration::from_millis(99));
+        assert_eq!(m.percentile(100.0), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn every_workload_of_the_issue_is_there_with_bounds() {
+        let all = all_workloads(&Scale::FULL);
+        let names: Vec<&str> = all.iter().map(|w| w.name.as_str()).collect();
+        for n in [
+            "put-4k-c1",
+            "put-4k-c16",
+            "put-4k-c64",
+            "get-4k-c1",
+            "get-4k-c16",
+            "get-4k-c64",
+            "head-4k-c64",
+            "put-1g-unsigned",
+            "put-1g-sha256",
+            "put-1g-chunked",
+            "get-1g",
+            "multipart-1g",
+            "list-10k",
+            "list-10k-delim",
+        ] {
+            assert!(names.contains(&n), "{n} missing");
+        }
+        assert!(all
+            .iter()
+            .all(|w| w.count > 0 && w.max_duration > Duration::ZERO));
+        let mut seeds: Vec<u64> = all.iter().map(|w| w.seed).collect();
+        seeds.sort_unstable();
+        seeds.dedup();
+        assert_eq!(seeds.len(), all.len(), "seeds are distinct");
+    }
+
+    #[test]
+    fn list_keys_group_by_hundred() {
+        assert_eq!(list_key(0), "list/d000/k00000");
+        assert_eq!(list_key(9_999), "list/d099/k09999");
+    }
+}
