@@ -10,8 +10,8 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::support::{
-    assert_same_file, assert_same_tree, client_program, make_tree, run_fails, run_ok, scan_tree,
-    unique_bucket, write_pseudo_random, Gateway, HostsGuard,
+    assert_same_file, assert_same_tree, clean_client_env, client_program, make_tree, run_fails,
+    run_ok, scan_tree, unique_bucket, write_pseudo_random, Gateway, HostsGuard,
 };
 
 /// The aws cli configured for one gateway: credentials in the environment,
@@ -51,6 +51,17 @@ impl Aws {
         }
     }
 
+    /// Add an option to the config file's `s3` section (e.g.
+    /// `signature_version = s3v4`: aws cli v1 presigns with SigV2 unless
+    /// told so).
+    pub fn with_s3_option(self, line: &str) -> Aws {
+        let path = self.dir.path().join("config");
+        let mut text = std::fs::read_to_string(&path).expect("read aws config");
+        text.push_str(&format!("    {line}\n"));
+        std::fs::write(&path, text).expect("write aws config");
+        self
+    }
+
     /// `aws --endpoint-url URL ARGS...` with a clean environment.
     pub fn cmd<I, S>(&self, args: I) -> Command
     where
@@ -58,20 +69,19 @@ impl Aws {
         S: AsRef<std::ffi::OsStr>,
     {
         let mut c = Command::new(&self.program);
+        clean_client_env(&mut c);
         c.args(["--endpoint-url", &self.endpoint])
             .args(args)
             .env("AWS_ACCESS_KEY_ID", &self.access_key)
             .env("AWS_SECRET_ACCESS_KEY", &self.secret_key)
             .env("AWS_CONFIG_FILE", self.dir.path().join("config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.path().join("credentials"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.dir.path().join("credentials"),
+            )
             .env("AWS_DEFAULT_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_PAGER", "")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("AWS_ENDPOINT_URL_S3")
-            .env_remove("AWS_CA_BUNDLE");
+            .env("AWS_PAGER", "");
         c
     }
 
@@ -119,7 +129,11 @@ fn contents(v: &Value) -> Vec<(String, u64, String)> {
                     (
                         o["Key"].as_str().expect("Key").to_string(),
                         o["Size"].as_u64().expect("Size"),
-                        o["ETag"].as_str().expect("ETag").trim_matches('"').to_string(),
+                        o["ETag"]
+                            .as_str()
+                            .expect("ETag")
+                            .trim_matches('"')
+                            .to_string(),
                     )
                 })
                 .collect()
@@ -203,7 +217,11 @@ fn awscli_tree_mb_cp_ls_sync_mv_rm_rb() {
         let v = aws.json(&args);
         let page = contents(&v);
         pages += 1;
-        assert!(page.len() <= 37, "page {pages} has {} keys > max-keys", page.len());
+        assert!(
+            page.len() <= 37,
+            "page {pages} has {} keys > max-keys",
+            page.len()
+        );
         assert_eq!(v["KeyCount"].as_u64(), Some(page.len() as u64), "KeyCount");
         paged.extend(page.into_iter().map(|(k, _, _)| k));
         if v["IsTruncated"].as_bool() == Some(true) {
@@ -223,8 +241,15 @@ fn awscli_tree_mb_cp_ls_sync_mv_rm_rb() {
 
     // ls --recursive names every object.
     let ls = run_ok(&mut aws.cmd(["s3", "ls", "--recursive", &s3url(&bucket, "tree/")])).stdout;
-    assert_eq!(ls.lines().count(), files.len(), "`aws s3 ls --recursive`:\n{ls}");
-    assert!(ls.contains("tree/日本語/ファイル 名.txt"), "non-ASCII key in ls:\n{ls}");
+    assert_eq!(
+        ls.lines().count(),
+        files.len(),
+        "`aws s3 ls --recursive`:\n{ls}"
+    );
+    assert!(
+        ls.contains("tree/日本語/ファイル 名.txt"),
+        "non-ASCII key in ls:\n{ls}"
+    );
 
     // cp --recursive down: same bytes.
     let down1 = work.path().join("down1");
@@ -256,7 +281,10 @@ fn awscli_tree_mb_cp_ls_sync_mv_rm_rb() {
         .into_iter()
         .map(|(k, _, _)| k)
         .collect();
-    let local: BTreeSet<String> = scan_tree(&src).into_keys().map(|k| format!("tree/{k}")).collect();
+    let local: BTreeSet<String> = scan_tree(&src)
+        .into_keys()
+        .map(|k| format!("tree/{k}"))
+        .collect();
     assert_eq!(after, local, "listing after sync --delete");
     let down2 = work.path().join("down2");
     run_ok(&mut aws.cmd([
@@ -271,20 +299,46 @@ fn awscli_tree_mb_cp_ls_sync_mv_rm_rb() {
     // mv: the source disappears, the destination has the bytes.
     let moved_src = "tree/a b/ü+%&=c.txt";
     let moved_dst = "moved/ü+%&= c.txt";
-    run_ok(&mut aws.cmd(["s3", "mv", &s3url(&bucket, moved_src), &s3url(&bucket, moved_dst)]));
-    let gone = run_fails(&mut aws.cmd(["s3api", "head-object", "--bucket", &bucket, "--key", moved_src]));
+    run_ok(&mut aws.cmd([
+        "s3",
+        "mv",
+        &s3url(&bucket, moved_src),
+        &s3url(&bucket, moved_dst),
+    ]));
+    let gone = run_fails(&mut aws.cmd([
+        "s3api",
+        "head-object",
+        "--bucket",
+        &bucket,
+        "--key",
+        moved_src,
+    ]));
     assert!(
         gone.stderr.contains("404") || gone.stderr.contains("Not Found"),
         "head-object after mv should be 404:\n{}",
         gone.stderr
     );
     let fetched = work.path().join("moved.bin");
-    run_ok(&mut aws.cmd(["s3", "cp", &s3url(&bucket, moved_dst), fetched.to_str().expect("utf-8")]));
+    run_ok(&mut aws.cmd([
+        "s3",
+        "cp",
+        &s3url(&bucket, moved_dst),
+        fetched.to_str().expect("utf-8"),
+    ]));
     assert_same_file(&src.join("a b/ü+%&=c.txt"), &fetched);
 
     // rm --recursive empties the bucket; rb removes it.
-    run_ok(&mut aws.cmd(["s3", "rm", "--recursive", "--only-show-errors", &format!("s3://{bucket}/")]));
-    assert!(aws.list_all(&bucket, "").is_empty(), "bucket not empty after rm --recursive");
+    run_ok(&mut aws.cmd([
+        "s3",
+        "rm",
+        "--recursive",
+        "--only-show-errors",
+        &format!("s3://{bucket}/"),
+    ]));
+    assert!(
+        aws.list_all(&bucket, "").is_empty(),
+        "bucket not empty after rm --recursive"
+    );
     run_ok(&mut aws.cmd(["s3", "rb", &format!("s3://{bucket}")]));
     let ls = run_ok(&mut aws.cmd(["s3", "ls"])).stdout;
     assert!(
@@ -336,40 +390,66 @@ fn awscli_conditional_put_and_presign() {
     assert!(
         refused.stderr.contains("(PreconditionFailed)"),
         "second put-object --if-none-match '*' must be PreconditionFailed:\n{}",
-        refused.stderr.lines().rev().take(5).collect::<Vec<_>>().join("\n")
+        refused
+            .stderr
+            .lines()
+            .rev()
+            .take(5)
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     assert!(
         refused.stderr.contains("412"),
         "PreconditionFailed must be HTTP 412 (aws --debug shows the status)"
     );
     let got = work.path().join("got.bin");
-    run_ok(&mut aws.cmd(["s3", "cp", &s3url(&bucket, key), got.to_str().expect("utf-8")]));
+    run_ok(&mut aws.cmd([
+        "s3",
+        "cp",
+        &s3url(&bucket, key),
+        got.to_str().expect("utf-8"),
+    ]));
     assert_same_file(&first, &got);
 
-    // presign + curl, for the nasty key and a plain one.
+    // presign + curl, for the nasty key and a plain one, with the aws cli
+    // v1 default (SigV2 query auth) and with SigV4.
     let curl = client_program("curl");
-    for (k, body) in [(key, &first), ("plain.bin", &second)] {
-        if k == "plain.bin" {
-            run_ok(&mut aws.cmd(["s3", "cp", body.to_str().expect("utf-8"), &s3url(&bucket, k)]));
+    run_ok(&mut aws.cmd([
+        "s3",
+        "cp",
+        second.to_str().expect("utf-8"),
+        &s3url(&bucket, "plain.bin"),
+    ]));
+    let aws_v4 = Aws::path_style(&gw).with_s3_option("signature_version = s3v4");
+    for (cli, marker) in [(&aws, "Signature="), (&aws_v4, "X-Amz-Signature=")] {
+        for (k, body) in [(key, &first), ("plain.bin", &second)] {
+            let url =
+                run_ok(&mut cli.cmd(["s3", "presign", &s3url(&bucket, k), "--expires-in", "600"]))
+                    .stdout
+                    .trim()
+                    .to_string();
+            assert!(
+                url.contains(marker),
+                "presigned URL without {marker}: {url}"
+            );
+            let fetched = work.path().join("presigned.bin");
+            run_ok(
+                Command::new(&curl)
+                    .args(["-sS", "-f", "-o"])
+                    .arg(&fetched)
+                    .arg(&url),
+            );
+            assert_same_file(body, &fetched);
         }
-        let url = run_ok(&mut aws.cmd(["s3", "presign", &s3url(&bucket, k), "--expires-in", "600"]))
-            .stdout
-            .trim()
-            .to_string();
-        assert!(url.contains("X-Amz-Signature="), "SigV4 presigned URL expected: {url}");
-        let fetched = work.path().join("presigned.bin");
-        run_ok(Command::new(&curl).args(["-sS", "-f", "-o"]).arg(&fetched).arg(&url));
-        assert_same_file(body, &fetched);
     }
     // A tampered presigned URL is refused.
-    let url = run_ok(&mut aws.cmd(["s3", "presign", &s3url(&bucket, "plain.bin")]))
+    let url = run_ok(&mut aws_v4.cmd(["s3", "presign", &s3url(&bucket, "plain.bin")]))
         .stdout
         .trim()
         .replace("plain.bin", "plain.bin.x");
-    let status = run_ok(
-        Command::new(&curl).args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", &url]),
-    )
-    .stdout;
+    let status =
+        run_ok(Command::new(&curl).args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", &url]))
+            .stdout;
     assert_eq!(status.trim(), "403", "tampered presigned URL must be 403");
 }
 
@@ -390,7 +470,12 @@ fn awscli_virtual_host() {
     let key = "dir/ü x+y&%.bin";
 
     run_ok(&mut aws.cmd(["s3", "mb", &format!("s3://{bucket}")]));
-    run_ok(&mut aws.cmd(["s3", "cp", body.to_str().expect("utf-8"), &s3url(&bucket, key)]));
+    run_ok(&mut aws.cmd([
+        "s3",
+        "cp",
+        body.to_str().expect("utf-8"),
+        &s3url(&bucket, key),
+    ]));
     let listed: Vec<String> = aws
         .list_all(&bucket, "")
         .into_iter()
@@ -399,7 +484,15 @@ fn awscli_virtual_host() {
     assert_eq!(listed, vec![key.to_string()], "virtual-host listing");
 
     // The requests really went to <bucket>.s3.localhost.
-    let mut head = aws.cmd(["s3api", "head-object", "--bucket", &bucket, "--key", key, "--debug"]);
+    let mut head = aws.cmd([
+        "s3api",
+        "head-object",
+        "--bucket",
+        &bucket,
+        "--key",
+        key,
+        "--debug",
+    ]);
     let debug = run_ok(&mut head).stderr;
     assert!(
         debug.contains(&format!("{vhost}:{}", gw.port)),
@@ -407,7 +500,12 @@ fn awscli_virtual_host() {
     );
 
     let got = work.path().join("got.bin");
-    run_ok(&mut aws.cmd(["s3", "cp", &s3url(&bucket, key), got.to_str().expect("utf-8")]));
+    run_ok(&mut aws.cmd([
+        "s3",
+        "cp",
+        &s3url(&bucket, key),
+        got.to_str().expect("utf-8"),
+    ]));
     assert_same_file(&body, &got);
 
     let url = run_ok(&mut aws.cmd(["s3", "presign", &s3url(&bucket, key)]))

@@ -7,12 +7,15 @@
 
 use std::process::Command;
 
-use crate::support::{client_script, python_with_boto3, run_raw, Gateway, CLIENT_DEADLINE};
+use crate::support::{
+    clean_client_env, client_script, python_with_boto3, run_raw, Gateway, CLIENT_DEADLINE,
+};
 
 /// Run the script's check groups (`S3GW_CHECKS`) against a fresh gateway.
 fn run_boto3(groups: &str) {
     let gw = Gateway::start_embedded(&[]);
     let mut c = Command::new(python_with_boto3());
+    clean_client_env(&mut c);
     c.arg(client_script("boto3_matrix.py"))
         .env("S3GW_ENDPOINT", &gw.url)
         .env("S3GW_ACCESS_KEY", &gw.access_key)
@@ -24,11 +27,13 @@ fn run_boto3(groups: &str) {
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("PYTHONUNBUFFERED", "1")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL");
+        .env("PYTHONUNBUFFERED", "1");
     let ran = run_raw(&mut c, CLIENT_DEADLINE);
-    let passes = ran.stdout.lines().filter(|l| l.starts_with("PASS ")).count();
+    let passes = ran
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("PASS "))
+        .count();
     assert!(
         ran.status.success() && !ran.stdout.contains("\nFAIL ") && passes > 0,
         "boto3 matrix ({groups}) failed ({}):\n{}\nstderr:\n{}\ngateway log tail:\n{}",

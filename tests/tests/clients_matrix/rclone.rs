@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::support::{
-    assert_same_tree, client_program, make_tree, run_fails, run_ok, scan_tree, unique_bucket,
-    write_pseudo_random, Gateway,
+    assert_same_tree, clean_client_env, client_program, make_tree, run_fails, run_ok, scan_tree,
+    unique_bucket, write_pseudo_random, Gateway,
 };
 
 /// The remote's name in `RCLONE_CONFIG_<NAME>_*` variables.
@@ -20,6 +20,7 @@ fn rclone(gw: &Gateway, config: &Path) -> impl Fn(&[&str]) -> Command {
     let config = config.to_path_buf();
     move |args: &[&str]| {
         let mut c = Command::new(&program);
+        clean_client_env(&mut c);
         c.args(args)
             .args(["--retries", "1", "--low-level-retries", "2"])
             // A private, empty config file: only the env-var remote exists.
@@ -114,5 +115,8 @@ fn rclone_copy_sync_check_tree() {
 
     run_ok(&mut rc(&["purge", &format!("{REMOTE}:{bucket}")]));
     let buckets = run_ok(&mut rc(&["lsd", &format!("{REMOTE}:")])).stdout;
-    assert!(!buckets.contains(&bucket), "bucket still there after purge:\n{buckets}");
+    assert!(
+        !buckets.contains(&bucket),
+        "bucket still there after purge:\n{buckets}"
+    );
 }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::{
-    assert_same_file, assert_same_tree, client_program, run_ok, scan_tree, unique_bucket,
-    write_pseudo_random, Gateway, HostsGuard,
+    assert_same_file, assert_same_tree, clean_client_env, client_program, run_ok, scan_tree,
+    unique_bucket, write_pseudo_random, Gateway, HostsGuard,
 };
 
 /// s3cmd with a generated config file for one gateway.
@@ -55,9 +55,9 @@ impl S3cmd {
         S: AsRef<std::ffi::OsStr>,
     {
         let mut c = Command::new(&self.program);
+        clean_client_env(&mut c);
         c.arg("-c")
             .arg(&self.config)
-            .arg("--no-progress")
             .args(args)
             // s3cmd decodes file names with the locale's encoding.
             .env("LC_ALL", "C.UTF-8")
@@ -67,7 +67,8 @@ impl S3cmd {
 
     /// `s3cmd ls --recursive s3://BUCKET/PREFIX` as the set of keys.
     fn keys(&self, bucket: &str, prefix: &str) -> BTreeSet<String> {
-        let out = run_ok(&mut self.cmd(["ls", "--recursive", &format!("s3://{bucket}/{prefix}")])).stdout;
+        let out =
+            run_ok(&mut self.cmd(["ls", "--recursive", &format!("s3://{bucket}/{prefix}")])).stdout;
         let marker = format!("s3://{bucket}/");
         out.lines()
             .filter_map(|l| l.find(&marker).map(|i| l[i + marker.len()..].to_string()))
@@ -88,7 +89,11 @@ fn small_tree(root: &Path) {
         "empty.bin",
     ];
     for (i, n) in names.iter().enumerate() {
-        let size = if n.starts_with("empty") { 0 } else { 1000 + 313 * i as u64 };
+        let size = if n.starts_with("empty") {
+            0
+        } else {
+            1000 + 313 * i as u64
+        };
         write_pseudo_random(&root.join(n), size, 100 + i as u64);
     }
 }
@@ -120,7 +125,7 @@ fn s3cmd_matrix(s: &S3cmd, label: &str) {
     write_pseudo_random(&big, 12 * 1024 * 1024, 2);
     let mp = run_ok(
         &mut s
-            .cmd(["put", "--multipart-chunk-size-mb=5"])
+            .cmd(["put", "--progress", "--multipart-chunk-size-mb=5"])
             .arg(&big)
             .arg(format!("{b}/big/12MiB.bin")),
     );
@@ -131,14 +136,19 @@ fn s3cmd_matrix(s: &S3cmd, label: &str) {
         mp.stderr
     );
     let big_got = work.path().join("big-got.bin");
-    run_ok(&mut s.cmd(["get", "--force", &format!("{b}/big/12MiB.bin")]).arg(&big_got));
+    run_ok(
+        &mut s
+            .cmd(["get", "--force", &format!("{b}/big/12MiB.bin")])
+            .arg(&big_got),
+    );
     assert_same_file(&big, &big_got);
 
     // sync up, sync down, then a removal propagated with --delete-removed
     let tree = work.path().join("tree");
     small_tree(&tree);
     let mut up = s.cmd(["sync"]);
-    up.arg(format!("{}/", tree.display())).arg(format!("{b}/sync/"));
+    up.arg(format!("{}/", tree.display()))
+        .arg(format!("{b}/sync/"));
     run_ok(&mut up);
     let want: BTreeSet<String> = scan_tree(&tree).into_keys().collect();
     let listed: BTreeSet<String> = s
@@ -149,11 +159,16 @@ fn s3cmd_matrix(s: &S3cmd, label: &str) {
     assert_eq!(listed, want, "{label}: listing after s3cmd sync");
     let down = work.path().join("down");
     std::fs::create_dir_all(&down).expect("mkdir down");
-    run_ok(&mut s.cmd(["sync", &format!("{b}/sync/")]).arg(format!("{}/", down.display())));
+    run_ok(
+        &mut s
+            .cmd(["sync", &format!("{b}/sync/")])
+            .arg(format!("{}/", down.display())),
+    );
     assert_same_tree(&tree, &down);
     std::fs::remove_file(tree.join("plus+sign.txt")).expect("rm local");
     let mut up = s.cmd(["sync", "--delete-removed"]);
-    up.arg(format!("{}/", tree.display())).arg(format!("{b}/sync/"));
+    up.arg(format!("{}/", tree.display()))
+        .arg(format!("{b}/sync/"));
     run_ok(&mut up);
     assert!(
         !s.keys(&bucket, "sync/").contains("sync/plus+sign.txt"),
@@ -228,7 +243,11 @@ fn s3cmd_sigv2_virtual_host() {
         "virtual-host listing"
     );
     let got = work.path().join("got.bin");
-    run_ok(&mut s.cmd(["get", "--force", &format!("{b}/a b/ü+.bin")]).arg(&got));
+    run_ok(
+        &mut s
+            .cmd(["get", "--force", &format!("{b}/a b/ü+.bin")])
+            .arg(&got),
+    );
     assert_same_file(&file, &got);
     let url = run_ok(&mut s.cmd(["signurl", &format!("{b}/a b/ü+.bin"), "+600"]))
         .stdout

@@ -228,7 +228,8 @@ pub fn write_pseudo_random(path: &Path, len: u64, seed: u64) {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).expect("create parent dir");
     }
-    let mut f = std::io::BufWriter::with_capacity(1 << 20, fs::File::create(path).expect("create file"));
+    let mut f =
+        std::io::BufWriter::with_capacity(1 << 20, fs::File::create(path).expect("create file"));
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut buf = vec![0u8; 1 << 16];
     let mut left = len;
@@ -309,7 +310,10 @@ pub fn make_tree(root: &Path) -> Vec<TreeFile> {
     let mut i = 0u64;
     while specs.len() < TREE_FILES {
         let dir = i % 7;
-        specs.push((format!("dir {dir}/sub+{}/file-{i:03} ü&%.dat", i % 3), (i * 997) % 20_000));
+        specs.push((
+            format!("dir {dir}/sub+{}/file-{i:03} ü&%.dat", i % 3),
+            (i * 997) % 20_000,
+        ));
         i += 1;
     }
     let mut files = Vec::with_capacity(specs.len());
@@ -330,7 +334,8 @@ pub fn make_tree(root: &Path) -> Vec<TreeFile> {
 /// its size and MD5.
 pub fn scan_tree(root: &Path) -> BTreeMap<String, (u64, String)> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, (u64, String)>) {
-        let entries = fs::read_dir(dir).unwrap_or_else(|e| panic!("read_dir {}: {e}", dir.display()));
+        let entries =
+            fs::read_dir(dir).unwrap_or_else(|e| panic!("read_dir {}: {e}", dir.display()));
         for entry in entries {
             let entry = entry.expect("dir entry");
             let path = entry.path();
@@ -456,6 +461,19 @@ impl Drop for HostsGuard {
     }
 }
 
+/// Remove every `AWS_*` and `RCLONE_*` variable this process inherited
+/// (profiles, endpoints, CA bundles of the machine or a developer's shell)
+/// from a client's environment: each test sets exactly what it means.
+pub fn clean_client_env(c: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        let n = name.to_string_lossy();
+        if n.starts_with("AWS_") || n.starts_with("RCLONE_") || n == "S3CMD_CONFIG" {
+            c.env_remove(&name);
+        }
+    }
+    c
+}
+
 // ---------------------------------------------------------------- gateway
 
 /// How long `s3gw` may take to print its "listening" line (a loaded
@@ -527,7 +545,10 @@ impl Gateway {
         c.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(fs::File::create(&log).expect("gateway log file"))
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            );
         let mut child = c.spawn().expect("start s3gw");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();
