@@ -73,7 +73,10 @@ pub enum BackendError {
     PreconditionFailed,
     /// A conditional GET/HEAD hit (304); carries the object's ETag and time.
     #[error("not modified")]
-    NotModified { etag: ETag, last_modified: SystemTime },
+    NotModified {
+        etag: ETag,
+        last_modified: SystemTime,
+    },
     #[error("invalid range for object of size {size}")]
     InvalidRange { size: u64 },
     #[error("invalid part")]
@@ -227,6 +230,9 @@ pub struct DeleteObjectError {
     pub message: String,
 }
 
+/// (Not boxed: one value per CopyObject request, and the gateway builds it
+/// by value.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetadataDirective {
     Copy,

@@ -1,0 +1,349 @@
+//! The native HTTP client: one pooled reqwest client, every request signed
+//! with the operator key (HTTP Signature over `date`), `x-request-id`
+//! forwarded, idempotent reads retried on connection errors only.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use reqwest::header::{HeaderMap, AUTHORIZATION, DATE};
+use reqwest::{Method, RequestBuilder, Response};
+use s3gw_httpsig::{http_date, KeyId, Signer};
+
+use super::config::MantaConfig;
+use super::error::NativeFailure;
+use super::wire::{self, ErrorBody, Page, H_NEXT_MARKER, H_REQUEST_ID};
+use crate::backend::{BodyError, ByteStream};
+
+/// Every byte outside RFC 3986 "unreserved" is percent-encoded, so an object
+/// name (which may hold `/`, `%`, `?`, `#`, spaces, UTF-8) travels as ONE
+/// path segment (buckets-api.md "Paths"); query values use the same set.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+pub(crate) fn enc(s: &str) -> percent_encoding::PercentEncode<'_> {
+    utf8_percent_encode(s, SEGMENT)
+}
+
+/// Why the client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientBuildError {
+    #[error("TLS setup: {0}")]
+    Tls(String),
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("invalid store URL {0:?}")]
+    Url(String),
+}
+
+pub(crate) struct NativeClient {
+    http: reqwest::Client,
+    /// Base URL without a trailing slash.
+    base: String,
+    signer: Signer,
+    read_retries: u32,
+    max_error_body: usize,
+    max_page: usize,
+}
+
+impl NativeClient {
+    pub fn new(cfg: MantaConfig) -> Result<(Self, MantaConfigRest), ClientBuildError> {
+        let url = cfg.url.trim_end_matches('/').to_owned();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ClientBuildError::Url(cfg.url));
+        }
+        // Explicit ring provider: both ring and aws-lc-rs may be compiled in
+        // (common.md), so never rely on a process-default provider.
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = {
+            use rustls_platform_verifier::BuilderVerifierExt;
+            rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| ClientBuildError::Tls(e.to_string()))?
+                .with_platform_verifier()
+                .map_err(|e| ClientBuildError::Tls(e.to_string()))?
+                .with_no_client_auth()
+        };
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .connect_timeout(cfg.connect_timeout)
+            .read_timeout(cfg.request_timeout)
+            .pool_idle_timeout(cfg.pool_idle_timeout)
+            .pool_max_idle_per_host(cfg.pool_max_idle_per_host)
+            .tcp_nodelay(true)
+            .build()?;
+        let key_id = KeyId {
+            login: cfg.operator_login.clone(),
+            subuser: None,
+            fingerprint: cfg.operator_key.public_key().md5_fingerprint(),
+        };
+        let client = NativeClient {
+            http,
+            base: url,
+            signer: Signer::new(key_id, cfg.operator_key),
+            read_retries: cfg.read_retries,
+            max_error_body: cfg.max_error_body_bytes,
+            max_page: cfg.max_list_page_bytes,
+        };
+        let rest = MantaConfigRest {
+            upload_ttl: cfg.upload_ttl,
+            sweep_interval: cfg.sweep_interval,
+            fanout: cfg.fanout_concurrency.max(1),
+            operator_login: cfg.operator_login,
+        };
+        Ok((client, rest))
+    }
+
+    /// `<base>/:account/buckets`
+    pub fn buckets_url(&self, account: &str) -> String {
+        format!("{}/{}/buckets", self.base, enc(account))
+    }
+    /// `<base>/:account/buckets/:bucket`
+    pub fn bucket_url(&self, account: &str, bucket: &str) -> String {
+        format!("{}/{}/buckets/{}", self.base, enc(account), enc(bucket))
+    }
+    /// `<base>/:account/buckets/:bucket/objects/:object` (object name as one
+    /// percent-encoded segment).
+    pub fn object_url(&self, account: &str, bucket: &str, name: &str) -> String {
+        let mut s = String::with_capacity(
+            self.base.len() + account.len() + bucket.len() + name.len() * 3 + 24,
+        );
+        use std::fmt::Write;
+        let _ = write!(
+            s,
+            "{}/{}/buckets/{}/objects/{}",
+            self.base,
+            enc(account),
+            enc(bucket),
+            enc(name)
+        );
+        s
+    }
+
+    /// A request with `Date`, `Authorization` and `x-request-id` set.
+    pub fn signed(&self, method: Method, url: &str, request_id: &str) -> RequestBuilder {
+        let date = http_date(SystemTime::now());
+        let auth = self.signer.sign_date(&date);
+        self.http
+            .request(method, url)
+            .header(DATE, date)
+            .header(AUTHORIZATION, auth)
+            .header(H_REQUEST_ID, request_id)
+    }
+
+    /// Sends a request built by `build` (called again per attempt). Only
+    /// `idempotent` requests are retried, and only when the failure happened
+    /// before any answer (connect error, pooled connection found dead).
+    /// Error statuses become [`NativeFailure::Status`] with the JSON code.
+    pub async fn send(
+        &self,
+        idempotent: bool,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Response, NativeFailure> {
+        let mut attempt = 0;
+        loop {
+            match build().send().await {
+                Ok(resp) => return self.check(resp).await,
+                Err(e)
+                    if idempotent
+                        && attempt < self.read_retries
+                        && (e.is_connect() || (e.is_request() && !e.is_timeout())) =>
+                {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "retrying native read");
+                }
+                Err(e) => return Err(NativeFailure::transport(&e)),
+            }
+        }
+    }
+
+    /// Sends a write whose body is a tapped stream: when the stream failed,
+    /// the stream's own error wins over whatever transport error it caused.
+    pub async fn send_body(
+        &self,
+        rb: RequestBuilder,
+        slot: &ErrSlot,
+    ) -> Result<Response, NativeFailure> {
+        let res = rb.send().await;
+        if let Some(e) = slot.take() {
+            return Err(NativeFailure::Body(e));
+        }
+        match res {
+            Ok(resp) => self.check(resp).await,
+            Err(e) => Err(NativeFailure::transport(&e)),
+        }
+    }
+
+    async fn check(&self, resp: Response) -> Result<Response, NativeFailure> {
+        let status = resp.status();
+        if status.as_u16() < 400 {
+            return Ok(resp);
+        }
+        let status = status.as_u16();
+        let body = read_limited(resp, self.max_error_body)
+            .await
+            .unwrap_or_default();
+        let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(e) => (e.code, e.message.unwrap_or_default()),
+            // HEAD errors have no body: name them by status.
+            Err(_) => (
+                match status {
+                    404 => "ObjectNotFound",
+                    412 => "PreconditionFailed",
+                    503 => "ServiceUnavailable",
+                    _ => "Unknown",
+                }
+                .to_owned(),
+                String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned(),
+            ),
+        };
+        Err(NativeFailure::Status {
+            status,
+            code,
+            message,
+        })
+    }
+
+    /// One native listing page.
+    pub async fn list_page(
+        &self,
+        url: &str,
+        request_id: &str,
+        prefix: &str,
+        marker: Option<&str>,
+        delimiter: Option<char>,
+        limit: usize,
+    ) -> Result<Page, NativeFailure> {
+        use std::fmt::Write;
+        let mut full = String::with_capacity(url.len() + prefix.len() * 3 + 64);
+        let _ = write!(
+            full,
+            "{url}?limit={}",
+            limit.clamp(1, wire::MAX_NATIVE_LIMIT)
+        );
+        if !prefix.is_empty() {
+            let _ = write!(full, "&prefix={}", enc(prefix));
+        }
+        if let Some(m) = marker {
+            let _ = write!(full, "&marker={}", enc(m));
+        }
+        if let Some(d) = delimiter {
+            let mut b = [0u8; 4];
+            let _ = write!(full, "&delimiter={}", enc(d.encode_utf8(&mut b)));
+        }
+        let resp = self
+            .send(true, || self.signed(Method::GET, &full, request_id))
+            .await?;
+        let next_marker = header_str(resp.headers(), H_NEXT_MARKER).map(str::to_owned);
+        let body = read_limited(resp, self.max_page)
+            .await
+            .map_err(|e| match e {
+                ReadError::TooLarge => NativeFailure::Protocol("listing page too large".into()),
+                ReadError::Transport(f) => f,
+            })?;
+        let entries = wire::parse_lines(&body).map_err(NativeFailure::Protocol)?;
+        Ok(Page {
+            entries,
+            next_marker,
+        })
+    }
+}
+
+/// Settings the backend keeps after the client took the connection ones.
+pub(crate) struct MantaConfigRest {
+    pub upload_ttl: std::time::Duration,
+    pub sweep_interval: std::time::Duration,
+    pub fanout: usize,
+    pub operator_login: String,
+}
+
+pub(crate) enum ReadError {
+    TooLarge,
+    Transport(NativeFailure),
+}
+
+/// Reads a (small) body whole, refusing more than `limit` bytes.
+pub(crate) async fn read_limited(resp: Response, limit: usize) -> Result<Bytes, ReadError> {
+    let mut buf = BytesMut::new();
+    let mut s = resp.bytes_stream();
+    while let Some(chunk) = s.next().await {
+        let chunk = chunk.map_err(|e| ReadError::Transport(NativeFailure::transport(&e)))?;
+        if buf.len() + chunk.len() > limit {
+            return Err(ReadError::TooLarge);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+pub(crate) fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Where a tapped body stream leaves its error for the caller.
+#[derive(Clone, Default)]
+pub(crate) struct ErrSlot(Arc<Mutex<Option<BodyError>>>);
+
+impl ErrSlot {
+    pub fn take(&self) -> Option<BodyError> {
+        self.0.lock().map(|mut g| g.take()).unwrap_or(None)
+    }
+    fn put(&self, e: BodyError) {
+        if let Ok(mut g) = self.0.lock() {
+            g.get_or_insert(e);
+        }
+    }
+}
+
+/// A body stream handed to reqwest for a native write. When the inner
+/// stream fails (client gone, or the gateway's verifier rejected the body),
+/// the error is parked in the slot and reqwest gets an I/O error, on which
+/// hyper drops the connection WITHOUT finishing the body (no final chunk,
+/// fewer bytes than Content-Length), so the store never commits the object
+/// (buckets-api.md: a partial body is never stored). Dropping the whole
+/// request future (the S3 client vanished) has the same effect: that is the
+/// write's drop guard.
+pub(crate) struct Tapped {
+    inner: ByteStream,
+    slot: ErrSlot,
+}
+
+impl Tapped {
+    pub fn new(inner: ByteStream, slot: ErrSlot) -> Self {
+        Tapped { inner, slot }
+    }
+    pub fn into_body(self) -> reqwest::Body {
+        reqwest::Body::wrap_stream(self)
+    }
+}
+
+impl Stream for Tapped {
+    type Item = Result<Bytes, std::io::Error>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.inner.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Err(e))) => {
+                self.slot.put(e);
+                Poll::Ready(Some(Err(std::io::Error::other("request body failed"))))
+            }
+            Poll::Ready(Some(Ok(b))) => Poll::Ready(Some(Ok(b))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// A native response body as a [`ByteStream`] (no copies: reqwest's own
+/// `Bytes` pass straight through).
+pub(crate) fn response_stream(resp: Response) -> ByteStream {
+    Box::pin(
+        resp.bytes_stream()
+            .map(|r| r.map_err(|e| Box::new(e) as BodyError)),
+    )
+}

@@ -1,0 +1,305 @@
+//! ListObjects (v1, v2, and ListObjectVersions, which the gateway builds on
+//! it) over native listing pages.
+//!
+//! The native listing takes a one-character delimiter, a literal prefix and
+//! an exclusive marker, and pages by `Next-Marker`. On top of it:
+//! - max-keys 0..=1000 and an exact `IsTruncated`: we read one entry past
+//!   the page, so a page is truncated only when something visible follows;
+//! - multi-character delimiters are grouped here; when a page ends inside a
+//!   common prefix the next native request jumps past the whole prefix
+//!   (`<prefix>U+10FFFF`), and keys still inside it are skipped;
+//! - the gateway's hidden objects ([`HIDDEN_PREFIX`]) are skipped, and the
+//!   first one seen makes the next request jump past the whole hidden
+//!   range, so thousands of parts cost one extra request, and an S3 page is
+//!   never shortened by them;
+//! - a native marker may not contain control characters (buckets-api.md),
+//!   though names may: such a marker is cut before the first one, and
+//!   entries not after the last name already seen are skipped, so pages
+//!   stay exact (at the cost of re-reading a few entries).
+
+use super::client::enc;
+use super::meta::{md5_from_b64, split_content_type};
+use super::wire::{parse_mtime, EntryKind, ListEntry, MAX_NATIVE_LIMIT};
+use super::{Inner, Native};
+use crate::backend::*;
+use crate::types::*;
+
+/// Most keys one S3 listing page returns.
+pub const MAX_KEYS: u32 = 1000;
+/// Longest native marker (buckets-api.md "Listing").
+const MAX_MARKER_BYTES: usize = 1024;
+/// The highest code point: `p` + this sorts after every name starting with
+/// `p` except those continuing with it (which are then filtered).
+const JUMP: char = '\u{10FFFF}';
+
+/// The smallest marker we can send that is not after `name`.
+fn safe_marker(name: &str) -> Option<String> {
+    let mut end = name.find(|c: char| c.is_control()).unwrap_or(name.len());
+    if end > MAX_MARKER_BYTES {
+        end = MAX_MARKER_BYTES;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+    }
+    (end > 0).then(|| name[..end].to_owned())
+}
+
+/// A marker past every name starting with `p` (when it can be sent).
+fn jump_past(p: &str) -> Option<String> {
+    let mut s = String::with_capacity(p.len() + 4);
+    s.push_str(p);
+    s.push(JUMP);
+    (s.len() <= MAX_MARKER_BYTES && !s.contains(|c: char| c.is_control())).then_some(s)
+}
+
+pub(crate) enum Item {
+    Object(ObjectSummary),
+    Prefix(String),
+}
+
+impl Item {
+    fn name(&self) -> &str {
+        match self {
+            Item::Object(o) => &o.key,
+            Item::Prefix(p) => p,
+        }
+    }
+}
+
+pub(crate) fn summary(e: &ListEntry) -> Result<ObjectSummary, String> {
+    let (_, mp) = split_content_type(e.content_type.as_deref().unwrap_or(""));
+    let etag = match mp {
+        Some(t) => t,
+        None => ETag::from_md5(
+            &e.content_md5
+                .as_deref()
+                .and_then(md5_from_b64)
+                .ok_or_else(|| format!("listing entry {:?} without contentMD5", e.name))?,
+        ),
+    };
+    Ok(ObjectSummary {
+        key: e.name.clone(),
+        size: e.size.unwrap_or(0),
+        etag,
+        last_modified: e
+            .mtime
+            .as_deref()
+            .and_then(parse_mtime)
+            .ok_or_else(|| format!("listing entry {:?} without mtime", e.name))?,
+        storage_class: StorageClass::Standard,
+    })
+}
+
+/// The native delimiter to ask for, when the store can group for us. When
+/// grouping the hidden prefix would yield a group that mixes hidden and
+/// visible names (e.g. delimiter `~` at the top level), we group ourselves.
+fn native_delimiter(prefix: &str, delim: &str) -> Option<char> {
+    let mut chars = delim.chars();
+    let c = chars.next()?;
+    if chars.next().is_some() {
+        return None;
+    }
+    if let Some(rest) = HIDDEN_PREFIX.strip_prefix(prefix) {
+        if rest[..rest.len().saturating_sub(1)].contains(c) {
+            return None;
+        }
+    }
+    Some(c)
+}
+
+pub(crate) async fn list_objects(
+    inner: &Inner,
+    cx: &RequestContext,
+    input: ListObjectsInput,
+) -> BackendResult<ListObjectsOutput> {
+    let max = input.max_keys.min(MAX_KEYS) as usize;
+    let url = format!(
+        "{}/objects",
+        inner
+            .client
+            .bucket_url(&cx.tenant.login, input.bucket.as_str())
+    );
+    let prefix = input.prefix.as_str();
+    let delim = input.delimiter.as_deref().filter(|d| !d.is_empty());
+    let empty = ListObjectsOutput {
+        objects: vec![],
+        common_prefixes: vec![],
+        is_truncated: false,
+        next_start_after: None,
+    };
+    if max == 0 || prefix.starts_with(HIDDEN_PREFIX) {
+        // Still answer NoSuchBucket for a missing bucket.
+        inner
+            .client
+            .list_page(&url, &cx.request_id, "", None, None, 1)
+            .await
+            .native()?;
+        return Ok(empty);
+    }
+    let native_delim = delim.and_then(|d| native_delimiter(prefix, d));
+
+    // The greatest name already consumed: everything up to it is skipped.
+    let mut last_seen: Option<String> = input.start_after.clone();
+    // The common prefix whose keys are being skipped. A start-after that is
+    // itself a common prefix (S3 NextMarker of a page ending on a prefix)
+    // continues after the whole prefix.
+    let mut open_cp: Option<String> = None;
+    if let (Some(d), Some(sa)) = (delim, input.start_after.as_deref()) {
+        if let Some(rest) = sa.strip_prefix(prefix) {
+            if let Some(i) = rest.find(d) {
+                if i + d.len() == rest.len() {
+                    open_cp = Some(sa.to_owned());
+                }
+            }
+        }
+    }
+    let mut marker: Option<String> = match &open_cp {
+        Some(cp) => jump_past(cp).or_else(|| safe_marker(cp)),
+        None => last_seen.as_deref().and_then(safe_marker),
+    };
+    let mut items: Vec<Item> = Vec::with_capacity(max + 1);
+    'pages: loop {
+        let need = max + 1 - items.len();
+        let limit = if delim.is_some() && native_delim.is_none() {
+            MAX_NATIVE_LIMIT
+        } else {
+            need.min(MAX_NATIVE_LIMIT)
+        };
+        let page = inner
+            .client
+            .list_page(
+                &url,
+                &cx.request_id,
+                prefix,
+                marker.as_deref(),
+                native_delim,
+                limit,
+            )
+            .await
+            .native()?;
+        let mut jump_hidden = false;
+        let mut last_name: Option<&str> = None;
+        for e in &page.entries {
+            let name = e.name.as_str();
+            last_name = Some(name);
+            if last_seen.as_deref().is_some_and(|s| name <= s) {
+                continue;
+            }
+            if name.starts_with(HIDDEN_PREFIX) {
+                jump_hidden = true;
+                break;
+            }
+            last_seen = Some(name.to_owned());
+            if open_cp.as_deref().is_some_and(|cp| name.starts_with(cp)) {
+                continue;
+            }
+            match e.kind {
+                EntryKind::Group => {
+                    open_cp = Some(name.to_owned());
+                    items.push(Item::Prefix(name.to_owned()));
+                }
+                EntryKind::Bucketobject => {
+                    let cp = delim.and_then(|d| {
+                        name.get(prefix.len()..)
+                            .and_then(|rest| rest.find(d))
+                            .map(|i| name[..prefix.len() + i + d.len()].to_owned())
+                    });
+                    match cp {
+                        Some(cp) => {
+                            open_cp = Some(cp.clone());
+                            items.push(Item::Prefix(cp));
+                        }
+                        None => {
+                            items.push(Item::Object(summary(e).map_err(|d| {
+                                super::map_native(super::NativeFailure::Protocol(d))
+                            })?))
+                        }
+                    }
+                }
+                EntryKind::Bucket => {
+                    return Err(super::map_native(super::NativeFailure::Protocol(
+                        "bucket entry in an object listing".into(),
+                    )))
+                }
+            }
+            if items.len() > max {
+                break 'pages;
+            }
+        }
+        let next = if jump_hidden {
+            jump_past(HIDDEN_PREFIX)
+        } else {
+            match page.next_marker {
+                None => break 'pages,
+                Some(m) => {
+                    // Jump past a common prefix the page ended inside.
+                    let inside = open_cp.as_deref().filter(|cp| {
+                        m.starts_with(cp) || last_name.is_some_and(|n| n.starts_with(cp))
+                    });
+                    match inside.and_then(jump_past) {
+                        Some(j) if j.as_str() > m.as_str() => Some(j),
+                        _ => safe_marker(&m),
+                    }
+                }
+            }
+        };
+        // Progress guard: a marker that does not advance would loop forever
+        // against a misbehaving store.
+        if next.is_none() || next == marker {
+            if page.entries.is_empty() {
+                break 'pages;
+            }
+            return Err(super::map_native(super::NativeFailure::Protocol(format!(
+                "listing marker did not advance past {:?} ({} in {})",
+                next,
+                enc(prefix),
+                input.bucket
+            ))));
+        }
+        marker = next;
+    }
+    let is_truncated = items.len() > max;
+    items.truncate(max);
+    let next_start_after = if is_truncated {
+        items.last().map(|i| i.name().to_owned())
+    } else {
+        None
+    };
+    let mut out = ListObjectsOutput {
+        objects: Vec::with_capacity(items.len()),
+        common_prefixes: Vec::new(),
+        is_truncated,
+        next_start_after,
+    };
+    for i in items {
+        match i {
+            Item::Object(o) => out.objects.push(o),
+            Item::Prefix(p) => out.common_prefixes.push(p),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers() {
+        assert_eq!(safe_marker("a\tb"), Some("a".into()));
+        assert_eq!(safe_marker("\tb"), None);
+        assert_eq!(safe_marker(&"é".repeat(600)).unwrap().len(), 1024);
+        assert!(jump_past("a/").unwrap().as_str() > "a/zzzz");
+        assert!(jump_past("a/").unwrap().as_str() < "a0");
+    }
+
+    #[test]
+    fn native_delimiter_avoids_mixed_hidden_groups() {
+        assert_eq!(native_delimiter("", "/"), Some('/'));
+        assert_eq!(native_delimiter("", "~"), None);
+        assert_eq!(native_delimiter("", "--"), None);
+        assert_eq!(native_delimiter("x/", "~"), Some('~'));
+        assert_eq!(native_delimiter(".s3gw", "~"), None);
+        assert_eq!(native_delimiter(".s3gw~", "/"), Some('/'));
+    }
+}

@@ -1,0 +1,570 @@
+//! S3 metadata <-> native headers (design.md "Metadata", "ETags").
+//!
+//! # The scheme
+//! - `x-amz-meta-NAME` is stored as native `m-NAME`.
+//! - Gateway-internal values live under `m-s3gw-*`. A user name that itself
+//!   starts with `s3gw-` is escaped to `m-s3gw-u-<rest>`, so no user name can
+//!   ever produce an internal one (internal names never start with `u-`).
+//! - Internal names are short to keep the native total under its 4 KiB
+//!   budget (the store silently drops the excess, buckets-api.md):
+//!   `m-s3gw-ce` Content-Encoding, `-cd` Content-Disposition, `-cl`
+//!   Content-Language, `-ex` Expires, `-tg` tagging, `-ck` full-object
+//!   checksum (`ALG:F|C:base64`), `-up` the upload id a multipart object was
+//!   completed from, `-ps` its part sizes (run-length `size*count,...`),
+//!   `-ca` the checksum algorithm/type chosen for an upload (upload records).
+//! - `Cache-Control` and `Content-Type` are the store's own headers.
+//! - The S3 ETag of a multipart object rides in the native Content-Type as a
+//!   trailing `; s3gw-etag=<hex>-<n>` parameter, because it must also appear
+//!   in LISTINGS, whose lines carry `contentType` but no `m-*` values. A
+//!   client Content-Type that itself contains that parameter gets an empty
+//!   `; s3gw-etag=` appended, so parsing (which strips only the last one)
+//!   is always reversible.
+//! - Storage class: REDUCED_REDUNDANCY is native `Durability-Level: 1`, and
+//!   durability 1 reads back as REDUCED_REDUNDANCY.
+
+use std::time::SystemTime;
+
+use base64::Engine as _;
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, LAST_MODIFIED,
+};
+
+use super::client::header_str;
+use super::error::NativeFailure;
+use super::wire::H_DURABILITY;
+use crate::backend::{BackendError, BackendResult};
+use crate::types::*;
+
+/// S3's limit on user-defined metadata: names plus values, in bytes.
+pub const MAX_USER_METADATA_BYTES: usize = 2048;
+/// The store keeps `m-*` values only while their total stays under 4 KiB;
+/// refuse rather than let it drop values silently.
+pub const MAX_NATIVE_METADATA_BYTES: usize = 4095;
+/// Part-size lists longer than this are not stored (partNumber reads of such
+/// an object are then refused); uniform part sizes take a few bytes.
+pub const MAX_PART_SIZES_BYTES: usize = 1024;
+
+pub(crate) const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+const CT_ETAG: &str = "; s3gw-etag=";
+
+const M_CE: &str = "m-s3gw-ce";
+const M_CD: &str = "m-s3gw-cd";
+const M_CL: &str = "m-s3gw-cl";
+const M_EX: &str = "m-s3gw-ex";
+const M_TG: &str = "m-s3gw-tg";
+const M_CK: &str = "m-s3gw-ck";
+pub(crate) const M_UP: &str = "m-s3gw-up";
+pub(crate) const M_PS: &str = "m-s3gw-ps";
+pub(crate) const M_CA: &str = "m-s3gw-ca";
+const M_USER_ESCAPED: &str = "m-s3gw-u-";
+const M_INTERNAL: &str = "m-s3gw-";
+
+/// Internal values written next to an object's S3 metadata.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Internal {
+    pub multipart_etag: Option<ETag>,
+    pub upload_id: Option<String>,
+    pub part_sizes: Option<String>,
+    /// Upload records only: `ALG:F|C` chosen at CreateMultipartUpload.
+    pub checksum_choice: Option<String>,
+}
+
+fn value(v: &str) -> BackendResult<HeaderValue> {
+    HeaderValue::from_bytes(v.as_bytes())
+        .map_err(|_| BackendError::InvalidArgument("header value with control characters".into()))
+}
+
+/// Sets the native headers that store `meta` and `internal` (Content-Type,
+/// Cache-Control, `m-*`, Durability-Level).
+pub(crate) fn put_headers(
+    meta: &ObjectMeta,
+    internal: &Internal,
+    h: &mut HeaderMap,
+) -> BackendResult<()> {
+    let user_bytes: usize = meta.user.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if user_bytes > MAX_USER_METADATA_BYTES {
+        return Err(BackendError::MetadataTooLarge);
+    }
+    let mut native_bytes = 0usize;
+    let mut add = |h: &mut HeaderMap, name: HeaderName, v: &str| -> BackendResult<()> {
+        native_bytes += v.len();
+        h.insert(name, value(v)?);
+        Ok(())
+    };
+    for (k, v) in &meta.user {
+        let name = match k.strip_prefix("s3gw-") {
+            Some(rest) => format!("{M_USER_ESCAPED}{rest}"),
+            None => format!("m-{k}"),
+        };
+        let name = HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
+            .map_err(|_| BackendError::InvalidArgument(format!("invalid metadata name {k:?}")))?;
+        add(h, name, v)?;
+    }
+    let internal_pairs = [
+        (M_CE, meta.content_encoding.as_deref()),
+        (M_CD, meta.content_disposition.as_deref()),
+        (M_CL, meta.content_language.as_deref()),
+        (M_EX, meta.expires.as_deref()),
+        (M_TG, meta.tagging.as_deref()),
+        (M_UP, internal.upload_id.as_deref()),
+        (M_PS, internal.part_sizes.as_deref()),
+        (M_CA, internal.checksum_choice.as_deref()),
+    ];
+    for (name, v) in internal_pairs {
+        if let Some(v) = v {
+            add(h, HeaderName::from_static(name), v)?;
+        }
+    }
+    if let Some(ck) = &meta.checksum {
+        add(h, HeaderName::from_static(M_CK), &encode_checksum(ck))?;
+    }
+    if native_bytes > MAX_NATIVE_METADATA_BYTES {
+        return Err(BackendError::MetadataTooLarge);
+    }
+    let ct = meta.content_type.as_deref().unwrap_or(DEFAULT_CONTENT_TYPE);
+    let ct = match &internal.multipart_etag {
+        Some(e) => format!("{ct}{CT_ETAG}{e}"),
+        None if ct.contains(CT_ETAG) => format!("{ct}{CT_ETAG}"),
+        None => ct.to_owned(),
+    };
+    h.insert(CONTENT_TYPE, value(&ct)?);
+    if let Some(cc) = &meta.cache_control {
+        h.insert(CACHE_CONTROL, value(cc)?);
+    }
+    if meta.storage_class == Some(StorageClass::ReducedRedundancy) {
+        h.insert(H_DURABILITY, HeaderValue::from_static("1"));
+    }
+    Ok(())
+}
+
+fn encode_checksum(c: &Checksum) -> String {
+    let kind = match c.kind {
+        ChecksumType::FullObject => "F",
+        ChecksumType::Composite => "C",
+    };
+    format!("{}:{}:{}", c.algorithm.as_str(), kind, c.value_b64)
+}
+
+fn decode_checksum(s: &str) -> Option<Checksum> {
+    let mut it = s.splitn(3, ':');
+    let algorithm = ChecksumAlgorithm::parse(it.next()?)?;
+    let kind = match it.next()? {
+        "F" => ChecksumType::FullObject,
+        "C" => ChecksumType::Composite,
+        _ => return None,
+    };
+    Some(Checksum {
+        algorithm,
+        kind,
+        value_b64: it.next()?.to_owned(),
+    })
+}
+
+/// `ALG:F|C` as kept on an upload record.
+pub(crate) fn encode_choice(
+    a: Option<ChecksumAlgorithm>,
+    t: Option<ChecksumType>,
+) -> Option<String> {
+    let a = a?;
+    let t = match t {
+        Some(ChecksumType::FullObject) => "F",
+        _ => "C",
+    };
+    Some(format!("{}:{}", a.as_str(), t))
+}
+
+pub(crate) fn decode_choice(s: &str) -> (Option<ChecksumAlgorithm>, Option<ChecksumType>) {
+    let mut it = s.splitn(2, ':');
+    let a = it.next().and_then(ChecksumAlgorithm::parse);
+    let t = match it.next() {
+        Some("F") => Some(ChecksumType::FullObject),
+        Some("C") => Some(ChecksumType::Composite),
+        _ => None,
+    };
+    (a, t)
+}
+
+/// Splits a native Content-Type into the client's one and the multipart
+/// ETag it carries (if any).
+pub(crate) fn split_content_type(ct: &str) -> (&str, Option<ETag>) {
+    match ct.rfind(CT_ETAG) {
+        Some(i) => {
+            let v = &ct[i + CT_ETAG.len()..];
+            if v.is_empty() {
+                (&ct[..i], None)
+            } else if is_multipart_etag(v) {
+                (&ct[..i], Some(ETag::from_client(v)))
+            } else {
+                (ct, None)
+            }
+        }
+        None => (ct, None),
+    }
+}
+
+fn is_multipart_etag(v: &str) -> bool {
+    match v.split_once('-') {
+        Some((h, n)) => {
+            h.len() == 32
+                && h.bytes().all(|b| b.is_ascii_hexdigit())
+                && !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+/// Parts count of a multipart ETag (`<hex>-N`).
+pub(crate) fn parts_of(e: &ETag) -> Option<u32> {
+    e.as_str().split_once('-').and_then(|(_, n)| n.parse().ok())
+}
+
+/// The hex S3 ETag of a simple object from a native base64 MD5.
+pub(crate) fn md5_from_b64(s: &str) -> Option<[u8; 16]> {
+    let v = base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .ok()?;
+    v.try_into().ok()
+}
+
+/// An object as a native GET/HEAD answer describes it.
+#[derive(Debug, Clone)]
+pub(crate) struct NativeObject {
+    /// The native id (uuid ETag), for `If-Match` compare-and-swap.
+    pub id: String,
+    pub md5: Option<[u8; 16]>,
+    pub info: ObjectInfo,
+    pub internal: Internal,
+}
+
+/// Reads an object's state from native GET/HEAD response headers.
+/// `full_size` is the object's whole size when the caller knows it (on a
+/// full answer it is Content-Length).
+pub(crate) fn parse_object(
+    key: &str,
+    h: &HeaderMap,
+    full_size: Option<u64>,
+) -> Result<NativeObject, NativeFailure> {
+    let id = header_str(h, "etag")
+        .ok_or_else(|| NativeFailure::Protocol("answer without Etag".into()))?
+        .trim_matches('"')
+        .to_owned();
+    let size = match full_size {
+        Some(s) => s,
+        None => header_str(h, CONTENT_LENGTH.as_str())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| NativeFailure::Protocol("answer without Content-Length".into()))?,
+    };
+    let last_modified = header_str(h, LAST_MODIFIED.as_str())
+        .and_then(|v| httpdate::parse_http_date(v).ok())
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let md5 = header_str(h, "content-md5").and_then(md5_from_b64);
+    let raw_ct = header_str(h, CONTENT_TYPE.as_str()).unwrap_or(DEFAULT_CONTENT_TYPE);
+    let (ct, mp_etag) = split_content_type(raw_ct);
+    let etag = match (&mp_etag, md5) {
+        (Some(e), _) => e.clone(),
+        (None, Some(m)) => ETag::from_md5(&m),
+        (None, None) => {
+            return Err(NativeFailure::Protocol(
+                "object answer without Content-MD5".into(),
+            ))
+        }
+    };
+    let mut meta = ObjectMeta {
+        content_type: Some(ct.to_owned()),
+        cache_control: header_str(h, CACHE_CONTROL.as_str()).map(str::to_owned),
+        ..Default::default()
+    };
+    if header_str(h, H_DURABILITY) == Some("1") {
+        meta.storage_class = Some(StorageClass::ReducedRedundancy);
+    }
+    let mut internal = Internal {
+        multipart_etag: mp_etag.clone(),
+        ..Default::default()
+    };
+    for (name, v) in h {
+        let name = name.as_str();
+        let Some(_) = name.strip_prefix("m-") else {
+            continue;
+        };
+        let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+        if let Some(rest) = name.strip_prefix(M_USER_ESCAPED) {
+            meta.user.push((format!("s3gw-{rest}"), v));
+            continue;
+        }
+        if name.starts_with(M_INTERNAL) {
+            match name {
+                M_CE => meta.content_encoding = Some(v),
+                M_CD => meta.content_disposition = Some(v),
+                M_CL => meta.content_language = Some(v),
+                M_EX => meta.expires = Some(v),
+                M_TG => meta.tagging = Some(v),
+                M_CK => meta.checksum = decode_checksum(&v),
+                M_UP => internal.upload_id = Some(v),
+                M_PS => internal.part_sizes = Some(v),
+                M_CA => internal.checksum_choice = Some(v),
+                _ => {}
+            }
+            continue;
+        }
+        meta.user.push((name[2..].to_owned(), v));
+    }
+    let parts_count = mp_etag.as_ref().and_then(parts_of);
+    Ok(NativeObject {
+        id,
+        md5,
+        info: ObjectInfo {
+            key: key.to_owned(),
+            size,
+            etag,
+            last_modified,
+            meta,
+            parts_count,
+        },
+        internal,
+    })
+}
+
+/// Run-length part sizes: `size*count,...`; `None` when too long to keep.
+pub(crate) fn encode_part_sizes(sizes: &[u64]) -> Option<String> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let mut i = 0;
+    while i < sizes.len() {
+        let mut j = i;
+        while j < sizes.len() && sizes[j] == sizes[i] {
+            j += 1;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        let _ = write!(out, "{}*{}", sizes[i], j - i);
+        if out.len() > MAX_PART_SIZES_BYTES {
+            return None;
+        }
+        i = j;
+    }
+    Some(out)
+}
+
+/// Inclusive byte range of part `n` (1-based) from run-length sizes.
+pub(crate) fn part_range(encoded: &str, n: u16) -> Option<(u64, u64)> {
+    let mut offset = 0u64;
+    let mut idx = 0u64;
+    let n = u64::from(n);
+    for run in encoded.split(',') {
+        let (s, c) = run.split_once('*')?;
+        let (s, c): (u64, u64) = (s.parse().ok()?, c.parse().ok()?);
+        if n <= idx + c {
+            let start = offset + (n - idx - 1) * s;
+            return if s == 0 {
+                None
+            } else {
+                Some((start, start + s - 1))
+            };
+        }
+        idx += c;
+        offset += s * c;
+    }
+    None
+}
+
+/// What a read precondition check decided.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum CondOutcome {
+    Proceed,
+    /// 304 for GET/HEAD (a failure for copy sources).
+    NotModified,
+    Failed,
+}
+
+fn tag_matches(list: &[ETagMatch], etag: &ETag) -> bool {
+    list.iter().any(|m| match m {
+        ETagMatch::Any => true,
+        ETagMatch::Tag(t) => t.as_str() == etag.as_str(),
+    })
+}
+
+/// S3's (RFC 7232 section 6) evaluation order against S3 ETags and
+/// whole-second times: If-Match, else If-Unmodified-Since; then
+/// If-None-Match, else If-Modified-Since.
+pub(crate) fn evaluate(c: &ReadConditions, etag: &ETag, last_modified: SystemTime) -> CondOutcome {
+    if let Some(list) = &c.if_match {
+        if !tag_matches(list, etag) {
+            return CondOutcome::Failed;
+        }
+    } else if let Some(t) = c.if_unmodified_since {
+        if last_modified > t {
+            return CondOutcome::Failed;
+        }
+    }
+    if let Some(list) = &c.if_none_match {
+        if tag_matches(list, etag) {
+            return CondOutcome::NotModified;
+        }
+    } else if let Some(t) = c.if_modified_since {
+        if last_modified <= t {
+            return CondOutcome::NotModified;
+        }
+    }
+    CondOutcome::Proceed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn metadata_round_trip_and_escape() {
+        let meta = ObjectMeta {
+            content_type: Some("text/plain".into()),
+            cache_control: Some("max-age=3".into()),
+            content_encoding: Some("gzip".into()),
+            content_disposition: Some("attachment; filename=\"ü.txt\"".into()),
+            content_language: Some("fr".into()),
+            expires: Some("Thu, 01 Dec 2094 16:00:00 GMT".into()),
+            user: vec![
+                ("color".into(), "blue".into()),
+                ("s3gw-up".into(), "sneaky".into()),
+            ],
+            storage_class: Some(StorageClass::ReducedRedundancy),
+            tagging: Some("a=b&c=d".into()),
+            checksum: Some(Checksum {
+                algorithm: ChecksumAlgorithm::Crc32,
+                value_b64: "AAAAAA==".into(),
+                kind: ChecksumType::FullObject,
+            }),
+        };
+        let internal = Internal {
+            multipart_etag: Some(ETag::from_client("0123456789abcdef0123456789abcdef-3")),
+            ..Default::default()
+        };
+        let mut h = HeaderMap::new();
+        put_headers(&meta, &internal, &mut h).unwrap();
+        assert!(
+            h.get("m-s3gw-up").is_none(),
+            "user name must not reach the internal namespace"
+        );
+        assert_eq!(h.get("m-s3gw-u-up").unwrap(), "sneaky");
+        h.insert("etag", HeaderValue::from_static("uuid-1"));
+        h.insert("content-length", HeaderValue::from_static("10"));
+        let o = parse_object("k", &h, None).unwrap();
+        let mut got = o.info.meta.clone();
+        got.user.sort();
+        let mut want = meta.clone();
+        want.user.sort();
+        assert_eq!(got, want);
+        assert_eq!(o.info.etag.as_str(), "0123456789abcdef0123456789abcdef-3");
+        assert_eq!(o.info.parts_count, Some(3));
+    }
+
+    #[test]
+    fn content_type_escape_is_reversible() {
+        let tricky = "text/x; s3gw-etag=0123456789abcdef0123456789abcdef-2";
+        let meta = ObjectMeta {
+            content_type: Some(tricky.into()),
+            ..Default::default()
+        };
+        let mut h = HeaderMap::new();
+        put_headers(&meta, &Internal::default(), &mut h).unwrap();
+        let (ct, e) = split_content_type(h.get("content-type").unwrap().to_str().unwrap());
+        assert_eq!(ct, tricky);
+        assert!(e.is_none());
+    }
+
+    #[test]
+    fn metadata_limits() {
+        let meta = ObjectMeta {
+            user: vec![("a".into(), "x".repeat(2048))],
+            ..Default::default()
+        };
+        assert!(matches!(
+            put_headers(&meta, &Internal::default(), &mut HeaderMap::new()),
+            Err(BackendError::MetadataTooLarge)
+        ));
+        let meta = ObjectMeta {
+            user: vec![("a".into(), "x".repeat(2047))],
+            ..Default::default()
+        };
+        assert!(put_headers(&meta, &Internal::default(), &mut HeaderMap::new()).is_ok());
+    }
+
+    #[test]
+    fn part_sizes() {
+        let mut sizes = vec![5u64 << 20; 9999];
+        sizes.push(7);
+        let e = encode_part_sizes(&sizes).unwrap();
+        assert_eq!(e, "5242880*9999,7*1");
+        assert_eq!(part_range(&e, 1), Some((0, (5 << 20) - 1)));
+        assert_eq!(
+            part_range(&e, 10000),
+            Some((9999 * (5u64 << 20), 9999 * (5u64 << 20) + 6))
+        );
+        assert_eq!(part_range(&e, 10001), None);
+        let varied: Vec<u64> = (0..10000).map(|i| 5_000_000 + i).collect();
+        assert!(encode_part_sizes(&varied).is_none());
+    }
+
+    #[test]
+    fn conditions_follow_s3_order() {
+        let e = ETag::from_client("\"abc\"");
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let before = t - Duration::from_secs(1);
+        let c = |f: fn(&mut ReadConditions)| {
+            let mut c = ReadConditions::default();
+            f(&mut c);
+            c
+        };
+        assert_eq!(
+            evaluate(
+                &c(|c| c.if_match = Some(vec![ETagMatch::Tag(ETag::from_client("abc"))])),
+                &e,
+                t
+            ),
+            CondOutcome::Proceed
+        );
+        assert_eq!(
+            evaluate(
+                &c(|c| c.if_match = Some(vec![ETagMatch::Tag(ETag::from_client("x"))])),
+                &e,
+                t
+            ),
+            CondOutcome::Failed
+        );
+        assert_eq!(
+            evaluate(&c(|c| c.if_none_match = Some(vec![ETagMatch::Any])), &e, t),
+            CondOutcome::NotModified
+        );
+        assert_eq!(
+            evaluate(
+                &c(|c| c.if_modified_since =
+                    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1000))),
+                &e,
+                t
+            ),
+            CondOutcome::NotModified
+        );
+        let both = ReadConditions {
+            if_match: Some(vec![ETagMatch::Any]),
+            if_unmodified_since: Some(before),
+            ..Default::default()
+        };
+        assert_eq!(
+            evaluate(&both, &e, t),
+            CondOutcome::Proceed,
+            "If-Match true wins over If-Unmodified-Since false"
+        );
+        let mut ius = ReadConditions {
+            if_unmodified_since: Some(before),
+            ..Default::default()
+        };
+        assert_eq!(evaluate(&ius, &e, t), CondOutcome::Failed);
+        ius.if_unmodified_since = Some(t);
+        assert_eq!(
+            evaluate(&ius, &e, t),
+            CondOutcome::Proceed,
+            "second precision: equal time is unmodified"
+        );
+    }
+}

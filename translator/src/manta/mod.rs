@@ -1,0 +1,401 @@
+//! The Manta buckets-API implementation of [`crate::Backend`].
+//!
+//! # Layout
+//! - `config`: [`MantaConfig`], every tunable with its default.
+//! - `client`: the signed, pooled native HTTP client; body taps that break a
+//!   native write when the S3 body fails.
+//! - `wire`: the native wire model (listing lines, error JSON, headers).
+//! - `error`: [`NativeFailure`] and [`map_native`], THE one mapping from
+//!   native answers to [`BackendError`].
+//! - `meta`: S3 metadata, ETags and checksums <-> native headers; read
+//!   precondition evaluation.
+//! - `list`: ListObjects over native pages (hidden range, delimiters).
+//! - `object`: Put/Get/Head/Delete/Copy, conditional writes.
+//! - `multipart`: multipart uploads as hidden objects in the bucket.
+//!
+//! Nothing here keeps state between requests except the connection pool and
+//! the per-bucket time of the last stale-upload sweep: any gateway instance
+//! can continue anything another one started.
+
+mod client;
+mod config;
+mod error;
+mod list;
+mod meta;
+mod multipart;
+mod object;
+mod wire;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use futures_util::{stream, StreamExt};
+use reqwest::Method;
+
+pub use client::ClientBuildError;
+pub use config::MantaConfig;
+pub use error::{map_native, NativeFailure, TransportKind};
+pub use meta::{MAX_NATIVE_METADATA_BYTES, MAX_USER_METADATA_BYTES};
+pub use multipart::{MAX_MULTIPART_KEY_BYTES, MIN_PART_SIZE};
+
+use crate::backend::*;
+use crate::types::*;
+use client::{MantaConfigRest, NativeClient};
+
+/// The translator over one native store. Cheap to clone (shared state).
+#[derive(Clone)]
+pub struct MantaBackend {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub client: NativeClient,
+    pub cfg: MantaConfigRest,
+    /// When this instance last swept each (tenant, bucket) for stale uploads.
+    pub swept: Mutex<HashMap<(String, String), Instant>>,
+}
+
+impl MantaBackend {
+    /// Builds the native client (TLS with the ring provider and the
+    /// platform's trust store, connection pool, operator signer).
+    pub fn new(config: MantaConfig) -> Result<Self, ClientBuildError> {
+        let (client, cfg) = NativeClient::new(config)?;
+        Ok(MantaBackend {
+            inner: Arc::new(Inner {
+                client,
+                cfg,
+                swept: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+}
+
+/// `.native()`: a native result in S3 terms, through [`map_native`].
+pub(crate) trait Native<T> {
+    fn native(self) -> BackendResult<T>;
+}
+
+impl<T> Native<T> for Result<T, NativeFailure> {
+    fn native(self) -> BackendResult<T> {
+        self.map_err(map_native)
+    }
+}
+
+impl Inner {
+    /// Deletes native objects by name with bounded concurrency; a missing
+    /// object counts as deleted. Results in input order.
+    pub async fn delete_names(
+        &self,
+        cx: &RequestContext,
+        bucket: &str,
+        names: impl IntoIterator<Item = String>,
+    ) -> Vec<BackendResult<()>> {
+        stream::iter(names)
+            .map(|name| async move {
+                let url = self.client.object_url(&cx.tenant.login, bucket, &name);
+                match self
+                    .client
+                    .send(false, || {
+                        self.client.signed(Method::DELETE, &url, &cx.request_id)
+                    })
+                    .await
+                {
+                    Ok(_) => Ok(()),
+                    Err(f) if f.code() == Some("ObjectNotFound") => Ok(()),
+                    Err(f) => Err(map_native(f)),
+                }
+            })
+            .buffered(self.cfg.fanout)
+            .collect()
+            .await
+    }
+
+    /// Every native name under `prefix` (hidden objects, bounded by what the
+    /// gateway itself creates).
+    pub async fn names_under(
+        &self,
+        cx: &RequestContext,
+        bucket: &str,
+        prefix: &str,
+    ) -> BackendResult<Vec<wire::ListEntry>> {
+        let url = format!(
+            "{}/objects",
+            self.client.bucket_url(&cx.tenant.login, bucket)
+        );
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_page(
+                    &url,
+                    &cx.request_id,
+                    prefix,
+                    marker.as_deref(),
+                    None,
+                    wire::MAX_NATIVE_LIMIT,
+                )
+                .await
+                .native()?;
+            out.extend(page.entries);
+            match page.next_marker {
+                Some(m) if Some(&m) != marker.as_ref() => marker = Some(m),
+                _ => return Ok(out),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for MantaBackend {
+    async fn ready(&self) -> BackendResult<()> {
+        let c = &self.inner.client;
+        let url = c.buckets_url(&self.inner.cfg.operator_login);
+        c.send(true, || c.signed(Method::OPTIONS, &url, "s3gw-ready"))
+            .await
+            .native()?;
+        Ok(())
+    }
+
+    async fn list_buckets(&self, cx: &RequestContext) -> BackendResult<ListBucketsOutput> {
+        let c = &self.inner.client;
+        let url = c.buckets_url(&cx.tenant.login);
+        let mut buckets = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = c
+                .list_page(
+                    &url,
+                    &cx.request_id,
+                    "",
+                    marker.as_deref(),
+                    None,
+                    wire::MAX_NATIVE_LIMIT,
+                )
+                .await
+                .native()?;
+            for e in &page.entries {
+                if e.kind != wire::EntryKind::Bucket {
+                    continue;
+                }
+                let created = e
+                    .mtime
+                    .as_deref()
+                    .and_then(wire::parse_mtime)
+                    .ok_or_else(|| {
+                        map_native(NativeFailure::Protocol("bucket entry without mtime".into()))
+                    })?;
+                buckets.push(BucketInfo {
+                    name: e.name.clone(),
+                    created,
+                });
+            }
+            match page.next_marker {
+                Some(m) if Some(&m) != marker.as_ref() => marker = Some(m),
+                _ => break,
+            }
+        }
+        Ok(ListBucketsOutput { buckets })
+    }
+
+    async fn create_bucket(&self, cx: &RequestContext, bucket: &BucketName) -> BackendResult<()> {
+        let c = &self.inner.client;
+        let url = c.bucket_url(&cx.tenant.login, bucket.as_str());
+        c.send(false, || c.signed(Method::PUT, &url, &cx.request_id))
+            .await
+            .native()?;
+        Ok(())
+    }
+
+    async fn head_bucket(&self, cx: &RequestContext, bucket: &BucketName) -> BackendResult<()> {
+        let c = &self.inner.client;
+        let url = c.bucket_url(&cx.tenant.login, bucket.as_str());
+        match c
+            .send(true, || c.signed(Method::HEAD, &url, &cx.request_id))
+            .await
+        {
+            Ok(_) => Ok(()),
+            // A HEAD error has no body: the status names it.
+            Err(NativeFailure::Status { status: 404, .. }) => Err(BackendError::NoSuchBucket),
+            Err(f) => Err(map_native(f)),
+        }
+    }
+
+    /// BucketNotEmpty only for objects S3 can see: leftovers of the
+    /// gateway's hidden objects (unfinished uploads) are removed first.
+    async fn delete_bucket(&self, cx: &RequestContext, bucket: &BucketName) -> BackendResult<()> {
+        let c = &self.inner.client;
+        let url = c.bucket_url(&cx.tenant.login, bucket.as_str());
+        for attempt in 0..2 {
+            match c
+                .send(false, || c.signed(Method::DELETE, &url, &cx.request_id))
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(f) if f.code() == Some("BucketNotEmpty") && attempt == 0 => {
+                    let visible = list::list_objects(
+                        &self.inner,
+                        cx,
+                        ListObjectsInput {
+                            bucket: bucket.clone(),
+                            prefix: String::new(),
+                            delimiter: None,
+                            start_after: None,
+                            max_keys: 1,
+                        },
+                    )
+                    .await?;
+                    if !visible.objects.is_empty() {
+                        return Err(BackendError::BucketNotEmpty);
+                    }
+                    let hidden = self
+                        .inner
+                        .names_under(cx, bucket.as_str(), HIDDEN_PREFIX)
+                        .await?;
+                    for r in self
+                        .inner
+                        .delete_names(cx, bucket.as_str(), hidden.into_iter().map(|e| e.name))
+                        .await
+                    {
+                        r?;
+                    }
+                }
+                Err(f) => return Err(map_native(f)),
+            }
+        }
+        Err(BackendError::BucketNotEmpty)
+    }
+
+    async fn list_objects(
+        &self,
+        cx: &RequestContext,
+        input: ListObjectsInput,
+    ) -> BackendResult<ListObjectsOutput> {
+        list::list_objects(&self.inner, cx, input).await
+    }
+
+    async fn put_object(
+        &self,
+        cx: &RequestContext,
+        input: PutObjectInput,
+    ) -> BackendResult<PutObjectOutput> {
+        object::put_object(&self.inner, cx, input).await
+    }
+
+    async fn get_object(
+        &self,
+        cx: &RequestContext,
+        input: GetObjectInput,
+    ) -> BackendResult<GetObjectOutput> {
+        object::get_object(&self.inner, cx, input, true)
+            .await
+            .map(|(o, body)| GetObjectOutput {
+                info: o.info,
+                content_range: o.content_range,
+                content_length: o.content_length,
+                body: body.unwrap_or_else(|| Box::pin(stream::empty())),
+            })
+    }
+
+    async fn head_object(
+        &self,
+        cx: &RequestContext,
+        input: GetObjectInput,
+    ) -> BackendResult<HeadObjectOutput> {
+        object::get_object(&self.inner, cx, input, false)
+            .await
+            .map(|(o, _)| o)
+    }
+
+    async fn delete_object(
+        &self,
+        cx: &RequestContext,
+        bucket: &BucketName,
+        key: &ObjectKey,
+    ) -> BackendResult<()> {
+        object::delete_object(&self.inner, cx, bucket, key).await
+    }
+
+    async fn delete_objects(
+        &self,
+        cx: &RequestContext,
+        bucket: &BucketName,
+        keys: Vec<ObjectKey>,
+    ) -> BackendResult<DeleteObjectsOutput> {
+        object::delete_objects(&self.inner, cx, bucket, keys).await
+    }
+
+    async fn copy_object(
+        &self,
+        cx: &RequestContext,
+        input: CopyObjectInput,
+    ) -> BackendResult<CopyObjectOutput> {
+        object::copy_object(&self.inner, cx, input).await
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        cx: &RequestContext,
+        input: CreateMultipartUploadInput,
+    ) -> BackendResult<CreateMultipartUploadOutput> {
+        let bucket = input.bucket.clone();
+        let out = multipart::create(&self.inner, cx, input).await?;
+        multipart::maybe_sweep(&self.inner, cx, &bucket);
+        Ok(out)
+    }
+
+    async fn upload_part(
+        &self,
+        cx: &RequestContext,
+        input: UploadPartInput,
+    ) -> BackendResult<UploadPartOutput> {
+        multipart::upload_part(&self.inner, cx, input).await
+    }
+
+    async fn upload_part_copy(
+        &self,
+        cx: &RequestContext,
+        input: UploadPartCopyInput,
+    ) -> BackendResult<CopyObjectOutput> {
+        multipart::upload_part_copy(&self.inner, cx, input).await
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        cx: &RequestContext,
+        input: CompleteMultipartUploadInput,
+    ) -> BackendResult<CompleteMultipartUploadOutput> {
+        multipart::complete(&self.inner, cx, input).await
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        cx: &RequestContext,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        upload_id: &UploadId,
+    ) -> BackendResult<()> {
+        multipart::abort(&self.inner, cx, bucket, key, upload_id).await
+    }
+
+    async fn list_parts(
+        &self,
+        cx: &RequestContext,
+        input: ListPartsInput,
+    ) -> BackendResult<ListPartsOutput> {
+        multipart::list_parts(&self.inner, cx, input).await
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        cx: &RequestContext,
+        input: ListMultipartUploadsInput,
+    ) -> BackendResult<ListMultipartUploadsOutput> {
+        let bucket = input.bucket.clone();
+        let out = multipart::list_uploads(&self.inner, cx, input).await?;
+        multipart::maybe_sweep(&self.inner, cx, &bucket);
+        Ok(out)
+    }
+}

@@ -1,0 +1,721 @@
+//! Multipart uploads, built from hidden objects in the upload's own bucket
+//! (design.md "Multipart"; the store has no multipart routes).
+//!
+//! # Layout in the store
+//! - upload record: `.s3gw~/u/<key>/<upload-id>`, an empty object carrying
+//!   the upload's S3 metadata and content type exactly as the final object
+//!   will (plus `m-s3gw-ca`, the checksum choice); its mtime is Initiated.
+//! - part: `.s3gw~/p/<upload-id>/<nnnnn>` (five-digit part number, so
+//!   native name order is part order); its native MD5 is the part's S3 ETag.
+//! - upload ids are 32 characters: 12 hex digits of the creation time in
+//!   milliseconds, then 20 random hex digits, so one key's uploads list in
+//!   initiation order.
+//!
+//! The upload state lives ONLY in the store: any gateway instance can
+//! upload parts to, list, complete or abort an upload another one created.
+//!
+//! # Complete
+//! The part list is validated (InvalidPartOrder, InvalidPart against the
+//! stored part MD5s, EntityTooSmall below [`MIN_PART_SIZE`] except for the
+//! last), then the parts are streamed in order, each GET pinned to the part
+//! object validated (`If-Match: <native id>`), into ONE native PUT with
+//! `Content-Length` = the sum of the part sizes (memory stays bounded by the
+//! HTTP buffers). The final object carries the upload's metadata, the
+//! `md5(concat(part md5s))-N` ETag, the part sizes (partNumber reads) and
+//! the upload id (so a retried Complete of a finished upload answers with
+//! the same ETag, as S3 does). Parts are removed, then the record.
+//!
+//! # Stale uploads
+//! When CreateMultipartUpload or ListMultipartUploads touches a bucket and
+//! this instance has not swept it within `sweep_interval`, a background task
+//! removes records and parts older than `upload_ttl`. Parts left by an
+//! UploadPart racing an Abort/Complete are older than their upload's record
+//! age bound too, so they go the same way.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use base64::Engine as _;
+use futures_util::{stream, StreamExt, TryStreamExt};
+use md5::{Digest, Md5};
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, IF_MATCH, IF_NONE_MATCH};
+use reqwest::Method;
+
+use super::client::response_stream;
+use super::error::NativeFailure;
+use super::meta::{self, decode_choice, encode_choice, put_headers, Internal, NativeObject};
+use super::object::{
+    head_native, native_put, now_secs, open_source, put_answer, write_condition, MAX_COPY_BYTES,
+};
+use super::wire::{parse_mtime, ListEntry};
+use super::{map_native, Inner, Native};
+use crate::backend::*;
+use crate::types::*;
+
+/// Smallest size of every part but the last (S3: EntityTooSmall).
+pub const MIN_PART_SIZE: u64 = 5 << 20;
+const UPLOAD_ID_LEN: usize = 32;
+/// Longest key a multipart upload accepts: the record's native name (hidden
+/// prefix + `u/` + key + `/` + upload id) must fit the store's 1024 bytes.
+pub const MAX_MULTIPART_KEY_BYTES: usize =
+    MAX_KEY_BYTES - (HIDDEN_PREFIX.len() + 2 + 1 + UPLOAD_ID_LEN);
+/// Most parts or uploads one listing page returns.
+const MAX_LIST: u32 = 1000;
+
+fn records_prefix() -> String {
+    format!("{HIDDEN_PREFIX}u/")
+}
+fn record_name(key: &str, uid: &str) -> String {
+    format!("{HIDDEN_PREFIX}u/{key}/{uid}")
+}
+fn parts_prefix(uid: &str) -> String {
+    format!("{HIDDEN_PREFIX}p/{uid}/")
+}
+fn part_name(uid: &str, n: u16) -> String {
+    format!("{HIDDEN_PREFIX}p/{uid}/{n:05}")
+}
+
+fn new_upload_id() -> UploadId {
+    let ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    let rnd = uuid::Uuid::new_v4().simple().to_string();
+    let id = format!(
+        "{:012x}{}",
+        ms & 0xffff_ffff_ffff,
+        &rnd[..UPLOAD_ID_LEN - 12]
+    );
+    UploadId::parse(&id).expect("hex upload id")
+}
+
+/// The upload record, or NoSuchUpload.
+async fn record(
+    inner: &Inner,
+    cx: &RequestContext,
+    bucket: &BucketName,
+    key: &ObjectKey,
+    uid: &UploadId,
+) -> BackendResult<NativeObject> {
+    if uid.as_str().len() != UPLOAD_ID_LEN {
+        return Err(BackendError::NoSuchUpload);
+    }
+    match head_native(
+        inner,
+        cx,
+        bucket.as_str(),
+        &record_name(key.as_str(), uid.as_str()),
+    )
+    .await
+    .native()
+    {
+        Err(BackendError::NoSuchKey) => Err(BackendError::NoSuchUpload),
+        r => r,
+    }
+}
+
+pub(crate) async fn create(
+    inner: &Inner,
+    cx: &RequestContext,
+    input: CreateMultipartUploadInput,
+) -> BackendResult<CreateMultipartUploadOutput> {
+    if input.key.as_str().len() > MAX_MULTIPART_KEY_BYTES {
+        return Err(BackendError::KeyTooLongError);
+    }
+    let uid = new_upload_id();
+    let mut meta = input.meta;
+    meta.checksum = None;
+    let internal = Internal {
+        checksum_choice: encode_choice(input.checksum_algorithm, input.checksum_type),
+        ..Default::default()
+    };
+    let mut h = HeaderMap::new();
+    put_headers(&meta, &internal, &mut h)?;
+    h.insert(CONTENT_LENGTH, HeaderValue::from(0u64));
+    h.insert(IF_NONE_MATCH, HeaderValue::from_static("*"));
+    let c = &inner.client;
+    let url = c.object_url(
+        &cx.tenant.login,
+        input.bucket.as_str(),
+        &record_name(input.key.as_str(), uid.as_str()),
+    );
+    c.send(false, || {
+        c.signed(Method::PUT, &url, &cx.request_id)
+            .headers(h.clone())
+    })
+    .await
+    .native()?;
+    Ok(CreateMultipartUploadOutput { upload_id: uid })
+}
+
+fn md5_header(h: &mut HeaderMap, md5: &[u8; 16]) {
+    let v = base64::engine::general_purpose::STANDARD.encode(md5);
+    h.insert(
+        "content-md5",
+        HeaderValue::from_str(&v).expect("base64 is a header value"),
+    );
+}
+
+pub(crate) async fn upload_part(
+    inner: &Inner,
+    cx: &RequestContext,
+    input: UploadPartInput,
+) -> BackendResult<UploadPartOutput> {
+    record(inner, cx, &input.bucket, &input.key, &input.upload_id).await?;
+    let body = input.body;
+    let mut h = HeaderMap::with_capacity(4);
+    if let Some(len) = body.length {
+        h.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    if let Some(md5) = &body.content_md5 {
+        md5_header(&mut h, md5);
+    }
+    let c = &inner.client;
+    let url = c.object_url(
+        &cx.tenant.login,
+        input.bucket.as_str(),
+        &part_name(input.upload_id.as_str(), input.part_number.get()),
+    );
+    let resp = native_put(inner, cx, &url, h, body.stream).await?;
+    let (etag, _, _) = put_answer(&resp)?;
+    // Per-part checksums were verified by the gateway's stream; they are
+    // echoed, not stored (see docs/s3-compatibility.md).
+    let checksum = match body.checksum {
+        ChecksumInput::None => None,
+        ChecksumInput::Known(ck) => Some(ck),
+        ChecksumInput::Trailer(rx) => rx.await.ok(),
+    };
+    Ok(UploadPartOutput { etag, checksum })
+}
+
+pub(crate) async fn upload_part_copy(
+    inner: &Inner,
+    cx: &RequestContext,
+    input: UploadPartCopyInput,
+) -> BackendResult<CopyObjectOutput> {
+    record(inner, cx, &input.bucket, &input.key, &input.upload_id).await?;
+    let (src, range, resp) = open_source(
+        inner,
+        cx,
+        &input.source,
+        &input.source_conditions,
+        input.source_range,
+    )
+    .await?;
+    let len = match range {
+        Some((a, b)) => b - a + 1,
+        None => src.info.size,
+    };
+    if len > MAX_COPY_BYTES {
+        return Err(BackendError::InvalidRequest(
+            "copy source range larger than 5 GiB".into(),
+        ));
+    }
+    let mut h = HeaderMap::with_capacity(4);
+    h.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    if let (None, Some(md5)) = (range, &src.md5) {
+        md5_header(&mut h, md5);
+    }
+    let c = &inner.client;
+    let url = c.object_url(
+        &cx.tenant.login,
+        input.bucket.as_str(),
+        &part_name(input.upload_id.as_str(), input.part_number.get()),
+    );
+    let put = match native_put(inner, cx, &url, h, response_stream(resp)).await {
+        Ok(p) => p,
+        Err(BackendError::Body(e)) => {
+            return Err(BackendError::ServiceUnavailable(format!(
+                "copy source read failed: {e}"
+            )))
+        }
+        Err(e) => return Err(e),
+    };
+    let (etag, _, last_modified) = put_answer(&put)?;
+    Ok(CopyObjectOutput {
+        etag,
+        last_modified,
+    })
+}
+
+/// A stored part as its listing line describes it.
+struct StoredPart {
+    number: u16,
+    size: u64,
+    md5: [u8; 16],
+    id: String,
+    mtime: SystemTime,
+    name: String,
+}
+
+fn stored_part(uid: &str, e: &ListEntry) -> Option<StoredPart> {
+    let n: u16 = e.name.strip_prefix(&parts_prefix(uid))?.parse().ok()?;
+    PartNumber::new(n)?;
+    Some(StoredPart {
+        number: n,
+        size: e.size?,
+        md5: meta::md5_from_b64(e.content_md5.as_deref()?)?,
+        id: e.etag.clone()?,
+        mtime: e.mtime.as_deref().and_then(parse_mtime)?,
+        name: e.name.clone(),
+    })
+}
+
+/// A Complete for an upload that no longer has a record (or lost parts) is
+/// a success if the final object was made from this very upload (a retried
+/// Complete, as S3 answers it), else NoSuchUpload.
+async fn finished(
+    inner: &Inner,
+    cx: &RequestContext,
+    bucket: &BucketName,
+    key: &ObjectKey,
+    uid: &UploadId,
+    otherwise: BackendError,
+) -> BackendResult<CompleteMultipartUploadOutput> {
+    match head_native(inner, cx, bucket.as_str(), key.as_str()).await {
+        Ok(o) if o.internal.upload_id.as_deref() == Some(uid.as_str()) => {
+            Ok(CompleteMultipartUploadOutput {
+                etag: o.info.etag,
+                checksum: None,
+            })
+        }
+        Ok(_) | Err(NativeFailure::Status { status: 404, .. }) => Err(otherwise),
+        Err(f) => Err(map_native(f)),
+    }
+}
+
+pub(crate) async fn complete(
+    inner: &Arc<Inner>,
+    cx: &RequestContext,
+    input: CompleteMultipartUploadInput,
+) -> BackendResult<CompleteMultipartUploadOutput> {
+    let CompleteMultipartUploadInput {
+        bucket,
+        key,
+        upload_id: uid,
+        parts,
+        condition,
+    } = input;
+    if parts.is_empty() {
+        return Err(BackendError::InvalidRequest(
+            "You must specify at least one part".into(),
+        ));
+    }
+    if parts
+        .windows(2)
+        .any(|w| w[0].part_number >= w[1].part_number)
+    {
+        return Err(BackendError::InvalidPartOrder);
+    }
+    let rec = match record(inner, cx, &bucket, &key, &uid).await {
+        Ok(r) => r,
+        Err(BackendError::NoSuchUpload) => {
+            return finished(inner, cx, &bucket, &key, &uid, BackendError::NoSuchUpload).await
+        }
+        Err(e) => return Err(e),
+    };
+    let stored = inner
+        .names_under(cx, bucket.as_str(), &parts_prefix(uid.as_str()))
+        .await?;
+    let mut by_number: std::collections::HashMap<u16, StoredPart> = stored
+        .iter()
+        .filter_map(|e| stored_part(uid.as_str(), e))
+        .map(|p| (p.number, p))
+        .collect();
+    let mut plan: Vec<StoredPart> = Vec::with_capacity(parts.len());
+    for p in &parts {
+        match by_number.remove(&p.part_number.get()) {
+            Some(s) if ETag::from_md5(&s.md5) == p.etag => plan.push(s),
+            _ => return finished(inner, cx, &bucket, &key, &uid, BackendError::InvalidPart).await,
+        }
+    }
+    if plan[..plan.len() - 1]
+        .iter()
+        .any(|p| p.size < MIN_PART_SIZE)
+    {
+        return Err(BackendError::EntityTooSmall);
+    }
+    let mut md5s = Md5::new();
+    for p in &plan {
+        md5s.update(p.md5);
+    }
+    let etag = ETag::multipart(&md5s.finalize().into(), plan.len());
+    let sizes: Vec<u64> = plan.iter().map(|p| p.size).collect();
+    let total: u64 = sizes.iter().sum();
+    let mut meta = rec.info.meta.clone();
+    meta.checksum = None;
+    let internal = Internal {
+        multipart_etag: Some(etag.clone()),
+        upload_id: Some(uid.as_str().to_owned()),
+        part_sizes: meta::encode_part_sizes(&sizes),
+        checksum_choice: None,
+    };
+    let mut h = HeaderMap::with_capacity(12);
+    put_headers(&meta, &internal, &mut h)?;
+    write_condition(inner, cx, bucket.as_str(), key.as_str(), &condition, &mut h).await?;
+    h.insert(CONTENT_LENGTH, HeaderValue::from(total));
+
+    // The assembly stream: each part opened only when the previous one is
+    // drained, pinned to the validated part object.
+    let src = inner.clone();
+    let login = cx.tenant.login.clone();
+    let rid = cx.request_id.clone();
+    let b = bucket.as_str().to_owned();
+    let body: ByteStream = Box::pin(
+        stream::iter(
+            plan.iter()
+                .map(|p| (p.name.clone(), p.id.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .then(move |(name, id)| {
+            let (src, login, rid, b) = (src.clone(), login.clone(), rid.clone(), b.clone());
+            async move {
+                let url = src.client.object_url(&login, &b, &name);
+                src.client
+                    .send(true, || {
+                        src.client
+                            .signed(Method::GET, &url, &rid)
+                            .header(IF_MATCH, id.as_str())
+                    })
+                    .await
+                    .map(response_stream)
+                    .map_err(|f| Box::new(f) as BodyError)
+            }
+        })
+        .try_flatten(),
+    );
+    let url = inner
+        .client
+        .object_url(&cx.tenant.login, bucket.as_str(), key.as_str());
+    match native_put(inner, cx, &url, h, body).await {
+        Ok(_) => {}
+        Err(BackendError::Body(e)) => {
+            return Err(match e.downcast::<NativeFailure>() {
+                // A part vanished or was replaced since validation.
+                Ok(f)
+                    if matches!(
+                        *f,
+                        NativeFailure::Status {
+                            status: 404 | 412,
+                            ..
+                        }
+                    ) =>
+                {
+                    BackendError::InvalidPart
+                }
+                Ok(f) => map_native(*f),
+                Err(e) => BackendError::ServiceUnavailable(format!("reading a part failed: {e}")),
+            });
+        }
+        Err(e) => return Err(e),
+    }
+    // Parts first, record last: while the record exists, a retried
+    // Complete still finds its way (see `finished`).
+    for r in inner
+        .delete_names(cx, bucket.as_str(), stored.into_iter().map(|e| e.name))
+        .await
+    {
+        if let Err(e) = r {
+            tracing::warn!(error = %e, upload = %uid, "removing a completed upload's part failed; the sweep will");
+        }
+    }
+    let rname = record_name(key.as_str(), uid.as_str());
+    for r in inner.delete_names(cx, bucket.as_str(), [rname]).await {
+        if let Err(e) = r {
+            tracing::warn!(error = %e, upload = %uid, "removing a completed upload's record failed; the sweep will");
+        }
+    }
+    Ok(CompleteMultipartUploadOutput {
+        etag,
+        checksum: None,
+    })
+}
+
+pub(crate) async fn abort(
+    inner: &Inner,
+    cx: &RequestContext,
+    bucket: &BucketName,
+    key: &ObjectKey,
+    uid: &UploadId,
+) -> BackendResult<()> {
+    record(inner, cx, bucket, key, uid).await?;
+    // Record first: from now on UploadPart and Complete answer NoSuchUpload.
+    for r in inner
+        .delete_names(
+            cx,
+            bucket.as_str(),
+            [record_name(key.as_str(), uid.as_str())],
+        )
+        .await
+    {
+        r?;
+    }
+    let parts = inner
+        .names_under(cx, bucket.as_str(), &parts_prefix(uid.as_str()))
+        .await?;
+    for r in inner
+        .delete_names(cx, bucket.as_str(), parts.into_iter().map(|e| e.name))
+        .await
+    {
+        r?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn list_parts(
+    inner: &Inner,
+    cx: &RequestContext,
+    input: ListPartsInput,
+) -> BackendResult<ListPartsOutput> {
+    let rec = record(inner, cx, &input.bucket, &input.key, &input.upload_id).await?;
+    let uid = input.upload_id.as_str();
+    let max = input.max_parts.min(MAX_LIST) as usize;
+    let url = format!(
+        "{}/objects",
+        inner
+            .client
+            .bucket_url(&cx.tenant.login, input.bucket.as_str())
+    );
+    let prefix = parts_prefix(uid);
+    let mut marker = input
+        .part_number_marker
+        .filter(|n| *n > 0)
+        .map(|n| part_name(uid, n));
+    let mut parts = Vec::new();
+    while parts.len() <= max {
+        let page = inner
+            .client
+            .list_page(
+                &url,
+                &cx.request_id,
+                &prefix,
+                marker.as_deref(),
+                None,
+                max + 1 - parts.len(),
+            )
+            .await
+            .native()?;
+        parts.extend(page.entries.iter().filter_map(|e| stored_part(uid, e)));
+        match page.next_marker {
+            Some(m) if Some(&m) != marker.as_ref() => marker = Some(m),
+            _ => break,
+        }
+    }
+    let is_truncated = parts.len() > max;
+    parts.truncate(max);
+    let (checksum_algorithm, checksum_type) = rec
+        .internal
+        .checksum_choice
+        .as_deref()
+        .map(decode_choice)
+        .unwrap_or((None, None));
+    Ok(ListPartsOutput {
+        next_part_number_marker: if is_truncated {
+            parts.last().map(|p| p.number)
+        } else {
+            None
+        },
+        is_truncated,
+        parts: parts
+            .into_iter()
+            .filter_map(|p| {
+                Some(PartInfo {
+                    part_number: PartNumber::new(p.number)?,
+                    etag: ETag::from_md5(&p.md5),
+                    size: p.size,
+                    last_modified: p.mtime,
+                    checksum: None,
+                })
+            })
+            .collect(),
+        initiated: rec.info.last_modified,
+        storage_class: rec
+            .info
+            .meta
+            .storage_class
+            .unwrap_or(StorageClass::Standard),
+        checksum_algorithm,
+        checksum_type,
+    })
+}
+
+enum UploadItem {
+    Upload(UploadInfo),
+    Prefix(String),
+}
+
+pub(crate) async fn list_uploads(
+    inner: &Inner,
+    cx: &RequestContext,
+    input: ListMultipartUploadsInput,
+) -> BackendResult<ListMultipartUploadsOutput> {
+    let max = input.max_uploads.min(MAX_LIST) as usize;
+    let url = format!(
+        "{}/objects",
+        inner
+            .client
+            .bucket_url(&cx.tenant.login, input.bucket.as_str())
+    );
+    let base = records_prefix();
+    let native_prefix = format!("{base}{}", input.prefix);
+    let delim = input.delimiter.as_deref().filter(|d| !d.is_empty());
+    let km = input.key_marker.as_deref().filter(|k| !k.is_empty());
+    // A key marker that is a common prefix continues after the whole prefix.
+    let km_is_cp = matches!((km, delim), (Some(k), Some(d)) if k.ends_with(d) && k.starts_with(input.prefix.as_str()));
+    let mut marker = km.map(|k| match &input.upload_id_marker {
+        Some(u) if !km_is_cp => format!("{base}{k}/{u}"),
+        _ => format!("{base}{k}"),
+    });
+    let mut items: Vec<UploadItem> = Vec::new();
+    let mut last_cp: Option<String> = None;
+    'pages: loop {
+        let page = inner
+            .client
+            .list_page(
+                &url,
+                &cx.request_id,
+                &native_prefix,
+                marker.as_deref(),
+                None,
+                super::wire::MAX_NATIVE_LIMIT,
+            )
+            .await
+            .native()?;
+        for e in &page.entries {
+            let Some((key, uid)) = e.name.strip_prefix(&base).and_then(|r| r.rsplit_once('/'))
+            else {
+                continue;
+            };
+            let Ok(upload_id) = UploadId::parse(uid) else {
+                continue;
+            };
+            if let Some(k) = km {
+                let after = if km_is_cp {
+                    !key.starts_with(k) && key > k
+                } else {
+                    key > k
+                        || (key == k && input.upload_id_marker.as_deref().is_some_and(|m| uid > m))
+                };
+                if !after {
+                    continue;
+                }
+            }
+            let cp = delim.and_then(|d| {
+                key.get(input.prefix.len()..)
+                    .and_then(|r| r.find(d))
+                    .map(|i| key[..input.prefix.len() + i + d.len()].to_owned())
+            });
+            match cp {
+                Some(cp) => {
+                    if last_cp.as_deref() == Some(cp.as_str()) {
+                        continue;
+                    }
+                    last_cp = Some(cp.clone());
+                    items.push(UploadItem::Prefix(cp));
+                }
+                None => items.push(UploadItem::Upload(UploadInfo {
+                    key: key.to_owned(),
+                    upload_id,
+                    initiated: e
+                        .mtime
+                        .as_deref()
+                        .and_then(parse_mtime)
+                        .unwrap_or(SystemTime::UNIX_EPOCH),
+                    storage_class: StorageClass::Standard,
+                    checksum_algorithm: None,
+                })),
+            }
+            if items.len() > max {
+                break 'pages;
+            }
+        }
+        match page.next_marker {
+            Some(m) if Some(&m) != marker.as_ref() => marker = Some(m),
+            _ => break,
+        }
+    }
+    let is_truncated = items.len() > max;
+    items.truncate(max);
+    let (next_key_marker, next_upload_id_marker) = match (is_truncated, items.last()) {
+        (true, Some(UploadItem::Upload(u))) => {
+            (Some(u.key.clone()), Some(u.upload_id.as_str().to_owned()))
+        }
+        (true, Some(UploadItem::Prefix(p))) => (Some(p.clone()), None),
+        _ => (None, None),
+    };
+    let mut out = ListMultipartUploadsOutput {
+        uploads: vec![],
+        common_prefixes: vec![],
+        is_truncated,
+        next_key_marker,
+        next_upload_id_marker,
+    };
+    for i in items {
+        match i {
+            UploadItem::Upload(u) => out.uploads.push(u),
+            UploadItem::Prefix(p) => out.common_prefixes.push(p),
+        }
+    }
+    Ok(out)
+}
+
+/// Starts a background sweep of `bucket` unless this instance swept it
+/// within `sweep_interval`.
+pub(crate) fn maybe_sweep(inner: &Arc<Inner>, cx: &RequestContext, bucket: &BucketName) {
+    let k = (cx.tenant.login.clone(), bucket.as_str().to_owned());
+    {
+        let Ok(mut m) = inner.swept.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        if m.get(&k)
+            .is_some_and(|t| now.duration_since(*t) < inner.cfg.sweep_interval)
+        {
+            return;
+        }
+        m.insert(k, now);
+    }
+    let inner = inner.clone();
+    let cx = RequestContext {
+        tenant: cx.tenant.clone(),
+        request_id: format!("{}-sweep", cx.request_id),
+    };
+    let bucket = bucket.as_str().to_owned();
+    tokio::spawn(async move {
+        if let Err(e) = sweep(&inner, &cx, &bucket).await {
+            tracing::warn!(error = %e, %bucket, "stale upload sweep failed");
+        }
+    });
+}
+
+/// Removes upload records and parts older than `upload_ttl`.
+pub(crate) async fn sweep(
+    inner: &Inner,
+    cx: &RequestContext,
+    bucket: &str,
+) -> BackendResult<usize> {
+    let cutoff = now_secs()
+        .checked_sub(inner.cfg.upload_ttl)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let mut stale = Vec::new();
+    // Records first, so no one continues an upload whose parts are going.
+    for prefix in [records_prefix(), format!("{HIDDEN_PREFIX}p/")] {
+        for e in inner.names_under(cx, bucket, &prefix).await? {
+            if e.mtime
+                .as_deref()
+                .and_then(parse_mtime)
+                .is_some_and(|t| t < cutoff)
+            {
+                stale.push(e.name);
+            }
+        }
+    }
+    let n = stale.len();
+    for r in inner.delete_names(cx, bucket, stale).await {
+        r?;
+    }
+    if n > 0 {
+        tracing::info!(bucket, removed = n, "swept stale multipart uploads");
+    }
+    Ok(n)
+}
