@@ -102,6 +102,16 @@ impl Payload {
         })
     }
 
+    /// A request body: small payloads in one buffer (as clients send small
+    /// objects), larger ones streamed piece by piece, never whole in memory.
+    pub fn body(self) -> reqwest::Body {
+        if self.len <= STREAM_PIECE as u64 {
+            reqwest::Body::from(self.to_vec())
+        } else {
+            reqwest::Body::wrap_stream(self.stream(STREAM_PIECE))
+        }
+    }
+
     /// MD5 of the payload.
     pub fn md5(&self) -> [u8; 16] {
         let mut h = Md5::new();

@@ -12,7 +12,7 @@ use reqwest::{Method, Url};
 use s3gw_httpsig::{http_date, Signer};
 use serde::Deserialize;
 
-use crate::data::{Payload, STREAM_PIECE};
+use crate::data::Payload;
 use crate::s3::{content_length, expect_ok};
 use crate::store::{GetOutcome, Listing};
 
@@ -104,7 +104,7 @@ impl NativeClient {
         let resp = self
             .request(Method::PUT, &self.object_path(bucket, key), None)
             .header("content-length", payload.len.to_string())
-            .body(reqwest::Body::wrap_stream(payload.stream(STREAM_PIECE)))
+            .body(payload.body())
             .send()
             .await?;
         expect_ok(resp, "native PUT").await.map(drop)

@@ -8,7 +8,7 @@ use reqwest::{header::HeaderMap, Method, StatusCode, Url};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use crate::data::{Payload, STREAM_PIECE};
+use crate::data::Payload;
 use crate::sigv4::{self, Credentials, RequestToSign};
 use crate::store::{GetOutcome, Listing, PutMode};
 
@@ -135,14 +135,14 @@ impl S3Client {
                     sigv4::UNSIGNED_PAYLOAD,
                 )
                 .header("content-length", &len)
-                .body(reqwest::Body::wrap_stream(payload.stream(STREAM_PIECE)))
+                .body(payload.body())
                 .send()
                 .await?
             }
             PutMode::SignedSha256(ref hash) => {
                 self.request(Method::PUT, bucket, Some(key), &[], &[], hash)
                     .header("content-length", &len)
-                    .body(reqwest::Body::wrap_stream(payload.stream(STREAM_PIECE)))
+                    .body(payload.body())
                     .send()
                     .await?
             }
@@ -333,7 +333,7 @@ impl S3Client {
                             sigv4::UNSIGNED_PAYLOAD,
                         )
                         .header("content-length", part.len.to_string())
-                        .body(reqwest::Body::wrap_stream(part.stream(STREAM_PIECE)))
+                        .body(part.body())
                         .send()
                         .await?;
                     let resp = expect_ok(resp, "UploadPart").await?;
