@@ -480,10 +480,11 @@ pub fn clean_client_env(c: &mut Command) -> &mut Command {
 /// 2-core machine, a debug build, an embedded store creating its files).
 pub const GATEWAY_START_DEADLINE: Duration = Duration::from_secs(60);
 
-/// A started `s3gw` process in its embedded default (buckets-lite in the
-/// same process, keys from a keys file with the development key given by
-/// `S3GW_ROOT_ACCESS_KEY`/`S3GW_ROOT_SECRET_KEY`), with a fresh data dir.
-/// Stopped by its own pid on Drop.
+/// What `s3gw` prints once bound (the rest of the line is the URL).
+pub const GATEWAY_LISTENING_PREFIX: &str = "s3gw listening on ";
+
+/// A started `s3gw` process with a fresh data directory, stopped by its own
+/// pid on Drop (SIGTERM, then SIGKILL; [`s3gw_tests::procs::ChildProcess`]).
 pub struct Gateway {
     /// `http://127.0.0.1:PORT`
     pub url: String,
@@ -491,38 +492,22 @@ pub struct Gateway {
     pub port: u16,
     pub access_key: String,
     pub secret_key: String,
-    /// Holds the data directory (removed on Drop).
-    _data: tempfile::TempDir,
-    child: std::process::Child,
     log: PathBuf,
-}
-
-/// The `s3gw` binary next to the running test executable
-/// (`target/<profile>/s3gw`).
-pub fn s3gw_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    // target/<profile>/deps/<test-exe> -> target/<profile>/s3gw
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test exe lives in target/<profile>/deps");
-    let bin = profile_dir.join("s3gw");
-    assert!(
-        bin.is_file(),
-        "{} is missing: run `cargo build --bins` first (scripts/test-all.sh does)",
-        bin.display()
-    );
-    bin
+    // Field order: the process stops before its data directory goes.
+    _child: s3gw_tests::procs::ChildProcess,
+    _data: tempfile::TempDir,
 }
 
 impl Gateway {
-    /// Start the embedded default with generated keys and the given extra
-    /// arguments after `serve` (e.g. `--domain NAME`).
+    /// The embedded default (buckets-lite in the same process, keys from
+    /// its keys file) with a development key given by
+    /// `S3GW_ROOT_ACCESS_KEY`/`S3GW_ROOT_SECRET_KEY`, as the README's
+    /// one-line start does, and the given extra `serve` arguments.
     pub fn start_embedded(extra_args: &[&str]) -> Gateway {
         let data = tempfile::tempdir().expect("gateway data dir");
         let access_key = random_access_key();
         let secret_key = random_secret();
-        let mut c = Command::new(s3gw_bin());
+        let mut c = Command::new(s3gw_tests::procs::workspace_bin("s3gw"));
         c.arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data"])
             .arg(data.path().join("data"))
@@ -532,84 +517,45 @@ impl Gateway {
         Gateway::spawn(c, data, access_key, secret_key)
     }
 
-    /// Start `s3gw` from a prepared command (config, env) whose data lives
-    /// in `data`; waits for its "listening" line.
+    /// Start `s3gw` from a prepared command (config, environment) whose
+    /// files live in `data`; waits for its "listening" line. Its stderr
+    /// goes to `data/s3gw.log`.
     pub fn spawn(
         mut c: Command,
         data: tempfile::TempDir,
         access_key: String,
         secret_key: String,
     ) -> Gateway {
-        use std::io::BufRead;
         let log = data.path().join("s3gw.log");
         c.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(fs::File::create(&log).expect("gateway log file"))
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-            );
-        let mut child = c.spawn().expect("start s3gw");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            // Keep draining stdout after the line so the child never blocks.
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(addr) = line.strip_prefix("s3gw listening on ") {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(addr.trim().to_string());
-                    }
-                }
-            }
-        });
-        let url = match rx.recv_timeout(GATEWAY_START_DEADLINE) {
-            Ok(url) => url,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "s3gw did not print its listening line within {GATEWAY_START_DEADLINE:?}; log:\n{}",
-                    read_lossy(&log)
-                );
-            }
-        };
+            .stderr(fs::File::create(&log).expect("gateway log file"));
+        if std::env::var_os("RUST_LOG").is_none() {
+            c.env("RUST_LOG", "info");
+        }
+        let (child, url) = s3gw_tests::procs::spawn_and_wait_for_line(
+            c,
+            GATEWAY_LISTENING_PREFIX,
+            GATEWAY_START_DEADLINE,
+        );
+        let url = url.trim_end_matches('/').to_string();
         let port = url
             .rsplit(':')
             .next()
-            .and_then(|p| p.trim_end_matches('/').parse().ok())
+            .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("no port in listening address {url:?}"));
         Gateway {
-            url: url.trim_end_matches('/').to_string(),
+            url,
             port,
             access_key,
             secret_key,
-            _data: data,
-            child,
             log,
+            _child: child,
+            _data: data,
         }
     }
 
     /// The gateway's log so far (for failure messages).
     pub fn log(&self) -> String {
         read_lossy(&self.log)
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        // SIGTERM first (graceful drain), SIGKILL if it lingers.
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
