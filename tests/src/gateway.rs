@@ -1,1 +1,294 @@
-//! See the crate docs.
+//! A real `s3gw` PROCESS for end-to-end tests.
+//!
+//! ```no_run
+//! use s3gw_tests::buckets_lite::BucketsLite;
+//! use s3gw_tests::gateway::{Gateway, GatewayOptions};
+//! let lite = BucketsLite::start();
+//! let gw = Gateway::start_with(&lite, GatewayOptions::default());
+//! println!("{} {} {}", gw.url, gw.key.access_key_id, gw.key.secret);
+//! ```
+//!
+//! - [`Gateway::start_with`]: `s3gw` in front of a started buckets-lite
+//!   process (`[backend]` signs as its operator with the harness's key),
+//!   port 0, a keys file with one generated key for an account of that
+//!   buckets-lite (`alice` by default), fresh temp dir for config and keys.
+//! - [`Gateway::start_embedded`]: `s3gw` with no configuration but
+//!   `--listen 127.0.0.1:0 --data <tmp>`: the embedded default; the
+//!   development key is read back from `<data>/keys.toml`.
+//! - [`wildcard_cert`]: an rcgen self-signed certificate for
+//!   `*.<domain>` + `<domain>` + `127.0.0.1`, for TLS tests.
+//!
+//! The process's stderr goes to `<dir>/s3gw.log` ([`Gateway::log_text`]);
+//! it is stopped by its own pid on drop (SIGTERM, then SIGKILL).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use rand::Rng;
+
+use crate::buckets_lite::{BucketsLite, OPERATOR};
+use crate::procs::{spawn_and_wait_for_line, workspace_bin, ChildProcess};
+
+/// What `s3gw` prints on stdout once bound (followed by the URL).
+pub const LISTENING_PREFIX: &str = "s3gw listening on ";
+
+/// How long a start may take on a loaded 2-core machine.
+pub const START_DEADLINE: Duration = Duration::from_secs(90);
+
+/// An access key the gateway accepts.
+#[derive(Debug, Clone)]
+pub struct GatewayKey {
+    pub access_key_id: String,
+    pub secret: String,
+    pub account: String,
+}
+
+impl GatewayKey {
+    /// A fresh random key for `account`: 20 upper-case letters and digits
+    /// (AWS-shaped) and a 40-character secret.
+    pub fn generate(account: &str) -> GatewayKey {
+        let mut rng = rand::thread_rng();
+        const UP: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        const ANY: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let id: String = (0..20)
+            .map(|_| UP[rng.gen_range(0..UP.len())] as char)
+            .collect();
+        let secret: String = (0..40)
+            .map(|_| ANY[rng.gen_range(0..ANY.len())] as char)
+            .collect();
+        GatewayKey {
+            access_key_id: id,
+            secret,
+            account: account.to_owned(),
+        }
+    }
+}
+
+/// Options of [`Gateway::start_with`].
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    /// Service domains for virtual-host addressing.
+    pub domains: Vec<String>,
+    /// `(cert.pem, key.pem)` to serve HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// The buckets-lite account the generated key belongs to.
+    pub account: String,
+    /// More keys to put in the keys file.
+    pub extra_keys: Vec<GatewayKey>,
+    /// Appended verbatim to the generated s3gw.toml.
+    pub extra_toml: String,
+    /// `RUST_LOG` for the gateway.
+    pub log_filter: String,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        GatewayOptions {
+            domains: vec!["s3.test".into()],
+            tls: None,
+            account: "alice".into(),
+            extra_keys: Vec::new(),
+            extra_toml: String::new(),
+            log_filter: "s3gw=debug,info".into(),
+        }
+    }
+}
+
+/// A running `s3gw` process.
+pub struct Gateway {
+    /// `http://127.0.0.1:PORT` or `https://...`.
+    pub url: String,
+    pub addr: SocketAddr,
+    /// Config, keys file and log live here.
+    pub dir: PathBuf,
+    /// The key the tests sign with.
+    pub key: GatewayKey,
+    child: ChildProcess,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+fn keys_toml(keys: &[GatewayKey]) -> String {
+    let q = |s: &str| serde_json::to_string(s).expect("strings serialise");
+    let mut out = String::new();
+    for k in keys {
+        out.push_str("[[keys]]\n");
+        out.push_str(&format!("access_key_id = {}\n", q(&k.access_key_id)));
+        out.push_str(&format!("secret = {}\n", q(&k.secret)));
+        out.push_str(&format!("account_login = {}\n", q(&k.account)));
+        out.push_str(&format!("account_uuid = {}\n\n", q(&uuid_for(&k.account))));
+    }
+    out
+}
+
+/// A stable uuid per account login (the owner ID in listings).
+fn uuid_for(login: &str) -> String {
+    use md5::Digest;
+    let d: [u8; 16] = md5::Md5::digest(login.as_bytes()).into();
+    uuid::Uuid::from_bytes(d).to_string()
+}
+
+impl Gateway {
+    /// `s3gw` in front of `lite`, with a generated key for `opts.account`.
+    pub fn start_with(lite: &BucketsLite, opts: GatewayOptions) -> Gateway {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().to_path_buf();
+        let key = GatewayKey::generate(&opts.account);
+        let mut keys = vec![key.clone()];
+        keys.extend(opts.extra_keys.iter().cloned());
+        std::fs::write(dir.join("keys.toml"), keys_toml(&keys)).expect("keys file");
+        std::fs::write(dir.join("operator.key"), lite.operator_key_pem()).expect("operator key");
+        let q = |s: &str| serde_json::to_string(s).expect("strings serialise");
+        let mut toml = String::new();
+        toml.push_str("[server]\nlisten = \"127.0.0.1:0\"\n");
+        let domains: Vec<String> = opts.domains.iter().map(|d| q(d)).collect();
+        toml.push_str(&format!("domains = [{}]\n", domains.join(", ")));
+        toml.push_str("shutdown_timeout_secs = 5\n");
+        if let Some((c, k)) = &opts.tls {
+            toml.push_str(&format!(
+                "tls_cert = {}\ntls_key = {}\n",
+                q(&c.to_string_lossy()),
+                q(&k.to_string_lossy())
+            ));
+        }
+        toml.push_str(&format!(
+            "\n[keys]\nsource = \"file\"\npath = {}\n",
+            q(&dir.join("keys.toml").to_string_lossy())
+        ));
+        toml.push_str(&format!(
+            "\n[backend]\nurl = {}\noperator_login = {}\noperator_key_file = {}\n",
+            q(&lite.url),
+            q(OPERATOR),
+            q(&dir.join("operator.key").to_string_lossy())
+        ));
+        toml.push('\n');
+        toml.push_str(&opts.extra_toml);
+        let config = dir.join("s3gw.toml");
+        std::fs::write(&config, toml).expect("s3gw.toml");
+        let mut cmd = Command::new(workspace_bin("s3gw"));
+        cmd.arg("--config").arg(&config);
+        Self::launch(cmd, dir, key, &opts.log_filter, Some(tmp))
+    }
+
+    /// `s3gw` in its embedded default over a fresh data directory.
+    pub fn start_embedded() -> Gateway {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().to_path_buf();
+        Self::start_embedded_in(&dir, Some(tmp))
+    }
+
+    /// The embedded default over `data` (kept by the caller: restart tests).
+    pub fn start_embedded_in(data: &Path, tmp: Option<tempfile::TempDir>) -> Gateway {
+        let mut cmd = Command::new(workspace_bin("s3gw"));
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data")
+            .arg(data)
+            .env_remove("S3GW_ROOT_ACCESS_KEY")
+            .env_remove("S3GW_ROOT_SECRET_KEY")
+            .env_remove("S3GW_CONFIG");
+        let mut gw = Self::launch(
+            cmd,
+            data.to_path_buf(),
+            GatewayKey::generate("dev"),
+            "s3gw=debug,info",
+            tmp,
+        );
+        gw.key = read_first_key(&data.join("keys.toml"));
+        gw
+    }
+
+    fn launch(
+        mut cmd: Command,
+        dir: PathBuf,
+        key: GatewayKey,
+        log_filter: &str,
+        tmp: Option<tempfile::TempDir>,
+    ) -> Gateway {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("s3gw.log"))
+            .expect("log file");
+        cmd.env("RUST_LOG", log_filter)
+            .stdin(Stdio::null())
+            .stderr(log);
+        let (child, url) = spawn_and_wait_for_line(cmd, LISTENING_PREFIX, START_DEADLINE);
+        let addr: SocketAddr = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected listening line: {url}"));
+        Gateway {
+            url,
+            addr,
+            dir,
+            key,
+            child,
+            _tmp: tmp,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.pid()
+    }
+
+    /// The endpoint URL (`http://127.0.0.1:PORT`).
+    pub fn endpoint(&self) -> &str {
+        &self.url
+    }
+
+    /// The gateway's stderr so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.dir.join("s3gw.log")).unwrap_or_default()
+    }
+
+    /// SIGTERM and wait for the exit (graceful shutdown); the status.
+    pub fn stop(mut self) -> Option<std::process::ExitStatus> {
+        self.child.signal(libc::SIGTERM);
+        let end = std::time::Instant::now() + crate::procs::STOP_DEADLINE;
+        while std::time::Instant::now() < end {
+            if let Some(s) = self.child.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+/// The first key of a keys file (the embedded default's development key).
+pub fn read_first_key(path: &Path) -> GatewayKey {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let v: toml::Value = toml::from_str(&text).expect("keys file is TOML");
+    let k = &v["keys"][0];
+    let s = |n: &str| {
+        k[n].as_str()
+            .unwrap_or_else(|| panic!("keys file without {n}"))
+            .to_owned()
+    };
+    GatewayKey {
+        access_key_id: s("access_key_id"),
+        secret: s("secret"),
+        account: s("account_login"),
+    }
+}
+
+/// A self-signed certificate for `*.<domain>`, `<domain>` and 127.0.0.1,
+/// written as `cert.pem` / `key.pem` in `dir`; returns the paths and the
+/// certificate PEM (to trust it in a client).
+pub fn wildcard_cert(dir: &Path, domain: &str) -> (PathBuf, PathBuf, String) {
+    let names = vec![
+        format!("*.{domain}"),
+        domain.to_owned(),
+        "127.0.0.1".to_owned(),
+    ];
+    let ck = rcgen::generate_simple_self_signed(names).expect("rcgen certificate");
+    let cert_pem = ck.cert.pem();
+    let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&c, &cert_pem).expect("cert.pem");
+    std::fs::write(&k, ck.key_pair.serialize_pem()).expect("key.pem");
+    (c, k, cert_pem)
+}
