@@ -1,0 +1,303 @@
+//! The TOML configuration: listen address, data directory, accounts and
+//! limits. Keys are parsed here, at the edge, so a bad key fails the start
+//! with a message naming the account.
+//!
+//! ```toml
+//! listen = "127.0.0.1:6080"      # optional; --listen overrides
+//! data_dir = "/var/lib/buckets"  # optional here, then --data is required
+//!
+//! [[accounts]]
+//! login = "operator"
+//! operator = true                # member of the `operators` group
+//! keys = ["ssh-ed25519 AAAA... comment"]
+//!
+//! [[accounts]]
+//! login = "alice"
+//! uuid = "5f2c..."               # optional, informational
+//! keys = ["ecdsa-sha2-nistp256 AAAA..."]
+//! [[accounts.subusers]]
+//! login = "ci"
+//! keys = ["ssh-ed25519 AAAA..."]
+//!
+//! [limits]
+//! clock_skew_secs = 300
+//! ```
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use s3gw_httpsig::PublicKey;
+use serde::Deserialize;
+
+/// A configuration could not be read or is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("parsing {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("account {login}: key {index}: {source}")]
+    Key {
+        login: String,
+        index: usize,
+        source: s3gw_httpsig::KeyError,
+    },
+    #[error("account {0} is configured twice")]
+    DuplicateAccount(String),
+    #[error("invalid login {0:?}: use 1..=64 characters of [A-Za-z0-9._-]")]
+    InvalidLogin(String),
+    #[error("no data directory: set data_dir in the file or pass --data")]
+    NoDataDir,
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to bind; port 0 picks a free port (see [`crate::Server::local_addr`]).
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Where `meta.db`, `objects/` and `tmp/` live.
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
+    /// `x-server-name` on every response (default: a UUID chosen at start).
+    #[serde(default)]
+    pub server_name: Option<String>,
+    #[serde(default)]
+    pub accounts: Vec<AccountConfig>,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 6080))
+}
+
+/// One account: its login, its public keys and whether it is an operator.
+///
+/// Requests on `/:account/...` for an account that is NOT configured are
+/// served to operators: the account's namespace exists implicitly, because
+/// the gateway's tenants come from LDAP, not from this file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    pub login: String,
+    #[serde(default)]
+    pub uuid: Option<String>,
+    /// OpenSSH public key lines (`ssh-ed25519 AAAA... comment`).
+    #[serde(default)]
+    pub keys: Vec<String>,
+    /// Member of the `operators` group: may act on any account's buckets.
+    #[serde(default)]
+    pub operator: bool,
+    /// A blocked account's requests fail with 403 `AccountBlocked`.
+    #[serde(default)]
+    pub blocked: bool,
+    #[serde(default)]
+    pub subusers: Vec<SubuserConfig>,
+}
+
+/// A sub-user, signing as `/<account>/<subuser>/keys/<fp>`. buckets-lite has
+/// no RBAC: a sub-user may do what its account may do.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubuserConfig {
+    pub login: String,
+    #[serde(default)]
+    pub keys: Vec<String>,
+}
+
+/// Named, configurable limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest accepted difference between a request's `Date` and the server
+    /// clock (buckets-api.md: 300 s).
+    pub clock_skew_secs: u64,
+    /// `max-content-length` when a chunked PUT does not send one
+    /// (buckets-api.md: 51200 MB).
+    pub default_max_content_length: u64,
+    /// Total bytes of stored `m-*` values; headers past it are dropped
+    /// (buckets-api.md: under 4 KiB).
+    pub max_metadata_bytes: usize,
+    /// Buffer for streaming bodies to and from disk.
+    pub io_buffer_bytes: usize,
+    /// An upload that sends nothing for this long fails with 408 `UploadTimeout`.
+    pub upload_idle_timeout_secs: u64,
+    /// HTTP worker threads (default: the number of CPUs).
+    pub workers: Option<usize>,
+    /// SQLite reader connections kept open.
+    pub reader_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            clock_skew_secs: 300,
+            default_max_content_length: 51_200 * 1024 * 1024,
+            max_metadata_bytes: 4096,
+            io_buffer_bytes: 256 * 1024,
+            upload_idle_timeout_secs: 60,
+            workers: None,
+            reader_connections: 8,
+        }
+    }
+}
+
+impl Limits {
+    pub fn clock_skew(&self) -> Duration {
+        Duration::from_secs(self.clock_skew_secs)
+    }
+    pub fn upload_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.upload_idle_timeout_secs)
+    }
+}
+
+impl Config {
+    /// Reads and validates a TOML file (keys included).
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|e| match e {
+            ConfigError::Parse { source, .. } => ConfigError::Parse {
+                path: path.to_owned(),
+                source,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses and validates TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: PathBuf::from("<config>"),
+            source: Box::new(source),
+        })?;
+        Accounts::build(&config.accounts)?;
+        Ok(config)
+    }
+}
+
+fn valid_login(login: &str) -> bool {
+    (1..=64).contains(&login.len())
+        && login
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// One identity's keys, by MD5 fingerprint.
+#[derive(Debug, Default)]
+pub(crate) struct Identity {
+    pub keys: HashMap<String, PublicKey>,
+}
+
+/// A configured account, ready for authentication.
+#[derive(Debug)]
+pub(crate) struct Account {
+    pub operator: bool,
+    pub blocked: bool,
+    pub own: Identity,
+    pub subusers: HashMap<String, Identity>,
+}
+
+/// Every configured account by login.
+#[derive(Debug, Default)]
+pub(crate) struct Accounts {
+    pub by_login: HashMap<String, Account>,
+}
+
+fn parse_keys(login: &str, keys: &[String]) -> Result<Identity, ConfigError> {
+    let mut id = Identity::default();
+    for (index, line) in keys.iter().enumerate() {
+        let key = PublicKey::from_openssh(line).map_err(|source| ConfigError::Key {
+            login: login.to_owned(),
+            index,
+            source,
+        })?;
+        id.keys.insert(key.md5_fingerprint(), key);
+    }
+    Ok(id)
+}
+
+impl Accounts {
+    pub fn build(configs: &[AccountConfig]) -> Result<Self, ConfigError> {
+        let mut by_login = HashMap::new();
+        for a in configs {
+            if !valid_login(&a.login) {
+                return Err(ConfigError::InvalidLogin(a.login.clone()));
+            }
+            let mut subusers = HashMap::new();
+            for s in &a.subusers {
+                if !valid_login(&s.login) {
+                    return Err(ConfigError::InvalidLogin(s.login.clone()));
+                }
+                let name = format!("{}/{}", a.login, s.login);
+                subusers.insert(s.login.clone(), parse_keys(&name, &s.keys)?);
+            }
+            let account = Account {
+                operator: a.operator,
+                blocked: a.blocked,
+                own: parse_keys(&a.login, &a.keys)?,
+                subusers,
+            };
+            if by_login.insert(a.login.clone(), account).is_some() {
+                return Err(ConfigError::DuplicateAccount(a.login.clone()));
+            }
+        }
+        Ok(Accounts { by_login })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_file() {
+        let key = s3gw_httpsig::PrivateKey::generate_ed25519()
+            .public_key()
+            .to_openssh();
+        let text = format!(
+            "listen = \"127.0.0.1:0\"\n[[accounts]]\nlogin = \"op\"\noperator = true\nkeys = [\"{key}\"]\n\
+             [[accounts.subusers]]\nlogin = \"s\"\nkeys = [\"{key}\"]\n[limits]\nclock_skew_secs = 10\n"
+        );
+        let c = Config::from_toml(&text).unwrap();
+        assert_eq!(c.listen.port(), 0);
+        assert!(c.accounts[0].operator);
+        assert_eq!(c.limits.clock_skew_secs, 10);
+        assert_eq!(c.limits.max_metadata_bytes, 4096);
+        let a = Accounts::build(&c.accounts).unwrap();
+        assert_eq!(a.by_login["op"].own.keys.len(), 1);
+        assert!(a.by_login["op"].subusers.contains_key("s"));
+    }
+
+    #[test]
+    fn rejects_bad_files() {
+        assert!(matches!(
+            Config::from_toml("[[accounts]]\nlogin = \"a\"\nkeys = [\"ssh-ed25519 nope\"]\n"),
+            Err(ConfigError::Key { .. })
+        ));
+        assert!(matches!(
+            Config::from_toml("bogus = 1\n"),
+            Err(ConfigError::Parse { .. })
+        ));
+        assert!(matches!(
+            Config::from_toml("[[accounts]]\nlogin = \"a/b\"\n"),
+            Err(ConfigError::InvalidLogin(_))
+        ));
+        assert!(matches!(
+            Config::from_toml("[[accounts]]\nlogin = \"a\"\n[[accounts]]\nlogin = \"a\"\n"),
+            Err(ConfigError::DuplicateAccount(_))
+        ));
+    }
+}

@@ -1,0 +1,81 @@
+//! `buckets-lite --config FILE [--listen ADDR] [--data DIR]`
+//!
+//! Prints exactly one line, `buckets-lite listening on http://ADDR`, to
+//! stdout once bound; logs to stderr (`RUST_LOG`, default `info`); stops
+//! gracefully on SIGTERM or SIGINT. A bad configuration exits with code 2.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(version, about = "Single-node server of the Manta buckets API")]
+struct Args {
+    /// TOML configuration (accounts, keys, limits).
+    #[arg(long)]
+    config: PathBuf,
+    /// Listen address (overrides the file); port 0 picks a free port.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Data directory (overrides the file).
+    #[arg(long = "data")]
+    data: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+
+    let mut config = match buckets_lite::Config::from_file(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("buckets-lite: bad configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(data) = args.data {
+        config.data_dir = Some(data);
+    }
+    let server = match buckets_lite::start(config).await {
+        Ok(s) => s,
+        Err(e @ buckets_lite::StartError::Config(_)) => {
+            eprintln!("buckets-lite: bad configuration: {e}");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("buckets-lite: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "buckets-lite listening on http://{}",
+            server.local_addr()
+        );
+        let _ = out.flush();
+    }
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+    }
+    server.stop().await;
+    ExitCode::SUCCESS
+}

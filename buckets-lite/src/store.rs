@@ -1,0 +1,594 @@
+//! Storage: metadata in SQLite (WAL, one writer connection and a small pool
+//! of readers), bodies as files `objects/<2 hex>/<object id>`, uploads in
+//! progress in `tmp/`. Every method here blocks: callers run it through
+//! `spawn_blocking`, never on an async worker.
+//!
+//! Crash safety (issue 2): a body is fsynced in `tmp/`, renamed into
+//! `objects/` (directory fsynced) and only then is its row committed, in the
+//! same IMMEDIATE transaction that re-checks the request's conditions. A body
+//! that lost its row (crash between rename and commit, or between commit and
+//! removing an overwritten body) is an orphan: [`Store::open`] removes every
+//! file under `objects/` that no row references, and empties `tmp/`.
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::conditions::{Conditions, Current, Outcome};
+use crate::error::ApiError;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS buckets (
+    account TEXT NOT NULL,
+    name BLOB NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (account, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS objects (
+    account TEXT NOT NULL,
+    bucket BLOB NOT NULL,
+    name BLOB NOT NULL,
+    id TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    md5 TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    modified_ms INTEGER NOT NULL,
+    durability INTEGER NOT NULL,
+    headers TEXT NOT NULL,
+    PRIMARY KEY (account, bucket, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS objects_by_id ON objects (id);
+";
+
+/// One stored object's metadata.
+#[derive(Debug, Clone)]
+pub struct ObjectRow {
+    pub id: String,
+    pub size: u64,
+    pub content_type: String,
+    /// Base64 MD5 of the body.
+    pub md5: String,
+    /// Creation time of this object id (listing `mtime`), ms.
+    pub created_ms: i64,
+    /// Last modification (PUT or metadata update): `Last-Modified`, conditions.
+    pub modified_ms: i64,
+    pub durability: u8,
+    /// Stored headers, lowercase names, in request order.
+    pub headers: Vec<(String, String)>,
+}
+
+impl ObjectRow {
+    pub fn current(&self) -> Current<'_> {
+        Current {
+            id: &self.id,
+            modified_ms: self.modified_ms,
+        }
+    }
+}
+
+/// One listing entry.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    Object { name: String, row: ObjectRow },
+    Bucket { name: String, created_ms: i64 },
+    Group { name: String },
+}
+
+impl Entry {
+    pub fn name(&self) -> &str {
+        match self {
+            Entry::Object { name, .. } | Entry::Bucket { name, .. } | Entry::Group { name } => name,
+        }
+    }
+}
+
+/// Validated listing parameters.
+#[derive(Debug, Clone)]
+pub struct ListParams {
+    pub limit: usize,
+    pub marker: Option<String>,
+    pub prefix: String,
+    pub delimiter: Option<char>,
+}
+
+/// A page: entries, and whether the limit stopped it (-> `Next-Marker`).
+#[derive(Debug)]
+pub struct Page {
+    pub entries: Vec<Entry>,
+    pub truncated: bool,
+}
+
+pub struct Store {
+    root: PathBuf,
+    db_path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    max_readers: usize,
+}
+
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    // WAL: readers never block the writer. NORMAL: commits are not fsynced
+    // one by one (bodies are fsynced before their row, so a lost commit can
+    // only leave an orphan file, swept at start).
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(conn)
+}
+
+fn row_from(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<ObjectRow> {
+    let headers: String = r.get(first + 7)?;
+    Ok(ObjectRow {
+        id: r.get(first)?,
+        size: r.get::<_, i64>(first + 1)? as u64,
+        content_type: r.get(first + 2)?,
+        md5: r.get(first + 3)?,
+        created_ms: r.get(first + 4)?,
+        modified_ms: r.get(first + 5)?,
+        durability: r.get::<_, i64>(first + 6)? as u8,
+        headers: serde_json::from_str(&headers).unwrap_or_default(),
+    })
+}
+
+const OBJECT_COLS: &str =
+    "id, size, content_type, md5, created_ms, modified_ms, durability, headers";
+
+fn outcome_error(outcome: Outcome, name: &str) -> Result<(), ApiError> {
+    match outcome {
+        Outcome::Pass => Ok(()),
+        Outcome::NotFound => Err(ApiError::ObjectNotFound(name.to_owned())),
+        Outcome::PreconditionFailed | Outcome::NotModified => Err(ApiError::PreconditionFailed),
+    }
+}
+
+fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// The smallest byte string greater than every string starting with `p`
+/// (`p` ends with a delimiter character, so its last byte is below 0xFF).
+fn prefix_upper_bound(p: &str) -> Vec<u8> {
+    let mut v = p.as_bytes().to_vec();
+    while let Some(last) = v.pop() {
+        if last < 0xFF {
+            v.push(last + 1);
+            return v;
+        }
+    }
+    vec![0xFF; 1025]
+}
+
+impl Store {
+    /// Opens (creating) the store under `root`, empties `tmp/` and removes
+    /// orphan bodies.
+    pub fn open(root: &Path, max_readers: usize) -> Result<Store, io::Error> {
+        let to_io = |e: rusqlite::Error| io::Error::other(e.to_string());
+        std::fs::create_dir_all(root.join("tmp"))?;
+        for i in 0..=255u8 {
+            std::fs::create_dir_all(root.join("objects").join(format!("{i:02x}")))?;
+        }
+        for entry in std::fs::read_dir(root.join("tmp"))? {
+            let entry = entry?;
+            tracing::info!(file = %entry.path().display(), "removing interrupted upload");
+            let _ = std::fs::remove_file(entry.path());
+        }
+        let db_path = root.join("meta.db");
+        let writer = open_connection(&db_path).map_err(to_io)?;
+        writer.execute_batch(SCHEMA).map_err(to_io)?;
+        let store = Store {
+            root: root.to_owned(),
+            db_path,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            max_readers,
+        };
+        store.sweep_orphans()?;
+        Ok(store)
+    }
+
+    fn sweep_orphans(&self) -> io::Result<()> {
+        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stmt = conn
+            .prepare("SELECT 1 FROM objects WHERE id = ?1")
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let mut removed = 0u64;
+        for dir in std::fs::read_dir(self.root.join("objects"))? {
+            let dir = dir?;
+            if !dir.file_type()?.is_dir() {
+                continue;
+            }
+            for f in std::fs::read_dir(dir.path())? {
+                let f = f?;
+                let id = f.file_name().to_string_lossy().into_owned();
+                let referenced = stmt
+                    .exists(params![id])
+                    .map_err(|e| io::Error::other(e.to_string()))?;
+                if !referenced {
+                    let _ = std::fs::remove_file(f.path());
+                    removed += 1;
+                }
+            }
+        }
+        if removed > 0 {
+            tracing::info!(removed, "removed orphan bodies");
+        }
+        Ok(())
+    }
+
+    /// Where an upload in progress is written.
+    pub fn tmp_path(&self, id: &str) -> PathBuf {
+        self.root.join("tmp").join(id)
+    }
+
+    /// Where a committed body lives.
+    pub fn body_path(&self, id: &str) -> PathBuf {
+        self.root.join("objects").join(&id[..2]).join(id)
+    }
+
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let conn = {
+            let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+            pool.pop()
+        };
+        let conn = match conn {
+            Some(c) => c,
+            None => open_connection(&self.db_path)?,
+        };
+        let out = f(&conn);
+        let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < self.max_readers {
+            pool.push(conn);
+        }
+        out
+    }
+
+    fn bucket_exists(conn: &Connection, account: &str, bucket: &str) -> Result<bool, ApiError> {
+        Ok(conn
+            .prepare_cached("SELECT 1 FROM buckets WHERE account = ?1 AND name = ?2")?
+            .exists(params![account, bucket.as_bytes()])?)
+    }
+
+    fn require_bucket(conn: &Connection, account: &str, bucket: &str) -> Result<(), ApiError> {
+        if Self::bucket_exists(conn, account, bucket)? {
+            Ok(())
+        } else {
+            Err(ApiError::BucketNotFound(bucket.to_owned()))
+        }
+    }
+
+    fn object_row(
+        conn: &Connection,
+        account: &str,
+        bucket: &str,
+        name: &str,
+    ) -> Result<Option<ObjectRow>, ApiError> {
+        let sql = format!(
+            "SELECT {OBJECT_COLS} FROM objects WHERE account = ?1 AND bucket = ?2 AND name = ?3"
+        );
+        Ok(conn
+            .prepare_cached(&sql)?
+            .query_row(params![account, bucket.as_bytes(), name.as_bytes()], |r| {
+                row_from(r, 0)
+            })
+            .optional()?)
+    }
+
+    pub fn head_bucket(&self, account: &str, bucket: &str) -> Result<(), ApiError> {
+        self.with_reader(|c| Self::require_bucket(c, account, bucket))
+    }
+
+    pub fn create_bucket(&self, account: &str, bucket: &str, now_ms: i64) -> Result<(), ApiError> {
+        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let n = conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO buckets (account, name, created_ms) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![account, bucket.as_bytes(), now_ms])?;
+        if n == 0 {
+            return Err(ApiError::BucketAlreadyExists(bucket.to_owned()));
+        }
+        Ok(())
+    }
+
+    pub fn delete_bucket(&self, account: &str, bucket: &str) -> Result<(), ApiError> {
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Self::require_bucket(&tx, account, bucket)?;
+        let non_empty = tx
+            .prepare_cached("SELECT 1 FROM objects WHERE account = ?1 AND bucket = ?2 LIMIT 1")?
+            .exists(params![account, bucket.as_bytes()])?;
+        if non_empty {
+            return Err(ApiError::BucketNotEmpty(bucket.to_owned()));
+        }
+        tx.execute(
+            "DELETE FROM buckets WHERE account = ?1 AND name = ?2",
+            params![account, bucket.as_bytes()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The object's row (and the bucket's existence checked).
+    pub fn get_object(
+        &self,
+        account: &str,
+        bucket: &str,
+        name: &str,
+    ) -> Result<Option<ObjectRow>, ApiError> {
+        self.with_reader(|c| {
+            let row = Self::object_row(c, account, bucket, name)?;
+            if row.is_none() {
+                Self::require_bucket(c, account, bucket)?;
+            }
+            Ok(row)
+        })
+    }
+
+    /// Conditions checked before a PUT's body is accepted.
+    pub fn precheck_put(
+        &self,
+        account: &str,
+        bucket: &str,
+        name: &str,
+        conds: &Conditions,
+    ) -> Result<(), ApiError> {
+        self.with_reader(|c| {
+            Self::require_bucket(c, account, bucket)?;
+            if conds.is_empty() {
+                return Ok(());
+            }
+            let row = Self::object_row(c, account, bucket, name)?;
+            outcome_error(
+                conds.evaluate(row.as_ref().map(ObjectRow::current), false),
+                name,
+            )
+        })
+    }
+
+    /// Commits an uploaded body: re-checks the conditions, moves the fsynced
+    /// temp file into place and writes the row, atomically. Removes the
+    /// overwritten body after the commit.
+    pub fn commit_put(
+        &self,
+        account: &str,
+        bucket: &str,
+        name: &str,
+        conds: &Conditions,
+        tmp: &Path,
+        row: &ObjectRow,
+    ) -> Result<(), ApiError> {
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Self::require_bucket(&tx, account, bucket)?;
+        let old = Self::object_row(&tx, account, bucket, name)?;
+        outcome_error(
+            conds.evaluate(old.as_ref().map(ObjectRow::current), false),
+            name,
+        )?;
+        let dest = self.body_path(&row.id);
+        std::fs::rename(tmp, &dest)?;
+        let result = (|| -> Result<(), ApiError> {
+            fsync_dir(dest.parent().expect("body path has a parent"))?;
+            let headers = serde_json::to_string(&row.headers).expect("headers serialise");
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO objects (account, bucket, name, id, size, content_type, \
+                 md5, created_ms, modified_ms, durability, headers) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                account,
+                bucket.as_bytes(),
+                name.as_bytes(),
+                row.id,
+                row.size as i64,
+                row.content_type,
+                row.md5,
+                row.created_ms,
+                row.modified_ms,
+                row.durability as i64,
+                headers
+            ])?;
+            Ok(())
+        })();
+        match result.and_then(|()| tx.commit().map_err(ApiError::from)) {
+            Ok(()) => {
+                if let Some(old) = old {
+                    let _ = std::fs::remove_file(self.body_path(&old.id));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&dest);
+                Err(e)
+            }
+        }
+    }
+
+    /// Replaces the stored headers and content type; keeps the id.
+    #[allow(clippy::too_many_arguments)]
+    pub fn update_metadata(
+        &self,
+        account: &str,
+        bucket: &str,
+        name: &str,
+        conds: &Conditions,
+        content_type: &str,
+        headers: &[(String, String)],
+        now_ms: i64,
+    ) -> Result<ObjectRow, ApiError> {
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some(mut row) = Self::object_row(&tx, account, bucket, name)? else {
+            Self::require_bucket(&tx, account, bucket)?;
+            return Err(ApiError::ObjectNotFound(name.to_owned()));
+        };
+        outcome_error(conds.evaluate(Some(row.current()), false), name)?;
+        // Last-Modified must move even when two updates land in the same ms.
+        row.modified_ms = now_ms.max(row.modified_ms + 1);
+        row.content_type = content_type.to_owned();
+        row.headers = headers.to_vec();
+        tx.prepare_cached(
+            "UPDATE objects SET content_type = ?4, headers = ?5, modified_ms = ?6 \
+             WHERE account = ?1 AND bucket = ?2 AND name = ?3",
+        )?
+        .execute(params![
+            account,
+            bucket.as_bytes(),
+            name.as_bytes(),
+            row.content_type,
+            serde_json::to_string(&row.headers).expect("headers serialise"),
+            row.modified_ms
+        ])?;
+        tx.commit()?;
+        Ok(row)
+    }
+
+    pub fn delete_object(
+        &self,
+        account: &str,
+        bucket: &str,
+        name: &str,
+        conds: &Conditions,
+    ) -> Result<(), ApiError> {
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let row = Self::object_row(&tx, account, bucket, name)?;
+        if row.is_none() {
+            Self::require_bucket(&tx, account, bucket)?;
+        }
+        outcome_error(
+            conds.evaluate(row.as_ref().map(ObjectRow::current), false),
+            name,
+        )?;
+        let Some(row) = row else {
+            return Err(ApiError::ObjectNotFound(name.to_owned()));
+        };
+        tx.execute(
+            "DELETE FROM objects WHERE account = ?1 AND bucket = ?2 AND name = ?3",
+            params![account, bucket.as_bytes(), name.as_bytes()],
+        )?;
+        tx.commit()?;
+        let _ = std::fs::remove_file(self.body_path(&row.id));
+        Ok(())
+    }
+
+    pub fn list_objects(
+        &self,
+        account: &str,
+        bucket: &str,
+        params: &ListParams,
+    ) -> Result<Page, ApiError> {
+        self.with_reader(|c| {
+            Self::require_bucket(c, account, bucket)?;
+            let sql_gt = format!(
+                "SELECT name, {OBJECT_COLS} FROM objects WHERE account = ?1 AND bucket = ?2 \
+                 AND name > ?3 ORDER BY name LIMIT ?4"
+            );
+            let sql_ge = sql_gt.replace("name > ?3", "name >= ?3");
+            list(params, |lower, inclusive, n| {
+                let sql = if inclusive { &sql_ge } else { &sql_gt };
+                let mut stmt = c.prepare_cached(sql)?;
+                let rows = stmt.query_map(params![account, bucket.as_bytes(), lower, n], |r| {
+                    let name: Vec<u8> = r.get(0)?;
+                    Ok((name, row_from(r, 1)?))
+                })?;
+                let mut out = Vec::new();
+                for r in rows {
+                    let (name, row) = r?;
+                    let name = String::from_utf8(name).map_err(|_| ApiError::Internal)?;
+                    out.push(Entry::Object { name, row });
+                }
+                Ok(out)
+            })
+        })
+    }
+
+    pub fn list_buckets(&self, account: &str, params: &ListParams) -> Result<Page, ApiError> {
+        self.with_reader(|c| {
+            let sql_gt = "SELECT name, created_ms FROM buckets WHERE account = ?1 AND name > ?2 \
+                          ORDER BY name LIMIT ?3";
+            let sql_ge = sql_gt.replace("name > ?2", "name >= ?2");
+            list(params, |lower, inclusive, n| {
+                let sql = if inclusive { &sql_ge } else { sql_gt };
+                let mut stmt = c.prepare_cached(sql)?;
+                let rows = stmt.query_map(params![account, lower, n], |r| {
+                    let name: Vec<u8> = r.get(0)?;
+                    Ok((name, r.get::<_, i64>(1)?))
+                })?;
+                let mut out = Vec::new();
+                for r in rows {
+                    let (name, created_ms) = r?;
+                    let name = String::from_utf8(name).map_err(|_| ApiError::Internal)?;
+                    out.push(Entry::Bucket { name, created_ms });
+                }
+                Ok(out)
+            })
+        })
+    }
+}
+
+/// The listing walk shared by buckets and objects: from the lower bound
+/// (`marker` exclusive, or `prefix` inclusive), in byte order, stopping past
+/// the prefix range or at `limit` entries; with a delimiter, each group is
+/// one entry and its whole range is skipped with one seek.
+fn list(
+    p: &ListParams,
+    mut fetch: impl FnMut(&[u8], bool, i64) -> Result<Vec<Entry>, ApiError>,
+) -> Result<Page, ApiError> {
+    let group_of = |name: &str| -> Option<String> {
+        let d = p.delimiter?;
+        let rest = name.strip_prefix(p.prefix.as_str())?;
+        let i = rest.find(d)?;
+        Some(format!("{}{}", p.prefix, &rest[..i + d.len_utf8()]))
+    };
+    // (bound, inclusive)
+    let (mut lower, mut inclusive): (Vec<u8>, bool) = match &p.marker {
+        Some(m) if m.as_str() >= p.prefix.as_str() => match group_of(m) {
+            // A marker inside a group (e.g. a Next-Marker that named the
+            // group) resumes after the whole group.
+            Some(g) => (prefix_upper_bound(&g), true),
+            None => (m.as_bytes().to_vec(), false),
+        },
+        _ => (p.prefix.as_bytes().to_vec(), true),
+    };
+    let mut entries = Vec::new();
+    let batch = (p.limit as i64 + 1).min(1025);
+    'outer: while entries.len() < p.limit {
+        let rows = fetch(&lower, inclusive, batch)?;
+        let exhausted = (rows.len() as i64) < batch;
+        if rows.is_empty() {
+            break;
+        }
+        for entry in rows {
+            let name = entry.name().to_owned();
+            if !name.starts_with(p.prefix.as_str()) {
+                break 'outer;
+            }
+            if let Some(g) = group_of(&name) {
+                lower = prefix_upper_bound(&g);
+                inclusive = true;
+                entries.push(Entry::Group { name: g });
+                continue 'outer;
+            }
+            lower = name.into_bytes();
+            inclusive = false;
+            entries.push(entry);
+            if entries.len() == p.limit {
+                break 'outer;
+            }
+        }
+        if exhausted {
+            break;
+        }
+    }
+    let truncated = entries.len() == p.limit;
+    Ok(Page { entries, truncated })
+}
