@@ -646,3 +646,43 @@ fn aws_chunked_is_removed_from_the_stored_content_encoding() {
     );
     assert_eq!(decode_content_encoding(&headers(&[])), None);
 }
+
+/// Throughput of the verifying stream (run by hand:
+/// `cargo test -p s3gw --release --lib -- --ignored --nocapture throughput`).
+#[test]
+#[ignore]
+fn throughput() {
+    let data = vec![0x5a_u8; 64 << 20];
+    let pieces = || {
+        data.chunks(64 << 10)
+            .map(<[u8]>::to_vec)
+            .collect::<Vec<_>>()
+    };
+    let time = |name: &str, pieces: Vec<Vec<u8>>, mode: PayloadMode, h: &HeaderMap| {
+        let start = std::time::Instant::now();
+        let (out, err) = run(pieces, mode, h, &BodyLimits::default());
+        assert!(err.is_none(), "{err:?}");
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "{name}: {:.0} MiB/s",
+            out.len() as f64 / secs / (1 << 20) as f64
+        );
+    };
+    let h = headers(&[]);
+    time("passthrough", pieces(), PayloadMode::Unsigned, &h);
+    let sha: [u8; 32] = Sha256::digest(&data).into();
+    time("sha256", pieces(), PayloadMode::Sha256(sha), &h);
+    let body = encode_signed(&data, 64 << 10, doc_signing(SEED), None);
+    let enc: Vec<Vec<u8>> = body.chunks(64 << 10).map(<[u8]>::to_vec).collect();
+    time("aws-chunked signed", enc, signed_mode(SEED, false), &h);
+    let crc = checksum_of(ChecksumAlgorithm::Crc32, &data).value_b64;
+    let body = encode_unsigned(&data, 64 << 10, &format!("x-amz-checksum-crc32:{crc}"));
+    let enc: Vec<Vec<u8>> = body.chunks(64 << 10).map(<[u8]>::to_vec).collect();
+    let h = headers(&[("x-amz-trailer", "x-amz-checksum-crc32")]);
+    time(
+        "aws-chunked unsigned + crc32 trailer",
+        enc,
+        PayloadMode::StreamingUnsignedTrailer,
+        &h,
+    );
+}
