@@ -111,21 +111,20 @@ fn s3cmd_matrix(s: &S3cmd, label: &str) {
     let file = work.path().join("file.bin");
     write_pseudo_random(&file, 70_001, 1);
     let key = "dir/file name+ü&%.bin";
-    run_ok(&mut s.cmd(["put"]).arg(&file).arg(format!("{b}/{key}")));
+    run_ok(s.cmd(["put"]).arg(&file).arg(format!("{b}/{key}")));
     assert!(
         s.keys(&bucket, "dir/").contains(key),
         "{label}: s3cmd ls does not list {key}"
     );
     let got = work.path().join("got.bin");
-    run_ok(&mut s.cmd(["get", "--force", &format!("{b}/{key}")]).arg(&got));
+    run_ok(s.cmd(["get", "--force", &format!("{b}/{key}")]).arg(&got));
     assert_same_file(&file, &got);
 
     // multipart put: 12 MiB in 5 MiB chunks
     let big = work.path().join("big.bin");
     write_pseudo_random(&big, 12 * 1024 * 1024, 2);
     let mp = run_ok(
-        &mut s
-            .cmd(["put", "--progress", "--multipart-chunk-size-mb=5"])
+        s.cmd(["put", "--progress", "--multipart-chunk-size-mb=5"])
             .arg(&big)
             .arg(format!("{b}/big/12MiB.bin")),
     );
@@ -137,8 +136,7 @@ fn s3cmd_matrix(s: &S3cmd, label: &str) {
     );
     let big_got = work.path().join("big-got.bin");
     run_ok(
-        &mut s
-            .cmd(["get", "--force", &format!("{b}/big/12MiB.bin")])
+        s.cmd(["get", "--force", &format!("{b}/big/12MiB.bin")])
             .arg(&big_got),
     );
     assert_same_file(&big, &big_got);
@@ -160,8 +158,7 @@ fn s3cmd_matrix(s: &S3cmd, label: &str) {
     let down = work.path().join("down");
     std::fs::create_dir_all(&down).expect("mkdir down");
     run_ok(
-        &mut s
-            .cmd(["sync", &format!("{b}/sync/")])
+        s.cmd(["sync", &format!("{b}/sync/")])
             .arg(format!("{}/", down.display())),
     );
     assert_same_tree(&tree, &down);
@@ -236,7 +233,7 @@ fn s3cmd_sigv2_virtual_host() {
     let file = work.path().join("f.bin");
     write_pseudo_random(&file, 9999, 3);
     run_ok(&mut s.cmd(["mb", &b]));
-    run_ok(&mut s.cmd(["put"]).arg(&file).arg(format!("{b}/a b/ü+.bin")));
+    run_ok(s.cmd(["put"]).arg(&file).arg(format!("{b}/a b/ü+.bin")));
     assert_eq!(
         s.keys(&bucket, ""),
         BTreeSet::from(["a b/ü+.bin".to_string()]),
@@ -244,8 +241,7 @@ fn s3cmd_sigv2_virtual_host() {
     );
     let got = work.path().join("got.bin");
     run_ok(
-        &mut s
-            .cmd(["get", "--force", &format!("{b}/a b/ü+.bin")])
+        s.cmd(["get", "--force", &format!("{b}/a b/ü+.bin")])
             .arg(&got),
     );
     assert_same_file(&file, &got);
