@@ -25,9 +25,9 @@ pub mod auth;
 pub mod body;
 pub mod cli;
 pub mod config;
-// pub mod embedded; (re-enabled once buckets-lite lands)
+pub mod embedded;
 pub mod error;
 pub mod handlers;
 pub mod router;
-// pub mod server;
+pub mod server;
 pub mod xml;

@@ -1,0 +1,102 @@
+//! The `s3gw` binary: parses the command line, loads the configuration,
+//! starts the gateway and prints exactly one line
+//! `s3gw listening on http(s)://ADDR` on stdout once bound (scripts and the
+//! test harness wait for it), then serves until SIGTERM or SIGINT and
+//! shuts down gracefully.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use s3gw::cli::{Cli, Command};
+use s3gw::config::{Config, LogFormat};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match cli.load_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("s3gw: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::CheckConfig => {
+            println!("s3gw: configuration is valid");
+            ExitCode::SUCCESS
+        }
+        Command::Serve => serve(config),
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.filter));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => b.json().init(),
+        LogFormat::Text => b.init(),
+    }
+}
+
+fn serve(config: Config) -> ExitCode {
+    init_logging(&config);
+    // Both ring and aws-lc may be compiled in; pick ring for the process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("s3gw: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        let mut gw = match s3gw::server::start(config).await {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("s3gw: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        if let Some(k) = gw.new_dev_key() {
+            eprintln!("WARNING: a development access key was created; it is for development only.");
+            println!(
+                "Development access key (printed once, kept in the data directory's keys.toml):"
+            );
+            println!("  access key id:     {}", k.access_key_id);
+            println!("  secret access key: {}", k.secret);
+            println!("  account:           {}", k.account);
+        }
+        println!("s3gw listening on {}", gw.url());
+        let _ = std::io::stdout().flush();
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("s3gw: cannot watch SIGTERM: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+        let ended = tokio::select! {
+            _ = term.recv() => None,
+            _ = tokio::signal::ctrl_c() => None,
+            r = gw.wait() => Some(r),
+        };
+        match ended {
+            None => {
+                tracing::info!("shutting down: draining in-flight requests");
+                gw.stop().await;
+                ExitCode::SUCCESS
+            }
+            Some(r) => {
+                eprintln!("s3gw: server ended: {r:?}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
