@@ -222,8 +222,8 @@ impl Cluster {
         std::fs::write(
             &bl_config,
             format!(
-                "[[accounts]]\nlogin = \"{OPERATOR}\"\noperator = true\nkeys = [\"{}\"]\n",
-                public.to_openssh()
+                "[[accounts]]\nlogin = \"{OPERATOR}\"\noperator = true\nkeys = [{}]\n",
+                toml_str(&public.to_openssh())
             ),
         )?;
         let mut cmd = Command::new(&bins.buckets_lite);
@@ -245,7 +245,7 @@ impl Cluster {
             &keys_path,
             format!(
                 "[[keys]]\naccess_key_id = \"{ACCESS_KEY_ID}\"\nsecret = \"{SECRET_KEY}\"\n\
-                 account_login = \"{TENANT}\"\naccount_uuid = \"6d1c3c0e-8a52-4f3e-9a57-bench0000001\"\n"
+                 account_login = \"{TENANT}\"\naccount_uuid = \"6d1c3c0e-8a52-4f3e-9a57-be7c00000001\"\n"
             ),
         )?;
         let gw_config = d.join("s3gw.toml");
@@ -280,22 +280,28 @@ fn gateway_config(native_url: &str, key_path: &Path, keys_path: &Path, dir: &Pat
 listen = "127.0.0.1:0"
 
 [backend]
-url = "{native_url}"
+url = {}
 operator_login = "{OPERATOR}"
-operator_key_file = "{}"
+operator_key_file = {}
 
 [keys]
 source = "file"
-path = "{}"
+path = {}
 
 [embedded]
-data_dir = "{}"
+data_dir = {}
 
 [log]
 filter = "warn"
 "#,
-        key_path.display(),
-        keys_path.display(),
-        dir.join("s3gw-data").display()
+        toml_str(native_url),
+        toml_str(&key_path.display().to_string()),
+        toml_str(&keys_path.display().to_string()),
+        toml_str(&dir.join("s3gw-data").display().to_string())
     )
+}
+
+/// A TOML basic string (JSON string escaping is valid TOML).
+fn toml_str(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialise")
 }
