@@ -1,0 +1,280 @@
+//! Where keys come from, as the gateway's TOML config says.
+//!
+//! The gateway embeds a [`KeySourceConfig`]; its `source` field picks the
+//! variant. Durations are seconds (fractions allowed). Every field but the
+//! ones marked required has a default.
+//!
+//! ```toml
+//! [keys]
+//! source = "ldap"
+//! url = "ldaps://ufds.example.com"             # required; ldap:// ldaps://
+//! bind_dn = "cn=s3gw, o=smartdc"               # required
+//! bind_password = "..."                        # required
+//! # users_base = "ou=users, o=smartdc"
+//! # changelog_base = "cn=changelog"
+//! # latest_changenumber_dn = "cn=latestchangenumber"
+//! # poll_interval = 10.0
+//! # poll_batch = 1000
+//! # page_size = 500
+//! # negative_ttl = 10.0
+//! # negative_max_entries = 10000
+//! # miss_queries_per_second = 20.0
+//! # miss_burst = 20
+//! # grace = 900.0
+//! # connect_timeout = 5.0
+//! # operation_timeout = 10.0
+//! # backoff_min = 0.5
+//! # backoff_max = 30.0
+//! # starttls = false
+//! # ca_file = "/etc/ssl/certs/ufds-ca.pem"
+//! ```
+//!
+//! ```toml
+//! [keys]
+//! source = "file"
+//! path = "/var/lib/s3gw/keys.toml"             # required
+//! # reload_interval = 2.0
+//! ```
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::types::SecretKey;
+
+/// Which source feeds the cache.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "source", rename_all = "lowercase")]
+pub enum KeySourceConfig {
+    /// A static TOML keys file (development, tests, the embedded default).
+    File(FileSourceConfig),
+    /// UFDS over LDAP.
+    Ldap(LdapConfig),
+}
+
+/// The static keys file source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSourceConfig {
+    /// The keys file (format in the crate docs).
+    pub path: PathBuf,
+    /// How often the file's modification time and size are checked for a
+    /// reload, in seconds.
+    #[serde(default = "d_reload", deserialize_with = "secs")]
+    pub reload_interval: Duration,
+}
+
+impl FileSourceConfig {
+    /// A config for `path` with default settings.
+    pub fn new(path: impl Into<PathBuf>) -> FileSourceConfig {
+        FileSourceConfig {
+            path: path.into(),
+            reload_interval: d_reload(),
+        }
+    }
+}
+
+/// The UFDS (LDAP) source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapConfig {
+    /// `ldap://host[:port]` or `ldaps://host[:port]`.
+    pub url: String,
+    /// The identity the cache binds as. It must be allowed to read
+    /// `accesskeysecret` and `cn=changelog` (ufds.md) and nothing more.
+    pub bind_dn: String,
+    /// Its password (never logged).
+    #[serde(deserialize_with = "secret")]
+    pub bind_password: SecretKey,
+    /// Base of the people and their keys.
+    #[serde(default = "d_users_base")]
+    pub users_base: String,
+    /// Base of UFDS's change feed.
+    #[serde(default = "d_changelog_base")]
+    pub changelog_base: String,
+    /// The entry whose `count` is the newest changenumber.
+    #[serde(default = "d_latest")]
+    pub latest_changenumber_dn: String,
+    /// Pause between changelog polls when the last one was empty, seconds.
+    /// A revocation takes effect within this time. Default 10 (as mahi).
+    #[serde(default = "d_poll", deserialize_with = "secs")]
+    pub poll_interval: Duration,
+    /// Size limit of one changelog poll (mahi: 1000). A full batch is
+    /// followed by another poll at once.
+    #[serde(default = "d_poll_batch")]
+    pub poll_batch: u32,
+    /// Page size of the initial paged search of people and keys.
+    #[serde(default = "d_page_size")]
+    pub page_size: u32,
+    /// How long an id that LDAP does not know is answered from memory
+    /// without asking again, seconds.
+    #[serde(default = "d_negative_ttl", deserialize_with = "secs")]
+    pub negative_ttl: Duration,
+    /// Most ids remembered as unknown (memory bound under a flood).
+    #[serde(default = "d_negative_max")]
+    pub negative_max_entries: usize,
+    /// Sustained rate of miss queries (lookups of ids not cached) sent to
+    /// LDAP, per second. Above it a miss is answered "unknown" without a
+    /// query, so a flood of random ids costs the directory a bounded number
+    /// of searches; the poller still brings in new keys.
+    #[serde(default = "d_miss_rate")]
+    pub miss_queries_per_second: f64,
+    /// Miss queries allowed in a burst above that rate.
+    #[serde(default = "d_miss_burst")]
+    pub miss_burst: u32,
+    /// How long cached keys keep authenticating while the directory cannot
+    /// be reached (since the last successful poll), seconds. Default 15 min.
+    #[serde(default = "d_grace", deserialize_with = "secs")]
+    pub grace: Duration,
+    /// TCP (and TLS) connect timeout, seconds.
+    #[serde(default = "d_connect_timeout", deserialize_with = "secs")]
+    pub connect_timeout: Duration,
+    /// Timeout of every LDAP operation (bind, search, one page, write),
+    /// seconds: a server that accepts and never answers costs this much.
+    #[serde(default = "d_op_timeout", deserialize_with = "secs")]
+    pub operation_timeout: Duration,
+    /// First pause before reconnecting, seconds; doubles up to
+    /// `backoff_max`.
+    #[serde(default = "d_backoff_min", deserialize_with = "secs")]
+    pub backoff_min: Duration,
+    /// Longest pause between reconnect attempts, seconds.
+    #[serde(default = "d_backoff_max", deserialize_with = "secs")]
+    pub backoff_max: Duration,
+    /// Upgrade an `ldap://` connection with StartTLS.
+    #[serde(default)]
+    pub starttls: bool,
+    /// PEM CA bundle to verify the server with (TLS only). Without it the
+    /// system bundle `/etc/ssl/certs/ca-certificates.crt` is used.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl LdapConfig {
+    /// A config with every default, for `url` and a bind identity.
+    pub fn new(url: impl Into<String>, bind_dn: impl Into<String>, bind_password: &str) -> Self {
+        LdapConfig {
+            url: url.into(),
+            bind_dn: bind_dn.into(),
+            bind_password: SecretKey::new(bind_password.to_owned()),
+            users_base: d_users_base(),
+            changelog_base: d_changelog_base(),
+            latest_changenumber_dn: d_latest(),
+            poll_interval: d_poll(),
+            poll_batch: d_poll_batch(),
+            page_size: d_page_size(),
+            negative_ttl: d_negative_ttl(),
+            negative_max_entries: d_negative_max(),
+            miss_queries_per_second: d_miss_rate(),
+            miss_burst: d_miss_burst(),
+            grace: d_grace(),
+            connect_timeout: d_connect_timeout(),
+            operation_timeout: d_op_timeout(),
+            backoff_min: d_backoff_min(),
+            backoff_max: d_backoff_max(),
+            starttls: false,
+            ca_file: None,
+        }
+    }
+}
+
+fn d_reload() -> Duration {
+    Duration::from_secs(2)
+}
+fn d_users_base() -> String {
+    "ou=users, o=smartdc".into()
+}
+fn d_changelog_base() -> String {
+    "cn=changelog".into()
+}
+fn d_latest() -> String {
+    "cn=latestchangenumber".into()
+}
+fn d_poll() -> Duration {
+    Duration::from_secs(10)
+}
+fn d_poll_batch() -> u32 {
+    1000
+}
+fn d_page_size() -> u32 {
+    500
+}
+fn d_negative_ttl() -> Duration {
+    Duration::from_secs(10)
+}
+fn d_negative_max() -> usize {
+    10_000
+}
+fn d_miss_rate() -> f64 {
+    20.0
+}
+fn d_miss_burst() -> u32 {
+    20
+}
+fn d_grace() -> Duration {
+    Duration::from_secs(15 * 60)
+}
+fn d_connect_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn d_op_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn d_backoff_min() -> Duration {
+    Duration::from_millis(500)
+}
+fn d_backoff_max() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// Seconds (integer or fraction) as a `Duration`.
+fn secs<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let v = f64::deserialize(d)?;
+    Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
+}
+
+fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<SecretKey, D::Error> {
+    String::deserialize(d).map(SecretKey::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct Gw {
+        keys: KeySourceConfig,
+    }
+
+    #[test]
+    fn toml_ldap_with_defaults() {
+        let gw: Gw = toml::from_str(
+            r#"
+            [keys]
+            source = "ldap"
+            url = "ldap://127.0.0.1:389"
+            bind_dn = "cn=s3gw, o=smartdc"
+            bind_password = "pw"
+            poll_interval = 0.2
+            "#,
+        )
+        .unwrap();
+        let KeySourceConfig::Ldap(c) = gw.keys else {
+            panic!("ldap")
+        };
+        assert_eq!(c.poll_interval, Duration::from_millis(200));
+        assert_eq!(c.grace, Duration::from_secs(900));
+        assert_eq!(c.users_base, "ou=users, o=smartdc");
+        assert!(!format!("{c:?}").contains("\"pw\""));
+    }
+
+    #[test]
+    fn toml_file() {
+        let gw: Gw = toml::from_str("[keys]\nsource = \"file\"\npath = \"/k.toml\"\n").unwrap();
+        let KeySourceConfig::File(c) = gw.keys else {
+            panic!("file")
+        };
+        assert_eq!(c.path, PathBuf::from("/k.toml"));
+        assert_eq!(c.reload_interval, Duration::from_secs(2));
+    }
+}
