@@ -41,7 +41,9 @@ async fn stand_in(fault: Fault) -> StandIn {
     let count = requests.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
             let count = count.clone();
             tokio::spawn(async move {
                 // Read the request head (bodies are not needed by any fault).
@@ -92,7 +94,10 @@ fn backend(url: &str) -> MantaBackend {
 
 fn cx() -> RequestContext {
     RequestContext {
-        tenant: Tenant { login: "alice".into(), uuid: "u".into() },
+        tenant: Tenant {
+            login: "alice".into(),
+            uuid: "u".into(),
+        },
         request_id: "req-1".into(),
     }
 }
@@ -147,10 +152,18 @@ async fn native_500_is_internal_error() {
 #[tokio::test]
 async fn throttled_is_slow_down_and_not_found_is_no_such_key() {
     let s = stand_in(Fault::Throttled).await;
-    let e = backend(&s.url).get_object(&cx(), get_input()).await.err().unwrap();
+    let e = backend(&s.url)
+        .get_object(&cx(), get_input())
+        .await
+        .err()
+        .unwrap();
     assert!(matches!(e, BackendError::SlowDown), "{e:?}");
     let s = stand_in(Fault::NotFound).await;
-    let e = backend(&s.url).get_object(&cx(), get_input()).await.err().unwrap();
+    let e = backend(&s.url)
+        .get_object(&cx(), get_input())
+        .await
+        .err()
+        .unwrap();
     assert!(matches!(e, BackendError::NoSuchKey), "{e:?}");
 }
 
@@ -167,7 +180,10 @@ async fn hanging_store_times_out_as_service_unavailable() {
 #[tokio::test]
 async fn malformed_listing_fails_the_whole_page() {
     let s = stand_in(Fault::MalformedListing).await;
-    let e = backend(&s.url).list_objects(&cx(), list_input()).await.unwrap_err();
+    let e = backend(&s.url)
+        .list_objects(&cx(), list_input())
+        .await
+        .unwrap_err();
     // No partial page: the first, valid line is not returned as a result.
     assert!(matches!(e, BackendError::Internal(_)), "{e:?}");
 }
@@ -183,7 +199,11 @@ async fn reads_are_retried_on_connection_loss_writes_are_not() {
     let before = s.requests.load(Ordering::SeqCst);
     let e = b.put_object(&cx(), put_input()).await.unwrap_err();
     assert!(matches!(e, BackendError::ServiceUnavailable(_)), "{e:?}");
-    assert_eq!(s.requests.load(Ordering::SeqCst) - before, 1, "a write is never retried");
+    assert_eq!(
+        s.requests.load(Ordering::SeqCst) - before,
+        1,
+        "a write is never retried"
+    );
 }
 
 #[tokio::test]

@@ -241,7 +241,13 @@ impl NativeClient {
         let resp = self
             .send(true, || self.signed(Method::GET, &full, request_id))
             .await?;
-        let next_marker = header_str(resp.headers(), H_NEXT_MARKER).map(str::to_owned);
+        // Only the header's presence is trusted: its value is the last
+        // entry's name by contract, and a header cannot carry every name
+        // faithfully (non-ASCII bytes), so the name is taken from the line.
+        let more = resp
+            .headers()
+            .get(H_NEXT_MARKER)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let body = read_limited(resp, self.max_page)
             .await
             .map_err(|e| match e {
@@ -249,6 +255,7 @@ impl NativeClient {
                 ReadError::Transport(f) => f,
             })?;
         let entries = wire::parse_lines(&body).map_err(NativeFailure::Protocol)?;
+        let next_marker = more.map(|h| entries.last().map(|e| e.name.clone()).unwrap_or(h));
         Ok(Page {
             entries,
             next_marker,

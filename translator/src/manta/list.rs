@@ -160,8 +160,10 @@ pub(crate) async fn list_objects(
     let mut items: Vec<Item> = Vec::with_capacity(max + 1);
     'pages: loop {
         let need = max + 1 - items.len();
+        // Grouping ourselves, many keys may fold into one prefix: read more
+        // than needed (a page ending inside a prefix jumps past it anyway).
         let limit = if delim.is_some() && native_delim.is_none() {
-            MAX_NATIVE_LIMIT
+            (need * 4 + 32).min(MAX_NATIVE_LIMIT)
         } else {
             need.min(MAX_NATIVE_LIMIT)
         };

@@ -1,0 +1,1101 @@
+//! Every translator operation against a real buckets-lite PROCESS.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures_util::{stream, StreamExt};
+use md5::{Digest, Md5};
+use s3gw_tests::buckets_lite::BucketsLite;
+use s3gw_translator::*;
+use support::*;
+
+const MIB: usize = 1 << 20;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn buckets() {
+    let lite = BucketsLite::start();
+    let b = backend(&lite);
+    let cx = cx();
+    b.ready().await.unwrap();
+    b.create_bucket(&cx, &bucket("photos")).await.unwrap();
+    assert!(matches!(
+        b.create_bucket(&cx, &bucket("photos")).await,
+        Err(BackendError::BucketAlreadyOwnedByYou)
+    ));
+    // Another tenant has its own namespace.
+    b.create_bucket(&cx_for("bob"), &bucket("photos"))
+        .await
+        .unwrap();
+    b.head_bucket(&cx, &bucket("photos")).await.unwrap();
+    assert!(matches!(
+        b.head_bucket(&cx, &bucket("nope")).await,
+        Err(BackendError::NoSuchBucket)
+    ));
+    let l = b.list_buckets(&cx).await.unwrap();
+    assert_eq!(
+        l.buckets
+            .iter()
+            .map(|b| b.name.as_str())
+            .collect::<Vec<_>>(),
+        ["photos"]
+    );
+    assert!(l.buckets[0].created > SystemTime::now() - Duration::from_secs(600));
+
+    // A real object blocks DeleteBucket; hidden leftovers (an unfinished
+    // upload) do not, and are removed.
+    b.put_object(&cx, put("photos", "a", "x")).await.unwrap();
+    let up = b
+        .create_multipart_upload(&cx, create_mpu("photos", "big"))
+        .await
+        .unwrap();
+    let mut part = upload_part_input("photos", "big", &up.upload_id, 1, Bytes::from_static(b"p"));
+    part.part_number = PartNumber::new(1).unwrap();
+    b.upload_part(&cx, part).await.unwrap();
+    assert!(matches!(
+        b.delete_bucket(&cx, &bucket("photos")).await,
+        Err(BackendError::BucketNotEmpty)
+    ));
+    b.delete_object(&cx, &bucket("photos"), &key("a"))
+        .await
+        .unwrap();
+    b.delete_bucket(&cx, &bucket("photos")).await.unwrap();
+    assert!(matches!(
+        b.head_bucket(&cx, &bucket("photos")).await,
+        Err(BackendError::NoSuchBucket)
+    ));
+    assert!(matches!(
+        b.delete_bucket(&cx, &bucket("photos")).await,
+        Err(BackendError::NoSuchBucket)
+    ));
+}
+
+fn create_mpu(b: &str, k: &str) -> CreateMultipartUploadInput {
+    CreateMultipartUploadInput {
+        bucket: bucket(b),
+        key: key(k),
+        meta: ObjectMeta::default(),
+        checksum_algorithm: None,
+        checksum_type: None,
+    }
+}
+
+fn upload_part_input(b: &str, k: &str, id: &UploadId, n: u16, data: Bytes) -> UploadPartInput {
+    UploadPartInput {
+        bucket: bucket(b),
+        key: key(k),
+        upload_id: id.clone(),
+        part_number: PartNumber::new(n).unwrap(),
+        body: body(data),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn objects_metadata_ranges_conditions_checksums() {
+    let lite = BucketsLite::start();
+    let b = backend(&lite);
+    let cx = cx();
+    b.create_bucket(&cx, &bucket("bkt")).await.unwrap();
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let meta = ObjectMeta {
+        content_type: Some("text/plain; charset=utf-8".into()),
+        cache_control: Some("max-age=60".into()),
+        content_encoding: Some("identity".into()),
+        content_disposition: Some("attachment; filename=\"a b.txt\"".into()),
+        content_language: Some("de".into()),
+        expires: Some("Thu, 01 Dec 2094 16:00:00 GMT".into()),
+        user: vec![
+            ("color".into(), "blue".into()),
+            ("s3gw-up".into(), "user value".into()),
+        ],
+        storage_class: Some(StorageClass::ReducedRedundancy),
+        tagging: Some("k1=v1&k2=v2".into()),
+        checksum: None,
+    };
+    let nasty = "a b/ü+%&=?#\\x";
+    let mut input = put("bkt", nasty, data.clone());
+    input.meta = meta.clone();
+    input.body.content_md5 = Some(Md5::digest(&data).into());
+    input.body.checksum = ChecksumInput::Known(Checksum {
+        algorithm: ChecksumAlgorithm::Crc32,
+        value_b64: "AAAAAA==".into(),
+        kind: ChecksumType::FullObject,
+    });
+    let out = b.put_object(&cx, input).await.unwrap();
+    assert_eq!(out.etag.as_str(), md5_hex(&data));
+
+    // GET: bytes, ETag (the MD5, never the native uuid), every header back.
+    let g = b.get_object(&cx, get("bkt", nasty)).await.unwrap();
+    assert_eq!(g.info.etag, out.etag);
+    assert_eq!(g.content_length, data.len() as u64);
+    assert!(g.info.meta.checksum.is_none(), "checksum only when asked");
+    let mut got = g.info.meta.clone();
+    got.user.sort();
+    let mut want = meta.clone();
+    want.user.sort();
+    assert_eq!(got, want);
+    assert_eq!(read_all(g.body).await, data);
+    let mut asked = get("bkt", nasty);
+    asked.checksum_mode = true;
+    let h = b.head_object(&cx, asked.clone()).await.unwrap();
+    assert_eq!(h.info.meta.checksum.as_ref().unwrap().value_b64, "AAAAAA==");
+    assert_eq!(h.info.last_modified, out.last_modified);
+
+    // Ranges.
+    for (r, (a, z)) in [
+        (ByteRange::FromTo(10, 19), (10u64, 19u64)),
+        (ByteRange::From(99_990), (99_990, 99_999)),
+        (ByteRange::Suffix(5), (99_995, 99_999)),
+        (ByteRange::FromTo(99_998, 500_000), (99_998, 99_999)),
+    ] {
+        let mut i = get("bkt", nasty);
+        i.range = Some(r);
+        let g = b.get_object(&cx, i).await.unwrap();
+        assert_eq!(g.content_range, Some((a, z, 100_000)));
+        assert_eq!(g.info.etag, out.etag);
+        assert_eq!(read_all(g.body).await, &data[a as usize..=z as usize]);
+    }
+    let mut i = get("bkt", nasty);
+    i.range = Some(ByteRange::From(100_000));
+    assert!(matches!(
+        b.get_object(&cx, i).await.err().unwrap(),
+        BackendError::InvalidRange { size: 100_000 }
+    ));
+
+    // Conditional reads, S3 rules against S3 ETags and whole seconds.
+    let cond = |f: &dyn Fn(&mut ReadConditions)| {
+        let mut i = get("bkt", nasty);
+        f(&mut i.conditions);
+        i
+    };
+    let tag = ETagMatch::Tag(out.etag.clone());
+    let other = ETagMatch::Tag(ETag::from_client("\"0123\""));
+    assert!(b
+        .get_object(&cx, cond(&|c| c.if_match = Some(vec![tag.clone()])))
+        .await
+        .is_ok());
+    assert!(matches!(
+        b.get_object(&cx, cond(&|c| c.if_match = Some(vec![other.clone()])))
+            .await
+            .err()
+            .unwrap(),
+        BackendError::PreconditionFailed
+    ));
+    assert!(matches!(
+        b.get_object(&cx, cond(&|c| c.if_none_match = Some(vec![tag.clone()])))
+            .await
+            .err()
+            .unwrap(),
+        BackendError::NotModified { .. }
+    ));
+    let lm = out.last_modified;
+    assert!(matches!(
+        b.head_object(&cx, cond(&|c| c.if_modified_since = Some(lm)))
+            .await
+            .err()
+            .unwrap(),
+        BackendError::NotModified { .. }
+    ));
+    assert!(
+        b.head_object(&cx, cond(&|c| c.if_unmodified_since = Some(lm)))
+            .await
+            .is_ok(),
+        "equal second is unmodified"
+    );
+    assert!(matches!(
+        b.head_object(
+            &cx,
+            cond(&|c| c.if_unmodified_since = Some(lm - Duration::from_secs(1)))
+        )
+        .await
+        .err()
+        .unwrap(),
+        BackendError::PreconditionFailed
+    ));
+
+    // An overwrite without a checksum drops the old one.
+    b.put_object(&cx, put("bkt", nasty, "new")).await.unwrap();
+    assert!(b
+        .head_object(&cx, asked)
+        .await
+        .unwrap()
+        .info
+        .meta
+        .checksum
+        .is_none());
+
+    // Metadata limits.
+    let mut big = put("bkt", "m", "x");
+    big.meta.user = vec![("a".into(), "v".repeat(2100))];
+    assert!(matches!(
+        b.put_object(&cx, big).await,
+        Err(BackendError::MetadataTooLarge)
+    ));
+
+    // Bad digest: nothing stored.
+    let mut bad = put("bkt", "md5", "abc");
+    bad.body.content_md5 = Some([0u8; 16]);
+    assert!(matches!(
+        b.put_object(&cx, bad).await,
+        Err(BackendError::BadDigest)
+    ));
+    assert!(matches!(
+        b.head_object(&cx, get("bkt", "md5")).await,
+        Err(BackendError::NoSuchKey)
+    ));
+
+    // Missing things.
+    assert!(matches!(
+        b.get_object(&cx, get("bkt", "missing"))
+            .await
+            .err()
+            .unwrap(),
+        BackendError::NoSuchKey
+    ));
+    assert!(matches!(
+        b.get_object(&cx, get("nobkt", "k")).await.err().unwrap(),
+        BackendError::NoSuchBucket
+    ));
+    assert!(matches!(
+        b.head_object(&cx, get("nobkt", "k")).await.err().unwrap(),
+        BackendError::NoSuchBucket
+    ));
+
+    // Empty object; 1024-byte key.
+    let long = "k".repeat(1024);
+    b.put_object(&cx, put("bkt", &long, Bytes::new()))
+        .await
+        .unwrap();
+    let g = b.get_object(&cx, get("bkt", &long)).await.unwrap();
+    assert_eq!(g.info.etag.as_str(), "d41d8cd98f00b204e9800998ecf8427e");
+
+    // Delete (missing is fine) and DeleteObjects.
+    b.delete_object(&cx, &bucket("bkt"), &key(nasty))
+        .await
+        .unwrap();
+    b.delete_object(&cx, &bucket("bkt"), &key(nasty))
+        .await
+        .unwrap();
+    assert!(matches!(
+        b.head_object(&cx, get("bkt", nasty)).await,
+        Err(BackendError::NoSuchKey)
+    ));
+    for k in ["d1", "d2"] {
+        b.put_object(&cx, put("bkt", k, "x")).await.unwrap();
+    }
+    let out = b
+        .delete_objects(&cx, &bucket("bkt"), vec![key("d1"), key("d2"), key("d3")])
+        .await
+        .unwrap();
+    assert_eq!(out.results.len(), 3);
+    assert!(out.results.iter().all(|(_, r)| r.is_ok()));
+    assert!(matches!(
+        b.head_object(&cx, get("bkt", "d1")).await,
+        Err(BackendError::NoSuchKey)
+    ));
+    assert!(matches!(
+        b.delete_objects(&cx, &bucket("nobkt"), vec![key("a")])
+            .await,
+        Err(BackendError::NoSuchBucket)
+    ));
+}
+
+#[derive(Debug)]
+struct Injected;
+impl std::fmt::Display for Injected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("injected verification failure")
+    }
+}
+impl std::error::Error for Injected {}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failed_body_stream_commits_nothing() {
+    let lite = BucketsLite::start();
+    let b = backend(&lite);
+    let cx = cx();
+    b.create_bucket(&cx, &bucket("bkt")).await.unwrap();
+    b.put_object(&cx, put("bkt", "k", "old")).await.unwrap();
+    for declared in [Some(3 * MIB as u64), None] {
+        let chunks: Vec<Result<Bytes, BodyError>> = vec![
+            Ok(Bytes::from(vec![1u8; MIB])),
+            Ok(Bytes::from(vec![2u8; MIB])),
+            Err(Box::new(Injected)),
+        ];
+        let mut i = put("bkt", "k", "");
+        i.body = Body {
+            stream: Box::pin(stream::iter(chunks)),
+            length: declared,
+            content_md5: None,
+            checksum: ChecksumInput::None,
+        };
+        match b.put_object(&cx, i).await {
+            Err(BackendError::Body(e)) => assert!(
+                e.downcast_ref::<Injected>().is_some(),
+                "the stream's own error: {e}"
+            ),
+            other => panic!("expected Body error, got {:?}", other.map(|o| o.etag)),
+        }
+        let g = b.get_object(&cx, get("bkt", "k")).await.unwrap();
+        assert_eq!(
+            read_all(g.body).await,
+            b"old",
+            "the old version stays (declared {declared:?})"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn conditional_writes_are_atomic() {
+    let lite = BucketsLite::start();
+    let b = backend(&lite);
+    let cx = cx();
+    b.create_bucket(&cx, &bucket("bkt")).await.unwrap();
+
+    // 20 concurrent create-if-absent: exactly one wins.
+    let results: Vec<_> = stream::iter(0..20)
+        .map(|i| {
+            let b = b.clone();
+            let cx = cx.clone();
+            async move {
+                let mut p = put("bkt", "once", format!("writer {i}"));
+                p.condition = WriteCondition::IfNoneMatchAny;
+                b.put_object(&cx, p).await
+            }
+        })
+        .buffer_unordered(20)
+        .collect()
+        .await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    assert!(results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .all(|e| matches!(e, BackendError::PreconditionFailed)));
+
+    // If-Match compare-and-swap race: 10 writers all holding the same ETag.
+    let first = b.put_object(&cx, put("bkt", "cas", "v0")).await.unwrap();
+    let results: Vec<_> = stream::iter(0..10)
+        .map(|i| {
+            let b = b.clone();
+            let cx = cx.clone();
+            let e = first.etag.clone();
+            async move {
+                let mut p = put("bkt", "cas", format!("v1 by {i}"));
+                p.condition = WriteCondition::IfMatch(e);
+                b.put_object(&cx, p).await
+            }
+        })
+        .buffer_unordered(10)
+        .collect()
+        .await;
+    let winners: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(winners.len(), 1, "exactly one CAS wins");
+    let g = b.get_object(&cx, get("bkt", "cas")).await.unwrap();
+    assert_eq!(g.info.etag, winners[0].etag);
+    // A stale ETag, and a missing key.
+    let mut p = put("bkt", "cas", "late");
+    p.condition = WriteCondition::IfMatch(first.etag.clone());
+    assert!(matches!(
+        b.put_object(&cx, p).await,
+        Err(BackendError::PreconditionFailed)
+    ));
+    let mut p = put("bkt", "absent", "x");
+    p.condition = WriteCondition::IfMatch(first.etag);
+    assert!(matches!(
+        b.put_object(&cx, p).await,
+        Err(BackendError::NoSuchKey)
+    ));
+}
+
+/// S3 listing semantics over a sorted key set: the full sequence of entries
+/// (keys and common prefixes) a paged listing must concatenate to.
+fn reference(keys: &BTreeSet<String>, prefix: &str, delim: Option<&str>) -> Vec<(bool, String)> {
+    let mut out: Vec<(bool, String)> = Vec::new();
+    for k in keys
+        .range(prefix.to_owned()..)
+        .take_while(|k| k.starts_with(prefix))
+    {
+        match delim.and_then(|d| {
+            k[prefix.len()..]
+                .find(d)
+                .map(|i| k[..prefix.len() + i + d.len()].to_owned())
+        }) {
+            Some(cp) => {
+                if out.last().map(|(_, n)| n != &cp).unwrap_or(true) {
+                    out.push((true, cp));
+                }
+            }
+            None => out.push((false, k.clone())),
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn listing_equivalence() {
+    let lite = BucketsLite::start();
+    let b = backend(&lite);
+    let cx = cx();
+    b.create_bucket(&cx, &bucket("bkt")).await.unwrap();
+    let mut keys = BTreeSet::new();
+    for i in 0..2500 {
+        let k = match i % 10 {
+            0 | 1 | 2 => format!("dir{}/sub{}/file{i}", i % 7, i % 3),
+            3 | 4 => format!("x--{}--y{i}", i % 5),
+            5 => format!("ü{i}"),
+            6 => format!("日本/{i}"),
+            7 => format!("é--{}-{i}", i % 4),
+            8 => match i % 4 {
+                0 => format!(".a{i}"),
+                1 => format!(".s3gw~x{i}"),
+                2 => format!(".s3gw{i}"),
+                _ => format!("-{i}"),
+            },
+            _ => format!("😀{}/{i}", i % 3),
+        };
+        keys.insert(k);
+    }
+    let results: Vec<_> = stream::iter(keys.iter().cloned())
+        .map(|k| {
+            let b = b.clone();
+            let cx = cx.clone();
+            async move { b.put_object(&cx, put("bkt", &k, "x")).await }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(results.iter().all(|r| r.is_ok()));
+    // Hidden objects in the middle of the key space: unfinished uploads.
+    for k in ["dir1/zz", ".s3gw-upload", "x--1--zz"] {
+        let up = b
+            .create_multipart_upload(&cx, create_mpu("bkt", k))
+            .await
+            .unwrap();
+        for n in 1..=3 {
+            b.upload_part(
+                &cx,
+                upload_part_input("bkt", k, &up.upload_id, n, Bytes::from_static(b"part")),
+            )
+            .await
+            .unwrap();
+        }
+    }
+    assert_eq!(hidden_names(&lite, "alice", "bkt").await.len(), 12);
+
+    let mut combos: Vec<(&str, Option<&str>, u32)> = Vec::new();
+    for d in [None, Some("/"), Some("--")] {
+        for m in [1, 7, 1000] {
+            combos.push(("", d, m));
+        }
+    }
+    for (p, d) in [
+        ("", Some("~")),
+        (".s3gw", Some("~")),
+        ("dir3/", Some("/")),
+        ("x--", Some("--")),
+        (".", None),
+    ] {
+        for m in [7, 1000] {
+            combos.push((p, d, m));
+        }
+    }
+    for (prefix, delim, max) in combos {
+        let want = reference(&keys, prefix, delim);
+        let mut got: Vec<(bool, String)> = Vec::new();
+        let mut start_after: Option<String> = None;
+        loop {
+            let page = b
+                .list_objects(
+                    &cx,
+                    ListObjectsInput {
+                        bucket: bucket("bkt"),
+                        prefix: prefix.into(),
+                        delimiter: delim.map(str::to_owned),
+                        start_after: start_after.clone(),
+                        max_keys: max,
+                    },
+                )
+                .await
+                .unwrap();
+            let n = page.objects.len() + page.common_prefixes.len();
+            assert!(n <= max as usize);
+            let mut entries: Vec<(bool, String)> = page
+                .objects
+                .iter()
+                .map(|o| (false, o.key.clone()))
+                .chain(page.common_prefixes.iter().map(|p| (true, p.clone())))
+                .collect();
+            entries.sort_by(|a, b| a.1.cmp(&b.1));
+            for o in &page.objects {
+                assert_eq!(
+                    o.etag.as_str(),
+                    "9dd4e461268c8034f5c8564e155c67a6",
+                    "listing ETag is the MD5"
+                );
+            }
+            got.extend(entries);
+            if !page.is_truncated {
+                assert!(page.next_start_after.is_none());
+                break;
+            }
+            assert_eq!(
+                n, max as usize,
+                "a truncated page is full ({prefix:?} {delim:?} {max})"
+            );
+            start_after = page.next_start_after.clone();
+            assert_eq!(start_after.as_deref(), got.last().map(|e| e.1.as_str()));
+        }
+        if got != want {
+            let i = got
+                .iter()
+                .zip(&want)
+                .position(|(a, b)| a != b)
+                .unwrap_or(got.len().min(want.len()));
+            panic!(
+                "prefix {prefix:?} delimiter {delim:?} max {max}: {} vs {} entries; first difference at {i}: got {:?} want {:?}",
+                got.len(),
+                want.len(),
+                got.get(i.saturating_sub(2)..(i + 3).min(got.len())),
+                want.get(i.saturating_sub(2)..(i + 3).min(want.len()))
+            );
+        }
+        assert!(
+            got == want,
+            "prefix {prefix:?} delimiter {delim:?} max {max}"
+        );
+    }
+    // max-keys 0; hidden prefix itself is never listed.
+    let mut i = ListObjectsInput {
+        bucket: bucket("bkt"),
+        prefix: String::new(),
+        delimiter: None,
+        start_after: None,
+        max_keys: 0,
+    };
+    let p = b.list_objects(&cx, i.clone()).await.unwrap();
+    assert!(p.objects.is_empty() && !p.is_truncated);
+    i.max_keys = 1000;
+    i.prefix = HIDDEN_PREFIX.into();
+    assert!(b.list_objects(&cx, i).await.unwrap().objects.is_empty());
+}
+
+fn pattern(part: u16, len: usize) -> Bytes {
+    Bytes::from(
+        (0..len)
+            .map(|i| (i as u8) ^ (part as u8).wrapping_mul(31))
+            .collect::<Vec<u8>>(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn multipart_three_parts_retry_and_second_instance() {
+    let lite = BucketsLite::start();
+    let b = backend(&lite);
+    let b2 = backend(&lite); // a second gateway instance
+    let cx = cx();
+    b.create_bucket(&cx, &bucket("bkt")).await.unwrap();
+    let mut create = create_mpu("bkt", "big/obj");
+    create.meta.content_type = Some("video/mp4".into());
+    create.meta.user = vec![("origin".into(), "mpu".into())];
+    let up = b.create_multipart_upload(&cx, create).await.unwrap();
+    let parts = [pattern(1, 5 * MIB), pattern(2, 5 * MIB), pattern(3, 1000)];
+    let mut completed = Vec::new();
+    let mut md5s = Md5::new();
+    for (i, data) in parts.iter().enumerate() {
+        let n = i as u16 + 1;
+        // Parts 1 and 3 through instance 1, part 2 through instance 2.
+        let which = if n == 2 { &b2 } else { &b };
+        let out = which
+            .upload_part(
+                &cx,
+                upload_part_input("bkt", "big/obj", &up.upload_id, n, data.clone()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.etag.as_str(), md5_hex(data));
+        md5s.update(Md5::digest(data));
+        completed.push(CompletedPart {
+            part_number: PartNumber::new(n).unwrap(),
+            etag: out.etag,
+            checksum: None,
+        });
+    }
+    let want_etag = format!("{}-3", hex::encode(md5s.finalize()));
+
+    // ListParts with a marker, ListMultipartUploads.
+    let lp = b2
+        .list_parts(
+            &cx,
+            ListPartsInput {
+                bucket: bucket("bkt"),
+                key: key("big/obj"),
+                upload_id: up.upload_id.clone(),
+                part_number_marker: None,
+                max_parts: 2,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        lp.parts
+            .iter()
+            .map(|p| p.part_number.get())
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert!(lp.is_truncated);
+    assert_eq!(lp.next_part_number_marker, Some(2));
+    assert_eq!(lp.parts[1].size, 5 * MIB as u64);
+    let lp = b2
+        .list_parts(
+            &cx,
+            ListPartsInput {
+                bucket: bucket("bkt"),
+                key: key("big/obj"),
+                upload_id: up.upload_id.clone(),
+                part_number_marker: Some(2),
+                max_parts: 2,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        lp.parts
+            .iter()
+            .map(|p| p.part_number.get())
+            .collect::<Vec<_>>(),
+        [3]
+    );
+    assert!(!lp.is_truncated);
+    let lu = b
+        .list_multipart_uploads(
+            &cx,
+            ListMultipartUploadsInput {
+                bucket: bucket("bkt"),
+                prefix: String::new(),
+                delimiter: None,
+                key_marker: None,
+                upload_id_marker: None,
+                max_uploads: 1000,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(lu.uploads.len(), 1);
+    assert_eq!(lu.uploads[0].key, "big/obj");
+    assert_eq!(lu.uploads[0].upload_id, up.upload_id);
+    let lu = b
+        .list_multipart_uploads(
+            &cx,
+            ListMultipartUploadsInput {
+                bucket: bucket("bkt"),
+                prefix: String::new(),
+                delimiter: Some("/".into()),
+                key_marker: None,
+                upload_id_marker: None,
+                max_uploads: 1000,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(lu.common_prefixes, ["big/"]);
+
+    // Complete on the second instance.
+    let input = CompleteMultipartUploadInput {
+        bucket: bucket("bkt"),
+        key: key("big/obj"),
+        upload_id: up.upload_id.clone(),
+        parts: completed,
+        condition: WriteCondition::IfNoneMatchAny,
+    };
+    let done = b2
+        .complete_multipart_upload(&cx, input.clone())
+        .await
+        .unwrap();
+    assert_eq!(done.etag.as_str(), want_etag);
+    // A retried Complete answers the same.
+    let again = b.complete_multipart_upload(&cx, input).await.unwrap();
+    assert_eq!(again.etag.as_str(), want_etag);
+    assert!(
+        hidden_names(&lite, "alice", "bkt").await.is_empty(),
+        "parts and record removed"
+    );
+
+    let g = b.get_object(&cx, get("bkt", "big/obj")).await.unwrap();
+    assert_eq!(g.info.etag.as_str(), want_etag);
+    assert_eq!(g.info.parts_count, Some(3));
+    assert_eq!(g.info.meta.content_type.as_deref(), Some("video/mp4"));
+    assert_eq!(
+        g.info.meta.user,
+        vec![("origin".to_owned(), "mpu".to_owned())]
+    );
+    let all = read_all(g.body).await;
+    assert_eq!(all.len(), 10 * MIB + 1000);
+    assert_eq!(&all[5 * MIB..10 * MIB], &parts[1][..]);
+    // partNumber reads.
+    let mut i = get("bkt", "big/obj");
+    i.part_number = PartNumber::new(3);
+    let g = b.get_object(&cx, i).await.unwrap();
+    assert_eq!(
+        g.content_range,
+        Some((
+            10 * MIB as u64,
+            10 * MIB as u64 + 999,
+            10 * MIB as u64 + 1000
+        ))
+    );
+    assert_eq!(read_all(g.body).await, &parts[2][..]);
+    let mut i = get("bkt", "big/obj");
+    i.part_number = PartNumber::new(4);
+    assert!(matches!(
+        b.head_object(&cx, i).await,
+        Err(BackendError::InvalidRange { .. })
+    ));
+    // The listing shows the multipart ETag too.
+    let l = b
+        .list_objects(
+            &cx,
+            ListObjectsInput {
+                bucket: bucket("bkt"),
+                prefix: "big/".into(),
+                delimiter: None,
+                start_after: None,
+                max_keys: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(l.objects[0].etag.as_str(), want_etag);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn multipart_validation_limits_and_abort() {
+    let lite = BucketsLite::start();
+    let b = backend(&lite);
+    let cx = cx();
+    b.create_bucket(&cx, &bucket("bkt")).await.unwrap();
+    let up = b
+        .create_multipart_upload(&cx, create_mpu("bkt", "k"))
+        .await
+        .unwrap();
+    let p1 = b
+        .upload_part(
+            &cx,
+            upload_part_input(
+                "bkt",
+                "k",
+                &up.upload_id,
+                1,
+                Bytes::from_static(b"small one"),
+            ),
+        )
+        .await
+        .unwrap();
+    // The highest part number is accepted; 10001 cannot even be expressed.
+    let p2 = b
+        .upload_part(
+            &cx,
+            upload_part_input(
+                "bkt",
+                "k",
+                &up.upload_id,
+                10_000,
+                Bytes::from_static(b"last"),
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(PartNumber::new(10_001).is_none());
+    assert!(PartNumber::parse("10001").is_err());
+    let part = |n: u16, e: &ETag| CompletedPart {
+        part_number: PartNumber::new(n).unwrap(),
+        etag: e.clone(),
+        checksum: None,
+    };
+    let complete = |parts: Vec<CompletedPart>| CompleteMultipartUploadInput {
+        bucket: bucket("bkt"),
+        key: key("k"),
+        upload_id: up.upload_id.clone(),
+        parts,
+        condition: WriteCondition::None,
+    };
+    assert!(matches!(
+        b.complete_multipart_upload(
+            &cx,
+            complete(vec![part(1, &p1.etag), part(10_000, &p2.etag)])
+        )
+        .await,
+        Err(BackendError::EntityTooSmall)
+    ));
+    assert!(matches!(
+        b.complete_multipart_upload(
+            &cx,
+            complete(vec![part(10_000, &p2.etag), part(1, &p1.etag)])
+        )
+        .await,
+        Err(BackendError::InvalidPartOrder)
+    ));
+    assert!(matches!(
+        b.complete_multipart_upload(&cx, complete(vec![part(1, &p2.etag)]))
+            .await,
+        Err(BackendError::InvalidPart)
+    ));
+    assert!(matches!(
+        b.complete_multipart_upload(&cx, complete(vec![part(2, &p1.etag)]))
+            .await,
+        Err(BackendError::InvalidPart)
+    ));
+    // Nothing was half-done by the refused completes.
+    assert!(matches!(
+        b.head_object(&cx, get("bkt", "k")).await,
+        Err(BackendError::NoSuchKey)
+    ));
+    assert_eq!(hidden_names(&lite, "alice", "bkt").await.len(), 3);
+
+    // Abort leaves nothing.
+    b.abort_multipart_upload(&cx, &bucket("bkt"), &key("k"), &up.upload_id)
+        .await
+        .unwrap();
+    assert!(hidden_names(&lite, "alice", "bkt").await.is_empty());
+    assert!(matches!(
+        b.upload_part(
+            &cx,
+            upload_part_input("bkt", "k", &up.upload_id, 2, Bytes::from_static(b"x"))
+        )
+        .await,
+        Err(BackendError::NoSuchUpload)
+    ));
+    assert!(matches!(
+        b.abort_multipart_upload(&cx, &bucket("bkt"), &key("k"), &up.upload_id)
+            .await,
+        Err(BackendError::NoSuchUpload)
+    ));
+    assert!(matches!(
+        b.complete_multipart_upload(&cx, complete(vec![part(1, &p1.etag)]))
+            .await,
+        Err(BackendError::NoSuchUpload)
+    ));
+    // A single small part is a valid (last) part.
+    let up = b
+        .create_multipart_upload(&cx, create_mpu("bkt", "one"))
+        .await
+        .unwrap();
+    let p = b
+        .upload_part(
+            &cx,
+            upload_part_input("bkt", "one", &up.upload_id, 1, Bytes::from_static(b"tiny")),
+        )
+        .await
+        .unwrap();
+    let done = b
+        .complete_multipart_upload(
+            &cx,
+            CompleteMultipartUploadInput {
+                bucket: bucket("bkt"),
+                key: key("one"),
+                upload_id: up.upload_id,
+                parts: vec![part(1, &p.etag)],
+                condition: WriteCondition::None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(done.etag.as_str().ends_with("-1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn copy_object_and_upload_part_copy() {
+    let lite = BucketsLite::start();
+    let b = backend(&lite);
+    let cx = cx();
+    for n in ["src", "dst"] {
+        b.create_bucket(&cx, &bucket(n)).await.unwrap();
+    }
+    let data = pattern(7, 300_000);
+    let mut p = put("src", "a", data.clone());
+    p.meta.content_type = Some("image/png".into());
+    p.meta.user = vec![("k".into(), "v".into())];
+    let src = b.put_object(&cx, p).await.unwrap();
+    let copy = |dst: &str, k: &str, md: MetadataDirective| CopyObjectInput {
+        source: CopySource {
+            bucket: bucket("src"),
+            key: key("a"),
+        },
+        source_conditions: ReadConditions::default(),
+        bucket: bucket(dst),
+        key: key(k),
+        metadata: md,
+        condition: WriteCondition::None,
+    };
+    // Across buckets, COPY keeps the metadata.
+    let out = b
+        .copy_object(&cx, copy("dst", "b", MetadataDirective::Copy))
+        .await
+        .unwrap();
+    assert_eq!(out.etag, src.etag);
+    let g = b.get_object(&cx, get("dst", "b")).await.unwrap();
+    assert_eq!(g.info.meta.content_type.as_deref(), Some("image/png"));
+    assert_eq!(g.info.meta.user, vec![("k".to_owned(), "v".to_owned())]);
+    assert_eq!(read_all(g.body).await, &data[..]);
+    // REPLACE.
+    let m = ObjectMeta {
+        content_type: Some("text/x".into()),
+        ..Default::default()
+    };
+    b.copy_object(&cx, copy("dst", "c", MetadataDirective::Replace(m.clone())))
+        .await
+        .unwrap();
+    let h = b.head_object(&cx, get("dst", "c")).await.unwrap();
+    assert_eq!(h.info.meta.content_type.as_deref(), Some("text/x"));
+    assert!(h.info.meta.user.is_empty());
+    // Source conditions.
+    let mut c = copy("dst", "d", MetadataDirective::Copy);
+    c.source_conditions.if_match = Some(vec![ETagMatch::Tag(ETag::from_client("nope"))]);
+    assert!(matches!(
+        b.copy_object(&cx, c).await,
+        Err(BackendError::PreconditionFailed)
+    ));
+    let mut c = copy("dst", "d", MetadataDirective::Copy);
+    c.source_conditions.if_none_match = Some(vec![ETagMatch::Tag(src.etag.clone())]);
+    assert!(matches!(
+        b.copy_object(&cx, c).await,
+        Err(BackendError::PreconditionFailed)
+    ));
+    assert!(matches!(
+        b.head_object(&cx, get("dst", "d")).await,
+        Err(BackendError::NoSuchKey)
+    ));
+    // Onto itself: COPY is refused, REPLACE updates metadata in place and keeps the ETag.
+    let mut c = copy("src", "a", MetadataDirective::Copy);
+    assert!(matches!(
+        b.copy_object(&cx, c.clone()).await,
+        Err(BackendError::InvalidRequest(_))
+    ));
+    c.metadata = MetadataDirective::Replace(ObjectMeta {
+        content_type: Some("image/jpeg".into()),
+        user: vec![("new".into(), "1".into())],
+        ..Default::default()
+    });
+    let out = b.copy_object(&cx, c).await.unwrap();
+    assert_eq!(out.etag, src.etag);
+    let h = b.head_object(&cx, get("src", "a")).await.unwrap();
+    assert_eq!(h.info.etag, src.etag);
+    assert_eq!(h.info.meta.content_type.as_deref(), Some("image/jpeg"));
+    assert_eq!(h.info.meta.user, vec![("new".to_owned(), "1".to_owned())]);
+    // Missing source.
+    let mut c = copy("dst", "e", MetadataDirective::Copy);
+    c.source.key = key("missing");
+    assert!(matches!(
+        b.copy_object(&cx, c).await,
+        Err(BackendError::NoSuchKey)
+    ));
+    // Another tenant's identically named bucket is not the source.
+    b.create_bucket(&cx_for("bob"), &bucket("src"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        b.copy_object(&cx_for("bob"), copy("src", "x", MetadataDirective::Copy))
+            .await,
+        Err(BackendError::NoSuchKey)
+    ));
+
+    // UploadPartCopy with a range.
+    let up = b
+        .create_multipart_upload(&cx, create_mpu("dst", "m"))
+        .await
+        .unwrap();
+    let out = b
+        .upload_part_copy(
+            &cx,
+            UploadPartCopyInput {
+                bucket: bucket("dst"),
+                key: key("m"),
+                upload_id: up.upload_id.clone(),
+                part_number: PartNumber::new(1).unwrap(),
+                source: CopySource {
+                    bucket: bucket("src"),
+                    key: key("a"),
+                },
+                source_range: Some(ByteRange::FromTo(100, 199)),
+                source_conditions: ReadConditions::default(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.etag.as_str(), md5_hex(&data[100..200]));
+    let done = b
+        .complete_multipart_upload(
+            &cx,
+            CompleteMultipartUploadInput {
+                bucket: bucket("dst"),
+                key: key("m"),
+                upload_id: up.upload_id,
+                parts: vec![CompletedPart {
+                    part_number: PartNumber::new(1).unwrap(),
+                    etag: out.etag,
+                    checksum: None,
+                }],
+                condition: WriteCondition::None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(done.etag.as_str().ends_with("-1"));
+    let g = b.get_object(&cx, get("dst", "m")).await.unwrap();
+    assert_eq!(read_all(g.body).await, &data[100..200]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stale_uploads_are_swept() {
+    let lite = BucketsLite::start();
+    let key_pem = lite.operator_key_pem();
+    let mut cfg = s3gw_translator::manta::MantaConfig::new(
+        lite.url.clone(),
+        s3gw_tests::buckets_lite::OPERATOR,
+        s3gw_httpsig::PrivateKey::from_pem_or_openssh(&key_pem).unwrap(),
+    );
+    cfg.upload_ttl = Duration::ZERO;
+    cfg.sweep_interval = Duration::ZERO;
+    let b = Arc::new(s3gw_translator::manta::MantaBackend::new(cfg).unwrap());
+    let cx = cx();
+    b.create_bucket(&cx, &bucket("bkt")).await.unwrap();
+    let up = b
+        .create_multipart_upload(&cx, create_mpu("bkt", "old"))
+        .await
+        .unwrap();
+    b.upload_part(
+        &cx,
+        upload_part_input("bkt", "old", &up.upload_id, 1, Bytes::from_static(b"x")),
+    )
+    .await
+    .unwrap();
+    // Every listing of uploads triggers a background sweep (ttl 0); poll.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        tokio::time::sleep(Duration::from_millis(1100)).await; // mtimes must be strictly older than "now" in whole seconds
+        let _ = b
+            .list_multipart_uploads(
+                &cx,
+                ListMultipartUploadsInput {
+                    bucket: bucket("bkt"),
+                    prefix: String::new(),
+                    delimiter: None,
+                    key_marker: None,
+                    upload_id_marker: None,
+                    max_uploads: 10,
+                },
+            )
+            .await
+            .unwrap();
+        if hidden_names(&lite, "alice", "bkt").await.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stale upload never swept"
+        );
+    }
+}
