@@ -174,11 +174,15 @@ endpoints! {
     ListParts => true,
 }
 
+/// A sub-resource keyword and its operations for GET (and HEAD), PUT and
+/// DELETE.
+type SubResource = (&'static str, Option<Endpoint>, Option<Endpoint>, Option<Endpoint>);
+
 /// The bucket sub-resources: query keywords that select a bucket operation,
 /// with the endpoint for GET, PUT and DELETE (None: that method is not an
 /// operation on the sub-resource). Order matters only for requests carrying
 /// several keywords, which no S3 client sends.
-const BUCKET_SUBRESOURCES: &[(&str, Option<Endpoint>, Option<Endpoint>, Option<Endpoint>)] = {
+const BUCKET_SUBRESOURCES: &[SubResource] = {
     use Endpoint::*;
     &[
         ("acl", Some(GetBucketAcl), Some(PutBucketAcl), None),
@@ -304,7 +308,7 @@ const BUCKET_SUBRESOURCES: &[(&str, Option<Endpoint>, Option<Endpoint>, Option<E
 };
 
 /// The object sub-resources, as [`BUCKET_SUBRESOURCES`].
-const OBJECT_SUBRESOURCES: &[(&str, Option<Endpoint>, Option<Endpoint>, Option<Endpoint>)] = {
+const OBJECT_SUBRESOURCES: &[SubResource] = {
     use Endpoint::*;
     &[
         ("acl", Some(GetObjectAcl), Some(PutObjectAcl), None),
@@ -339,7 +343,7 @@ fn method_not_allowed(method: &Method) -> S3Error {
 }
 
 fn subresource(
-    table: &[(&str, Option<Endpoint>, Option<Endpoint>, Option<Endpoint>)],
+    table: &[SubResource],
     method: &Method,
     query: &Query,
 ) -> Option<Result<Endpoint, S3Error>> {
