@@ -350,7 +350,18 @@ fn listing_response(page: crate::store::Page) -> HttpResponse {
     resp.content_type("application/x-json-stream; type=bucketobject");
     if page.truncated {
         if let Some(last) = page.entries.last() {
-            resp.insert_header(("Next-Marker", last.name().to_owned()));
+            // The raw UTF-8 name (obs-text bytes are legal in a header value).
+            // A name with control characters cannot travel raw; it could not
+            // be passed back as `marker` either (400), so it goes
+            // percent-encoded, still signalling that the page was cut.
+            let value = HeaderValue::from_bytes(last.name().as_bytes()).unwrap_or_else(|_| {
+                HeaderValue::from_str(
+                    &percent_encoding::utf8_percent_encode(last.name(), percent_encoding::CONTROLS)
+                        .to_string(),
+                )
+                .expect("percent-encoded text is a valid header value")
+            });
+            resp.insert_header(("Next-Marker", value));
         }
     }
     resp.body(body)
@@ -397,7 +408,10 @@ fn stored_headers(req: &HttpRequest, limits: &Limits) -> Vec<(String, String)> {
     let mut meta_bytes = 0usize;
     for (name, value) in req.headers() {
         let name = name.as_str();
-        let Ok(value) = value.to_str() else { continue };
+        // Values are kept as UTF-8 text (non-ASCII allowed, as obs-text).
+        let Ok(value) = std::str::from_utf8(value.as_bytes()) else {
+            continue;
+        };
         if name.starts_with("m-") {
             if meta_bytes + value.len() >= limits.max_metadata_bytes {
                 continue;
@@ -608,7 +622,9 @@ fn object_headers(resp: &mut actix_web::HttpResponseBuilder, row: &ObjectRow) {
         .insert_header(("Last-Modified", http_date_ms(row.modified_ms)))
         .insert_header(("Durability-Level", row.durability.to_string()));
     for (n, v) in &row.headers {
-        resp.append_header((n.as_str(), v.as_str()));
+        if let Ok(v) = HeaderValue::from_bytes(v.as_bytes()) {
+            resp.append_header((n.as_str(), v));
+        }
     }
 }
 

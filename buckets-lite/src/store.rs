@@ -428,6 +428,8 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let Some(mut row) = Self::object_row(&tx, account, bucket, name)? else {
             Self::require_bucket(&tx, account, bucket)?;
+            // The conditions table decides first (If-Match: * -> 412).
+            outcome_error(conds.evaluate(None, false), name)?;
             return Err(ApiError::ObjectNotFound(name.to_owned()));
         };
         outcome_error(conds.evaluate(Some(row.current()), false), name)?;

@@ -403,12 +403,13 @@ pub struct NativeResponse {
 }
 
 impl NativeResponse {
-    /// A header's value as text (`None` when absent or not UTF-8).
+    /// A header's value as UTF-8 text (`None` when absent or not UTF-8;
+    /// buckets-lite sends non-ASCII names, e.g. in `Next-Marker`, as raw
+    /// UTF-8).
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers
             .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
+            .and_then(|v| String::from_utf8(v.as_bytes().to_vec()).ok())
     }
 
     /// The `code` of a JSON error body.
@@ -549,9 +550,17 @@ impl NativeClient {
             }
         }
         for (n, v) in headers {
-            req = req.header(*n, *v);
+            // from_bytes: non-ASCII values travel as raw UTF-8 (obs-text).
+            let value = reqwest::header::HeaderValue::from_bytes(v.as_bytes())
+                .unwrap_or_else(|e| panic!("header {n}: {e}"));
+            req = req.header(*n, value);
         }
         if let Some(body) = body {
+            // hyper sends no Content-Length for an empty body; the native
+            // API wants one on a PUT (411 otherwise).
+            if body.as_bytes().is_some_and(|b| b.is_empty()) && find("content-length").is_none() {
+                req = req.header("content-length", "0");
+            }
             req = req.body(body);
         }
         req.send()
