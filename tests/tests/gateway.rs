@@ -1474,3 +1474,104 @@ async fn tls_with_a_wildcard_certificate() {
         .await;
     assert_eq!(r.bytes().await.unwrap().as_ref(), &bytes[..]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_default_keeps_data_and_keys_across_restart() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let gw = Gateway::start_embedded_in(data_dir.path(), None);
+    let key = gw.key.clone();
+    assert_eq!(key.account, "dev");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(data_dir.path().join("operator.key"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "the operator key is private");
+    let s3 = path_client(&gw);
+    s3.create_bucket()
+        .bucket("demo")
+        .send()
+        .await
+        .expect("create");
+    let bytes = data(1 << 20, 4);
+    s3.put_object()
+        .bucket("demo")
+        .key("file.bin")
+        .body(ByteStream::from(bytes.clone()))
+        .send()
+        .await
+        .expect("put");
+    // the embedded default serves virtual-host names under s3.localhost
+    let port = gw.addr.port();
+    let vh = sdk(&key, &format!("http://s3.localhost:{port}"), false, None);
+    let got = vh
+        .get_object()
+        .bucket("demo")
+        .key("file.bin")
+        .send()
+        .await
+        .expect("vhost get");
+    assert_eq!(body_bytes(got).await, bytes);
+    let status = gw.stop().expect("s3gw exits after SIGTERM");
+    assert!(status.success(), "graceful exit: {status:?}");
+
+    let gw = Gateway::start_embedded_in(data_dir.path(), None);
+    assert_eq!(
+        gw.key.access_key_id, key.access_key_id,
+        "same development key"
+    );
+    let s3 = path_client(&gw);
+    let got = s3
+        .get_object()
+        .bucket("demo")
+        .key("file.bin")
+        .send()
+        .await
+        .expect("get after restart");
+    assert_eq!(body_bytes(got).await, bytes);
+}
+
+#[test]
+fn command_line_version_and_check_config() {
+    let bin = s3gw_tests::procs::workspace_bin("s3gw");
+    let out = std::process::Command::new(&bin)
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("s3gw "));
+
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "[server]\nlisten = \"127.0.0.1:0\"\n").unwrap();
+    let out = std::process::Command::new(&bin)
+        .args(["check-config", "--config"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[limits]\nmax_delete_keys = 0\n").unwrap();
+    let out = std::process::Command::new(&bin)
+        .args(["check-config", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("limits.max_delete_keys"), "{err}");
+    // environment variables override the file
+    let out = std::process::Command::new(&bin)
+        .args(["check-config", "--config"])
+        .arg(&good)
+        .env("S3GW__SERVER__LISTEN", "not-an-address")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("server.listen"));
+}
