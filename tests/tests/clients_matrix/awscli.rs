@@ -151,6 +151,7 @@ fn s3url(bucket: &str, key: &str) -> String {
 /// mv, rm --recursive, rb: over the 200-file tree with nasty names.
 #[test]
 fn awscli_tree_mb_cp_ls_sync_mv_rm_rb() {
+    client_program("aws"); // fail fast, before starting anything
     let gw = Gateway::start_embedded(&[]);
     let aws = Aws::path_style(&gw);
     let work = tempfile::tempdir().expect("work dir");
@@ -353,6 +354,7 @@ fn awscli_tree_mb_cp_ls_sync_mv_rm_rb() {
 /// a nasty key.
 #[test]
 fn awscli_conditional_put_and_presign() {
+    client_program("aws"); // fail fast, before starting anything
     let gw = Gateway::start_embedded(&[]);
     let aws = Aws::path_style(&gw);
     let work = tempfile::tempdir().expect("work dir");
@@ -458,6 +460,7 @@ fn awscli_conditional_put_and_presign() {
 /// host names are mapped to 127.0.0.1 in /etc/hosts for the test only.
 #[test]
 fn awscli_virtual_host() {
+    client_program("aws"); // fail fast, before starting anything
     let gw = Gateway::start_embedded(&[]);
     let bucket = unique_bucket("awscli-vhost");
     let vhost = format!("{bucket}.s3.localhost");

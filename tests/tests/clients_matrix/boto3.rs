@@ -13,8 +13,9 @@ use crate::support::{
 
 /// Run the script's check groups (`S3GW_CHECKS`) against a fresh gateway.
 fn run_boto3(groups: &str) {
+    let python = python_with_boto3(); // fail fast, before starting anything
     let gw = Gateway::start_embedded(&[]);
-    let mut c = Command::new(python_with_boto3());
+    let mut c = Command::new(python);
     clean_client_env(&mut c);
     c.arg(client_script("boto3_matrix.py"))
         .env("S3GW_ENDPOINT", &gw.url)

@@ -14,8 +14,8 @@ use s3gw_tests::slapd::{account_dn, key_dn, KeySpec, Slapd, GATEWAY_DN, GATEWAY_
 
 use crate::awscli::Aws;
 use crate::support::{
-    assert_same_file, random_access_key, random_secret, run_ok, run_raw, unique_bucket,
-    write_pseudo_random, Gateway,
+    assert_same_file, client_program, random_access_key, random_secret, run_ok, run_raw,
+    unique_bucket, write_pseudo_random, Gateway,
 };
 
 /// The cache's changelog poll interval in this test. Short, so the test is
@@ -94,6 +94,7 @@ fn wait_refused(gw: &Gateway, key: &str, secret: &str, what: &str) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ldap_keys_created_inactive_deleted_through_awscli() {
+    client_program("aws"); // fail fast, before starting anything
     let slapd = Slapd::start().await;
     let lite = tokio::task::spawn_blocking(BucketsLite::start)
         .await

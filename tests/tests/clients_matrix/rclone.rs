@@ -47,6 +47,7 @@ fn lsf(rc: &impl Fn(&[&str]) -> Command, remote: &str) -> BTreeSet<String> {
 
 #[test]
 fn rclone_copy_sync_check_tree() {
+    client_program("rclone"); // fail fast, before starting anything
     let gw = Gateway::start_embedded(&[]);
     let work = tempfile::tempdir().expect("work dir");
     let config = work.path().join("rclone.conf");

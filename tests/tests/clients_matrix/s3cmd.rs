@@ -202,6 +202,7 @@ fn s3cmd_matrix(s: &S3cmd, label: &str) {
 
 #[test]
 fn s3cmd_sigv2_path_style() {
+    client_program("s3cmd"); // fail fast, before starting anything
     let gw = Gateway::start_embedded(&[]);
     let host = format!("127.0.0.1:{}", gw.port);
     s3cmd_matrix(&S3cmd::new(&gw, &host, &host, true), "v2");
@@ -209,6 +210,7 @@ fn s3cmd_sigv2_path_style() {
 
 #[test]
 fn s3cmd_sigv4_path_style() {
+    client_program("s3cmd"); // fail fast, before starting anything
     let gw = Gateway::start_embedded(&[]);
     let host = format!("127.0.0.1:{}", gw.port);
     s3cmd_matrix(&S3cmd::new(&gw, &host, &host, false), "v4");
@@ -219,6 +221,7 @@ fn s3cmd_sigv4_path_style() {
 /// test only.
 #[test]
 fn s3cmd_sigv2_virtual_host() {
+    client_program("s3cmd"); // fail fast, before starting anything
     let gw = Gateway::start_embedded(&[]);
     let s = S3cmd::new(
         &gw,
