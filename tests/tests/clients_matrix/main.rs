@@ -19,14 +19,14 @@
 //!   operation, SigV4 and SigV2, presigned GET/PUT, 100 MiB transfers).
 //! - [`s3cmd`]: s3cmd with SigV2 and with SigV4, signed URLs with curl.
 //! - [`rclone`]: rclone copy/sync/check of the 200-file tree, MD5 on.
-//! - [`rust_sdk`]: aws-sdk-s3 for Rust, default settings (checksum
-//!   trailers on), one round trip.
 //! - [`ldap`]: s3gw fronting a separate buckets-lite with keys from slapd.
+//!
+//! aws-sdk-s3 for Rust (default settings, checksum trailers on) is covered
+//! by `tests/tests/gateway.rs`.
 
 mod awscli;
 mod boto3;
 mod ldap;
 mod rclone;
-mod rust_sdk;
 mod s3cmd;
 mod support;
