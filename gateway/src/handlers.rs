@@ -1641,6 +1641,133 @@ mod tests {
         );
     }
 
+    /// A backend whose Complete takes `delay` and then answers `ok`.
+    struct SlowComplete {
+        delay: Duration,
+        ok: bool,
+    }
+
+    #[async_trait::async_trait]
+    impl Backend for SlowComplete {
+        async fn complete_multipart_upload(
+            &self,
+            _cx: &RequestContext,
+            _input: CompleteMultipartUploadInput,
+        ) -> BackendResult<CompleteMultipartUploadOutput> {
+            tokio::time::sleep(self.delay).await;
+            if self.ok {
+                Ok(CompleteMultipartUploadOutput {
+                    etag: ETag::from_client("\"0123456789abcdef0123456789abcdef-2\""),
+                    checksum: None,
+                })
+            } else {
+                Err(BackendError::InvalidPart)
+            }
+        }
+    }
+
+    fn complete_request() -> S3Request {
+        let credential = s3gw_auth_cache::Credential {
+            access_key_id: "AKIAIOSFODNN7EXAMPLE".parse().unwrap(),
+            secret: s3gw_auth_cache::SecretKey::new("secret".into()),
+            account: s3gw_auth_cache::Account {
+                uuid: "u-1".into(),
+                login: "alice".into(),
+            },
+            subuser: None,
+            status: s3gw_auth_cache::KeyStatus::Active,
+        };
+        let xml = "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"a\"</ETag></Part></CompleteMultipartUpload>";
+        let body: ByteStream = Box::pin(futures_util::stream::iter([Ok(Bytes::from(xml))]));
+        S3Request {
+            endpoint: Endpoint::CompleteMultipartUpload,
+            method: Method::POST,
+            bucket: Some(BucketName::parse("bkt").unwrap()),
+            key: Some(ObjectKey::parse("k").unwrap()),
+            query: Query::parse("uploadId=abc"),
+            headers: HeaderMap::new(),
+            auth: Authenticated {
+                credential: Arc::new(credential),
+                method: crate::auth::AuthMethod::V4Header,
+                payload: crate::auth::PayloadMode::Unsigned,
+            },
+            cx: RequestContext {
+                tenant: Tenant {
+                    login: "alice".into(),
+                    uuid: "u-1".into(),
+                },
+                request_id: "REQ".into(),
+            },
+            body: Some(body),
+            origin: "http://h".into(),
+        }
+    }
+
+    async fn complete_with(delay_ms: u64, ok: bool, after_ms: u64) -> (u16, String) {
+        let mut config = Config::default();
+        config.server.complete_keepalive_after_ms = after_ms;
+        config.server.complete_keepalive_interval_ms = 50;
+        let h = Handlers {
+            backend: Arc::new(SlowComplete {
+                delay: Duration::from_millis(delay_ms),
+                ok,
+            }),
+            config: Arc::new(config),
+        };
+        let resp = match h.handle(complete_request()).await {
+            Ok(r) => r,
+            Err(e) => return (e.status(), e.code.as_str().to_owned()),
+        };
+        let status = resp.status().as_u16();
+        let body = actix_web::body::to_bytes(resp.into_body())
+            .await
+            .ok()
+            .unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn slow_completes_answer_200_keep_alive_then_the_result() {
+        // fast (well under the threshold): the real status
+        let (status, body) = complete_with(0, true, 60_000).await;
+        assert_eq!(status, 200);
+        assert!(
+            body.starts_with("<?xml") && body.contains("<ETag>"),
+            "{body}"
+        );
+        let (status, code) = complete_with(0, false, 60_000).await;
+        assert_eq!((status, code.as_str()), (400, "InvalidPart"));
+        // slow: 200 at once, whitespace while waiting, then the document
+        let (status, body) = complete_with(600, true, 50).await;
+        assert_eq!(status, 200);
+        let decl = xml::declaration();
+        assert!(body.starts_with(decl), "{body}");
+        let rest = &body[decl.len()..];
+        assert!(
+            rest.starts_with(' '),
+            "keep-alive whitespace first: {body:?}"
+        );
+        assert!(
+            rest.trim_start()
+                .starts_with("<CompleteMultipartUploadResult"),
+            "{body}"
+        );
+        assert!(
+            body.contains("-2&quot;</ETag>") || body.contains("-2\"</ETag>"),
+            "{body}"
+        );
+        // slow failure: 200 with an <Error> document, as S3
+        let (status, body) = complete_with(600, false, 50).await;
+        assert_eq!(status, 200);
+        assert!(
+            body[decl.len()..]
+                .trim_start()
+                .starts_with("<Error><Code>InvalidPart</Code>"),
+            "{body}"
+        );
+        assert!(body.contains("<RequestId>REQ</RequestId>"), "{body}");
+    }
+
     #[test]
     fn backend_errors_map_through_one_function() {
         assert_eq!(
