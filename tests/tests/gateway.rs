@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 struct Env {
     gw: Gateway,
-    _lite: BucketsLite,
+    lite: BucketsLite,
 }
 
 fn start() -> Env {
@@ -35,7 +35,7 @@ fn start() -> Env {
 fn start_opts(opts: GatewayOptions) -> Env {
     let lite = BucketsLite::start();
     let gw = Gateway::start_with(&lite, opts);
-    Env { gw, _lite: lite }
+    Env { gw, lite }
 }
 
 /// Resolves every name to one address (virtual-host buckets under a test
@@ -161,6 +161,8 @@ struct Req<'a> {
     scope_date: Option<String>,
     /// Headers added AFTER signing (not signed).
     unsigned_headers: Vec<(String, String)>,
+    /// A streamed body of this length, sent as `UNSIGNED-PAYLOAD`.
+    stream: Option<(reqwest::Body, u64)>,
 }
 
 impl<'a> Req<'a> {
@@ -175,6 +177,7 @@ impl<'a> Req<'a> {
             at: SystemTime::now(),
             scope_date: None,
             unsigned_headers: Vec::new(),
+            stream: None,
         }
     }
 }
@@ -232,7 +235,10 @@ impl Raw {
     async fn send(&self, r: Req<'_>) -> reqwest::Response {
         let (amz, date) = amz_date(r.at);
         let scope_date = r.scope_date.clone().unwrap_or(date.clone());
-        let payload = sha_hex(&r.body);
+        let payload = match &r.stream {
+            Some(_) => "UNSIGNED-PAYLOAD".to_owned(),
+            None => sha_hex(&r.body),
+        };
         let mut headers: Vec<(String, String)> = r.headers.clone();
         headers.push(("host".into(), r.host.clone()));
         headers.push(("x-amz-date".into(), amz.clone()));
@@ -272,7 +278,13 @@ impl Raw {
                 b = b.header(k.as_str(), v.as_str());
             }
         }
-        b.body(r.body).send().await.expect("request sent")
+        match r.stream {
+            Some((body, len)) => b.header("content-length", len.to_string()).body(body),
+            None => b.body(r.body),
+        }
+        .send()
+        .await
+        .expect("request sent")
     }
 
     /// The URL to `host` (which may be a virtual-host name), connecting to
@@ -1574,4 +1586,56 @@ fn command_line_version_and_check_config() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("server.listen"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_in_flight_uploads() {
+    let env = start();
+    let raw = Raw::new(&env.gw, None);
+    let host = raw.host(None);
+    assert_eq!(
+        raw.send(Req::new("PUT", host.clone(), "/drain"))
+            .await
+            .status(),
+        200
+    );
+    let whole = data(256 * 1024, 8);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(2);
+    let stream =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) });
+    let mut put = Req::new("PUT", host.clone(), "/drain/in-flight");
+    put.stream = Some((reqwest::Body::wrap_stream(stream), whole.len() as u64));
+    let upload = tokio::spawn(async move { raw.send(put).await.status().as_u16() });
+    tx.send(Ok(bytes::Bytes::copy_from_slice(&whole[..1000])))
+        .await
+        .unwrap();
+
+    // SIGTERM, then wait until the gateway stops accepting connections.
+    let pid = env.gw.pid();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(env.gw.addr).await.is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still accepting after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The upload that was in flight still completes.
+    tx.send(Ok(bytes::Bytes::copy_from_slice(&whole[1000..])))
+        .await
+        .unwrap();
+    drop(tx);
+    assert_eq!(upload.await.unwrap(), 200, "in-flight request drained");
+    let stored = env
+        ._lite
+        .client_as("alice")
+        .get_object("drain", "in-flight", &[])
+        .await;
+    assert_eq!(stored.status, 200);
+    assert_eq!(stored.body.as_ref(), &whole[..]);
 }
