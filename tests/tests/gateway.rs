@@ -1632,7 +1632,7 @@ async fn graceful_shutdown_finishes_in_flight_uploads() {
     drop(tx);
     assert_eq!(upload.await.unwrap(), 200, "in-flight request drained");
     let stored = env
-        ._lite
+        .lite
         .client_as("alice")
         .get_object("drain", "in-flight", &[])
         .await;
