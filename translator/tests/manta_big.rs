@@ -20,11 +20,20 @@ const CHUNKS_PER_PART: usize = 128; // 8 x 128 MiB = 1 GiB
 fn vm_hwm() -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap();
     let line = s.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 1024
 }
 
 fn chunk_of(part: u16) -> Bytes {
-    Bytes::from((0..MIB).map(|i| ((i * 7) as u8) ^ (part as u8).wrapping_mul(53)).collect::<Vec<u8>>())
+    Bytes::from(
+        (0..MIB)
+            .map(|i| ((i * 7) as u8) ^ (part as u8).wrapping_mul(53))
+            .collect::<Vec<u8>>(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -34,13 +43,16 @@ async fn one_gib_assembly_bounded_memory() {
     let cx = cx();
     b.create_bucket(&cx, &bucket("big")).await.unwrap();
     let up = b
-        .create_multipart_upload(&cx, CreateMultipartUploadInput {
-            bucket: bucket("big"),
-            key: key("gib"),
-            meta: ObjectMeta::default(),
-            checksum_algorithm: None,
-            checksum_type: None,
-        })
+        .create_multipart_upload(
+            &cx,
+            CreateMultipartUploadInput {
+                bucket: bucket("big"),
+                key: key("gib"),
+                meta: ObjectMeta::default(),
+                checksum_algorithm: None,
+                checksum_type: None,
+            },
+        )
         .await
         .unwrap();
 
@@ -62,44 +74,63 @@ async fn one_gib_assembly_bounded_memory() {
     let base = vm_hwm();
     let parts: Vec<CompletedPart> = stream::iter(1..=PARTS)
         .map(|n| {
-            let (b, cx, id, c) = (b.clone(), cx.clone(), up.upload_id.clone(), chunks[n as usize - 1].clone());
+            let (b, cx, id, c) = (
+                b.clone(),
+                cx.clone(),
+                up.upload_id.clone(),
+                chunks[n as usize - 1].clone(),
+            );
             async move {
-                let s = stream::iter((0..CHUNKS_PER_PART).map(move |_| Ok::<_, BodyError>(c.clone())));
+                let s =
+                    stream::iter((0..CHUNKS_PER_PART).map(move |_| Ok::<_, BodyError>(c.clone())));
                 let out = b
-                    .upload_part(&cx, UploadPartInput {
-                        bucket: bucket("big"),
-                        key: key("gib"),
-                        upload_id: id,
-                        part_number: PartNumber::new(n).unwrap(),
-                        body: Body {
-                            stream: Box::pin(s),
-                            length: Some((CHUNKS_PER_PART * MIB) as u64),
-                            content_md5: None,
-                            checksum: ChecksumInput::None,
+                    .upload_part(
+                        &cx,
+                        UploadPartInput {
+                            bucket: bucket("big"),
+                            key: key("gib"),
+                            upload_id: id,
+                            part_number: PartNumber::new(n).unwrap(),
+                            body: Body {
+                                stream: Box::pin(s),
+                                length: Some((CHUNKS_PER_PART * MIB) as u64),
+                                content_md5: None,
+                                checksum: ChecksumInput::None,
+                            },
                         },
-                    })
+                    )
                     .await
                     .unwrap();
-                CompletedPart { part_number: PartNumber::new(n).unwrap(), etag: out.etag, checksum: None }
+                CompletedPart {
+                    part_number: PartNumber::new(n).unwrap(),
+                    etag: out.etag,
+                    checksum: None,
+                }
             }
         })
         .buffered(2)
         .collect()
         .await;
     let done = b
-        .complete_multipart_upload(&cx, CompleteMultipartUploadInput {
-            bucket: bucket("big"),
-            key: key("gib"),
-            upload_id: up.upload_id,
-            parts,
-            condition: WriteCondition::None,
-        })
+        .complete_multipart_upload(
+            &cx,
+            CompleteMultipartUploadInput {
+                bucket: bucket("big"),
+                key: key("gib"),
+                upload_id: up.upload_id,
+                parts,
+                condition: WriteCondition::None,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(done.etag.as_str(), want_etag);
 
     let g = b.get_object(&cx, get("big", "gib")).await.unwrap();
-    assert_eq!(g.content_length, u64::from(PARTS) * (CHUNKS_PER_PART * MIB) as u64);
+    assert_eq!(
+        g.content_length,
+        u64::from(PARTS) * (CHUNKS_PER_PART * MIB) as u64
+    );
     assert_eq!(g.info.etag.as_str(), want_etag);
     let mut body = g.body;
     let mut got = Md5::new();
@@ -108,7 +139,14 @@ async fn one_gib_assembly_bounded_memory() {
     }
     assert_eq!(hex::encode(got.finalize()), want_md5, "assembled bytes");
     let growth = vm_hwm().saturating_sub(base);
-    eprintln!("peak RSS growth during 1 GiB upload + assembly + read: {} MiB", growth / MIB as u64);
-    assert!(growth < 256 * MIB as u64, "memory must stay bounded, grew {} MiB", growth / MIB as u64);
+    eprintln!(
+        "peak RSS growth during 1 GiB upload + assembly + read: {} MiB",
+        growth / MIB as u64
+    );
+    assert!(
+        growth < 256 * MIB as u64,
+        "memory must stay bounded, grew {} MiB",
+        growth / MIB as u64
+    );
     assert!(hidden_names(&lite, "alice", "big").await.is_empty());
 }
