@@ -123,7 +123,7 @@ impl NegativeCache {
 
 pub(crate) enum Kind {
     File,
-    Ldap(LdapState),
+    Ldap(Box<LdapState>),
 }
 
 /// State shared by the handle and the background tasks.
@@ -204,7 +204,7 @@ impl KeyCache {
             }
             KeySourceConfig::Ldap(cfg) => {
                 let state = LdapState::new(cfg)?;
-                let inner = Arc::new(Inner::new(Kind::Ldap(state)));
+                let inner = Arc::new(Inner::new(Kind::Ldap(Box::new(state))));
                 let task = tokio::spawn(crate::ldap::follow(inner.clone()));
                 Ok(KeyCache::with(inner, vec![task]))
             }

@@ -644,3 +644,85 @@ async fn key_administration_in_ufds_format() {
         .expect("sub-user key");
     assert_eq!(cred.subuser.as_ref().unwrap().login, "bob");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ldaps_and_starttls() {
+    let slapd = Slapd::start_tls().await;
+    let acct = uuid();
+    slapd.add_account(&acct, "tls").await;
+    let owner = account_dn(&acct);
+    let (id, secret) = new_key();
+    slapd
+        .add_key(&KeySpec {
+            owner_dn: &owner,
+            id: id.as_str(),
+            secret: secret.expose_str(),
+            status: "Active",
+        })
+        .await;
+
+    // ldaps://, verified against the server's CA.
+    let mut cfg = config(&slapd);
+    cfg.url = slapd.ldaps_url();
+    cfg.ca_file = Some(slapd.ca_file());
+    let cache = start(cfg).await;
+    ready(&cache).await;
+    assert!(cache
+        .lookup(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .secret
+        .ct_eq(&secret));
+    cache.shutdown().await;
+
+    // StartTLS on ldap://.
+    let mut cfg = config(&slapd);
+    cfg.starttls = true;
+    cfg.ca_file = Some(slapd.ca_file());
+    let cache = start(cfg).await;
+    ready(&cache).await;
+    assert!(cache.lookup(&id).await.unwrap().is_some());
+    cache.shutdown().await;
+
+    // A server whose certificate is not trusted is never used.
+    let other = tempfile::tempdir().unwrap();
+    let ca = other.path().join("other.pem");
+    std::fs::write(&ca, s3gw_tests::slapd::unrelated_ca_pem()).unwrap();
+    let mut cfg = config(&slapd);
+    cfg.url = slapd.ldaps_url();
+    cfg.ca_file = Some(ca);
+    let cache = start(cfg).await;
+    let c = cache.clone();
+    wait_until("TLS failures counted", move || {
+        let c = c.clone();
+        async move { c.stats().ldap_errors >= 2 }
+    })
+    .await;
+    assert!(!cache.is_ready());
+    assert!(matches!(
+        cache.lookup(&id).await,
+        Err(LookupError::Unavailable(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_down_at_start_then_up() {
+    let mut f = fixture().await;
+    f.slapd.kill();
+    let cache = start(config(&f.slapd)).await;
+    let c = cache.clone();
+    wait_until("connect retried", move || {
+        let c = c.clone();
+        async move { c.stats().ldap_errors >= 2 }
+    })
+    .await;
+    assert!(!cache.is_ready());
+    assert!(matches!(
+        cache.lookup(&f.id).await,
+        Err(LookupError::Unavailable(_))
+    ));
+    f.slapd.restart().await;
+    ready(&cache).await;
+    assert!(cache.lookup(&f.id).await.unwrap().is_some());
+}

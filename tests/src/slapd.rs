@@ -74,6 +74,8 @@ fn ldap_files() -> PathBuf {
 pub struct Slapd {
     dir: tempfile::TempDir,
     port: u16,
+    /// The `ldaps://` port, for [`Slapd::start_tls`].
+    tls_port: Option<u16>,
     child: Option<Child>,
     /// The last changenumber written; the lock also orders whole changes.
     changes: Mutex<u64>,
@@ -96,6 +98,17 @@ impl Slapd {
     /// Starts a fresh slapd with the base entries loaded. Panics (with the
     /// server's own log) when it cannot.
     pub async fn start() -> Slapd {
+        Slapd::start_with(false).await
+    }
+
+    /// Like [`Slapd::start`], and also TLS: StartTLS on [`Slapd::url`] and
+    /// `ldaps://` on [`Slapd::ldaps_url`], with a fresh self-signed
+    /// certificate for `127.0.0.1` whose PEM is at [`Slapd::ca_file`].
+    pub async fn start_tls() -> Slapd {
+        Slapd::start_with(true).await
+    }
+
+    async fn start_with(tls: bool) -> Slapd {
         let dir = tempfile::Builder::new()
             .prefix("s3gw-slapd-")
             .tempdir()
@@ -105,7 +118,24 @@ impl Slapd {
         }
         let template =
             std::fs::read_to_string(ldap_files().join("slapd.conf.in")).expect("slapd.conf.in");
+        let tls_conf = if tls {
+            let ck = rcgen::generate_simple_self_signed(vec![
+                "127.0.0.1".to_string(),
+                "localhost".to_string(),
+            ])
+            .expect("rcgen certificate");
+            std::fs::write(dir.path().join("cert.pem"), ck.cert.pem()).expect("cert.pem");
+            std::fs::write(dir.path().join("key.pem"), ck.key_pair.serialize_pem())
+                .expect("key.pem");
+            let d = dir.path().display();
+            format!(
+                "TLSCACertificateFile {d}/cert.pem\nTLSCertificateFile {d}/cert.pem\nTLSCertificateKeyFile {d}/key.pem\n"
+            )
+        } else {
+            String::new()
+        };
         let conf = template
+            .replace("@TLS@", &tls_conf)
             .replace("@DIR@", dir.path().to_str().expect("utf-8 temp dir"))
             .replace("@SCHEMADIR@", ldap_files().to_str().expect("utf-8 path"));
         std::fs::write(dir.path().join("slapd.conf"), conf).expect("write slapd.conf");
@@ -119,6 +149,7 @@ impl Slapd {
         let mut slapd = Slapd {
             dir,
             port: 0,
+            tls_port: None,
             child: None,
             changes: Mutex::new(0),
         };
@@ -126,6 +157,7 @@ impl Slapd {
         let mut last_err = String::new();
         for _ in 0..5 {
             slapd.port = free_port();
+            slapd.tls_port = tls.then(free_port);
             match slapd.spawn().await {
                 Ok(()) => {
                     slapd.load_base().await;
@@ -140,6 +172,20 @@ impl Slapd {
     /// `ldap://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("ldap://127.0.0.1:{}", self.port)
+    }
+
+    /// `ldaps://127.0.0.1:PORT` (only for [`Slapd::start_tls`]).
+    pub fn ldaps_url(&self) -> String {
+        format!(
+            "ldaps://127.0.0.1:{}",
+            self.tls_port.expect("started with start_tls()")
+        )
+    }
+
+    /// The PEM of the server's self-signed certificate (only for
+    /// [`Slapd::start_tls`]): the CA file a client must trust.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir().join("cert.pem")
     }
 
     /// The loopback port slapd listens on (kept across [`Slapd::restart`]).
@@ -251,9 +297,13 @@ impl Slapd {
         // -d 256 (stats): stay in the foreground, so the child pid is the
         // server's, and write the log file (slapd 2.5 writes `logfile` only
         // for debug output).
+        let mut urls = format!("ldap://127.0.0.1:{}/", self.port);
+        if let Some(p) = self.tls_port {
+            urls.push_str(&format!(" ldaps://127.0.0.1:{p}/"));
+        }
         let mut child = Command::new("slapd")
             .args(["-d", "256", "-h"])
-            .arg(format!("ldap://127.0.0.1:{}/", self.port))
+            .arg(urls)
             .arg("-f")
             .arg(&conf)
             .stdin(Stdio::null())
@@ -691,4 +741,13 @@ impl Drop for BlackHole {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// The PEM of a fresh self-signed certificate that no test server uses: a
+/// CA file that makes TLS verification fail.
+pub fn unrelated_ca_pem() -> String {
+    rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
+        .expect("rcgen certificate")
+        .cert
+        .pem()
 }
