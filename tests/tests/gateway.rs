@@ -1610,6 +1610,20 @@ async fn graceful_shutdown_finishes_in_flight_uploads() {
         .await
         .unwrap();
 
+    // Wait until the upload is really in flight (the store has opened its
+    // temporary file for it), so the SIGTERM below lands mid-request.
+    let tmp = env.lite.data_dir.join("tmp");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::fs::read_dir(&tmp)
+        .map(|d| d.count() == 0)
+        .unwrap_or(true)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "upload never reached the store"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     // SIGTERM, then wait until the gateway stops accepting connections.
     let pid = env.gw.pid();
     let status = std::process::Command::new("kill")
