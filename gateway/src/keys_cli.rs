@@ -1,0 +1,369 @@
+//! `s3gw keys ...`: tenant access-key self-service, run by the operator (or
+//! by automation acting for a tenant) against the configured key source:
+//! UFDS over LDAP (`[keys] source = "ldap"`) or a keys file
+//! (`source = "file"`, or the embedded default's `<data_dir>/keys.toml`).
+//! It is a thin front of auth-cache's [`KeyAdmin`], which keeps UFDS's own
+//! rules (ufds.md): 32-hex ids, `tdc_` secrets, at most 100 keys per user,
+//! Active/Inactive only, descriptions up to 150 characters.
+//!
+//! ```text
+//! s3gw keys create   --account LOGIN [--user SUBUSER] [--description TEXT] [--json]
+//! s3gw keys list     --account LOGIN [--user SUBUSER] [--json]
+//! s3gw keys show     --account LOGIN [--user SUBUSER] ID [--json]
+//! s3gw keys disable  --account LOGIN [--user SUBUSER] ID
+//! s3gw keys enable   --account LOGIN [--user SUBUSER] ID
+//! s3gw keys describe --account LOGIN [--user SUBUSER] ID TEXT
+//! s3gw keys delete   --account LOGIN [--user SUBUSER] ID
+//! ```
+//!
+//! `create` prints the secret once; nothing else ever prints a secret. A
+//! running gateway sees the change within one poll interval of its key
+//! source (`[keys] poll_interval` for LDAP, `reload_interval` for a file),
+//! and a new key at once through the cache's miss path.
+//!
+//! Writing to UFDS needs an identity allowed to write keys, which the
+//! gateway's own bind identity must not be: `--bind-dn` and
+//! `--bind-password-file` (or `S3GW_KEYS_BIND_PASSWORD_FILE`) name it; the
+//! password is never taken on the command line, where `ps` would show it.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use s3gw_auth_cache::{
+    AccessKeyId, AdminError, FileKeyAdmin, KeyAdmin, KeyInfo, KeyOwner, KeySourceConfig, KeyStatus,
+    LdapKeyAdmin, SecretKey,
+};
+use serde_json::json;
+
+use crate::config::Config;
+
+/// `s3gw keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub action: KeysAction,
+}
+
+/// Whose keys, how to print, and the directory identity for writes.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct Who {
+    /// The account's login.
+    #[arg(long, value_name = "LOGIN")]
+    pub account: String,
+    /// A sub-user's login (the sub-user's own keys).
+    #[arg(long, value_name = "SUBUSER")]
+    pub user: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// LDAP identity to write with, instead of `[keys] bind_dn`.
+    #[arg(long, value_name = "DN")]
+    pub bind_dn: Option<String>,
+    /// File holding that identity's password (one line).
+    #[arg(long, value_name = "FILE", env = "S3GW_KEYS_BIND_PASSWORD_FILE")]
+    pub bind_password_file: Option<PathBuf>,
+}
+
+/// The key operations.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum KeysAction {
+    /// Create an Active key; prints its id and secret (the only time the
+    /// secret is shown).
+    Create {
+        #[command(flatten)]
+        who: Who,
+        /// Free text, up to 150 characters.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List keys (never secrets).
+    List {
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Show one key (never its secret).
+    Show {
+        #[command(flatten)]
+        who: Who,
+        id: String,
+    },
+    /// Set a key Inactive: refused within one poll interval.
+    Disable {
+        #[command(flatten)]
+        who: Who,
+        id: String,
+    },
+    /// Set a key Active again.
+    Enable {
+        #[command(flatten)]
+        who: Who,
+        id: String,
+    },
+    /// Replace a key's description.
+    Describe {
+        #[command(flatten)]
+        who: Who,
+        id: String,
+        description: String,
+    },
+    /// Delete a key.
+    Delete {
+        #[command(flatten)]
+        who: Who,
+        id: String,
+    },
+}
+
+impl KeysAction {
+    fn who(&self) -> &Who {
+        match self {
+            KeysAction::Create { who, .. }
+            | KeysAction::List { who }
+            | KeysAction::Show { who, .. }
+            | KeysAction::Disable { who, .. }
+            | KeysAction::Enable { who, .. }
+            | KeysAction::Describe { who, .. }
+            | KeysAction::Delete { who, .. } => who,
+        }
+    }
+}
+
+/// Why a keys command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysCliError {
+    #[error("{0:?} is not an access key id")]
+    BadId(String),
+    #[error("{0}")]
+    Admin(#[from] AdminError),
+    #[error("--bind-password-file {0}: {1}")]
+    PasswordFile(PathBuf, std::io::Error),
+    #[error("output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// The administration back end for the configured key source.
+pub fn admin_for(config: &Config, who: &Who) -> Result<Box<dyn KeyAdmin>, KeysCliError> {
+    let source = config.keys.clone().unwrap_or_else(|| {
+        KeySourceConfig::File(s3gw_auth_cache::FileSourceConfig::new(
+            config.embedded.data_dir.join("keys.toml"),
+        ))
+    });
+    Ok(match source {
+        KeySourceConfig::File(f) => Box::new(FileKeyAdmin::new(f.path)),
+        KeySourceConfig::Ldap(mut l) => {
+            if let Some(dn) = &who.bind_dn {
+                l.bind_dn = dn.clone();
+            }
+            if let Some(p) = &who.bind_password_file {
+                let text = zeroize::Zeroizing::new(
+                    std::fs::read_to_string(p)
+                        .map_err(|e| KeysCliError::PasswordFile(p.clone(), e))?,
+                );
+                l.bind_password = SecretKey::new(text.trim_end_matches(['\r', '\n']).to_owned());
+            }
+            Box::new(LdapKeyAdmin::new(l))
+        }
+    })
+}
+
+fn parse_id(id: &str) -> Result<AccessKeyId, KeysCliError> {
+    id.parse().map_err(|_| KeysCliError::BadId(id.to_owned()))
+}
+
+fn iso_ms(ms: Option<u64>) -> String {
+    ms.and_then(|ms| {
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+    })
+    .and_then(|t| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    })
+    .unwrap_or_else(|| "-".into())
+}
+
+fn info_json(k: &KeyInfo) -> serde_json::Value {
+    json!({
+        "access_key_id": k.access_key_id.as_str(),
+        "status": k.status.as_str(),
+        "description": k.description,
+        "created": k.created,
+        "updated": k.updated,
+        "credential_type": k.credential_type,
+        "account": k.account_login,
+        "user": k.subuser_login,
+    })
+}
+
+fn info_text(out: &mut dyn Write, k: &KeyInfo) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}\t{}\t{}\t{}",
+        k.access_key_id.as_str(),
+        k.status.as_str(),
+        iso_ms(k.created),
+        k.description.as_deref().unwrap_or("")
+    )
+}
+
+/// Runs one keys command against `admin`, printing to `out`.
+pub async fn run_with(
+    admin: &dyn KeyAdmin,
+    action: &KeysAction,
+    out: &mut dyn Write,
+) -> Result<(), KeysCliError> {
+    let who = action.who();
+    let owner = match &who.user {
+        Some(u) => KeyOwner::subuser(&who.account, u),
+        None => KeyOwner::account(&who.account),
+    };
+    match action {
+        KeysAction::Create { description, .. } => {
+            let k = admin.create(&owner, description.as_deref()).await?;
+            if who.json {
+                let mut v = info_json(&k.info);
+                v["secret_access_key"] = json!(k.secret.expose_str());
+                writeln!(out, "{v}")?;
+            } else {
+                writeln!(out, "access key id:     {}", k.access_key_id.as_str())?;
+                writeln!(out, "secret access key: {}", k.secret.expose_str())?;
+                writeln!(out, "(the secret is shown only this once: store it now)")?;
+            }
+        }
+        KeysAction::List { .. } => {
+            let keys = admin.list(&owner).await?;
+            if who.json {
+                let v: Vec<_> = keys.iter().map(info_json).collect();
+                writeln!(out, "{}", serde_json::Value::Array(v))?;
+            } else {
+                for k in &keys {
+                    info_text(out, k)?;
+                }
+            }
+        }
+        KeysAction::Show { id, .. } => {
+            let id = parse_id(id)?;
+            let keys = admin.list(&owner).await?;
+            let k = keys
+                .iter()
+                .find(|k| k.access_key_id == id)
+                .ok_or(AdminError::NoSuchKey)?;
+            if who.json {
+                writeln!(out, "{}", info_json(k))?;
+            } else {
+                writeln!(out, "access key id: {}", k.access_key_id.as_str())?;
+                writeln!(out, "status:        {}", k.status.as_str())?;
+                writeln!(
+                    out,
+                    "description:   {}",
+                    k.description.as_deref().unwrap_or("")
+                )?;
+                writeln!(out, "created:       {}", iso_ms(k.created))?;
+                writeln!(out, "updated:       {}", iso_ms(k.updated))?;
+                writeln!(out, "type:          {}", k.credential_type)?;
+            }
+        }
+        KeysAction::Disable { id, .. } => {
+            admin
+                .set_status(&owner, &parse_id(id)?, KeyStatus::Inactive)
+                .await?;
+        }
+        KeysAction::Enable { id, .. } => {
+            admin
+                .set_status(&owner, &parse_id(id)?, KeyStatus::Active)
+                .await?;
+        }
+        KeysAction::Describe {
+            id, description, ..
+        } => {
+            admin
+                .set_description(&owner, &parse_id(id)?, description)
+                .await?;
+        }
+        KeysAction::Delete { id, .. } => {
+            admin.delete(&owner, &parse_id(id)?).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `args` against the key source of `config`.
+pub async fn run(
+    config: &Config,
+    args: &KeysArgs,
+    out: &mut dyn Write,
+) -> Result<(), KeysCliError> {
+    let admin = admin_for(config, args.action.who())?;
+    run_with(admin.as_ref(), &args.action, out).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct T {
+        #[command(subcommand)]
+        a: KeysAction,
+    }
+
+    fn exec(admin: &FileKeyAdmin, argv: &[&str]) -> Result<String, KeysCliError> {
+        let t = T::try_parse_from(std::iter::once("keys").chain(argv.iter().copied())).unwrap();
+        let mut out = Vec::new();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(run_with(admin, &t.a, &mut out))?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn file_source_round_trip_never_lists_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.toml");
+        let admin = FileKeyAdmin::new(&path);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let acct = s3gw_auth_cache::Account {
+            uuid: "5f9c7e4e-0000-4000-8000-000000000001".into(),
+            login: "alice".into(),
+        };
+        rt.block_on(admin.create_for(&acct, None, None)).unwrap();
+        drop(rt);
+
+        let created = exec(&admin, &["create", "--account", "alice", "--json"]).unwrap();
+        let v: serde_json::Value = serde_json::from_str(created.trim()).unwrap();
+        let id = v["access_key_id"].as_str().unwrap().to_owned();
+        let secret = v["secret_access_key"].as_str().unwrap().to_owned();
+        assert!(s3gw_auth_cache::secret_format_ok(&secret));
+
+        let listed = exec(&admin, &["list", "--account", "alice"]).unwrap();
+        assert_eq!(listed.lines().count(), 2, "{listed}");
+        assert!(listed.contains(&id) && !listed.contains(&secret));
+
+        exec(&admin, &["disable", "--account", "alice", &id]).unwrap();
+        exec(&admin, &["describe", "--account", "alice", &id, "ci"]).unwrap();
+        let shown = exec(&admin, &["show", "--account", "alice", &id, "--json"]).unwrap();
+        let v: serde_json::Value = serde_json::from_str(shown.trim()).unwrap();
+        assert_eq!(v["status"], "Inactive");
+        assert_eq!(v["description"], "ci");
+        assert!(!shown.contains(&secret));
+        assert!(!std::fs::read_to_string(&path).unwrap().is_empty());
+
+        exec(&admin, &["delete", "--account", "alice", &id]).unwrap();
+        assert!(matches!(
+            exec(&admin, &["show", "--account", "alice", &id]),
+            Err(KeysCliError::Admin(AdminError::NoSuchKey))
+        ));
+        assert!(matches!(
+            exec(&admin, &["disable", "--account", "alice", "short"]),
+            Err(KeysCliError::BadId(_))
+        ));
+        assert!(matches!(
+            exec(&admin, &["create", "--account", "nobody"]),
+            Err(KeysCliError::Admin(AdminError::NoSuchUser))
+        ));
+    }
+}

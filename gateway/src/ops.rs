@@ -1,0 +1,184 @@
+//! The operations listener: a second, small actix server on `[ops] listen`,
+//! apart from the S3 listener so that metrics and probes are never exposed
+//! to S3 clients nor confused with bucket names:
+//!
+//! - `GET /metrics`: Prometheus text ([`crate::metrics`]) plus the key
+//!   cache's counters.
+//! - `GET /health/live`: 200 while the process serves (liveness: restart it
+//!   when this fails).
+//! - `GET /health/ready`: 200 when the access keys are loaded AND the native
+//!   store answers a probe within `[ops] ready_timeout_ms`; else 503 with
+//!   the reason (readiness: take the instance out of the load balancer).
+//!
+//! No authentication: bind it to a private or loopback address.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use anyhow::Context as _;
+use s3gw_translator::Backend;
+
+use crate::config::ConfigError;
+use crate::metrics::Metrics;
+
+/// `[ops]`: the operations listener.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpsConfig {
+    /// Address of the ops listener (`/metrics`, `/health/live`,
+    /// `/health/ready`), e.g. `10.0.0.5:9480`; port 0 picks a free port
+    /// (logged at start). Empty: no ops listener. Default empty, so that
+    /// many instances on one host never collide on a fixed port by default.
+    pub listen: String,
+    /// How long `/health/ready` waits for the native store's answer, in
+    /// milliseconds, before it reports not ready. Default 2000.
+    pub ready_timeout_ms: u64,
+}
+
+impl Default for OpsConfig {
+    fn default() -> Self {
+        OpsConfig {
+            listen: String::new(),
+            ready_timeout_ms: 2000,
+        }
+    }
+}
+
+impl OpsConfig {
+    /// The listen address, if the ops listener is enabled.
+    pub fn listen_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        if self.listen.is_empty() {
+            return Ok(None);
+        }
+        self.listen
+            .parse()
+            .map(Some)
+            .map_err(|e| ConfigError::Invalid {
+                key: "ops.listen",
+                message: format!(
+                    "{:?} is not an address like 127.0.0.1:9480: {e}",
+                    self.listen
+                ),
+            })
+    }
+
+    /// Checks the address and the timeout.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        if self.ready_timeout_ms == 0 {
+            return Err(ConfigError::Invalid {
+                key: "ops.ready_timeout_ms",
+                message: "must be positive".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The Prometheus text format's content type.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// What the ops handlers read.
+struct OpsState {
+    metrics: Arc<Metrics>,
+    keys: s3gw_auth_cache::KeyCache,
+    backend: Arc<dyn Backend>,
+    ready_timeout: Duration,
+}
+
+/// A running ops listener.
+pub struct OpsServer {
+    addr: SocketAddr,
+    handle: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl OpsServer {
+    /// The bound address (port 0 resolved).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops at once (probes and scrapes are short and idempotent).
+    pub async fn stop(self) {
+        self.handle.stop(false).await;
+        let _ = self.task.await;
+    }
+}
+
+/// Binds `listen` and serves the ops endpoints on one worker.
+///
+/// `backend` should be the unmetered one: probes are not S3 traffic.
+pub fn start(
+    listen: SocketAddr,
+    metrics: Arc<Metrics>,
+    keys: s3gw_auth_cache::KeyCache,
+    backend: Arc<dyn Backend>,
+    ready_timeout: Duration,
+) -> anyhow::Result<OpsServer> {
+    let state = web::Data::new(OpsState {
+        metrics,
+        keys,
+        backend,
+        ready_timeout,
+    });
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(metrics_text))
+            .route("/health/live", web::get().to(live))
+            .route("/health/ready", web::get().to(ready))
+    })
+    .workers(1)
+    .shutdown_timeout(1)
+    .disable_signals()
+    .bind(listen)
+    .with_context(|| format!("binding ops.listen {listen}"))?;
+    let addr = *server.addrs().first().context("ops: no address bound")?;
+    let srv = server.run();
+    let handle = srv.handle();
+    let task = tokio::spawn(srv);
+    tracing::info!(target: "s3gw::ops", "ops server listening on http://{addr}");
+    Ok(OpsServer { addr, handle, task })
+}
+
+async fn metrics_text(st: web::Data<OpsState>) -> HttpResponse {
+    let mut out = String::with_capacity(16 << 10);
+    st.metrics.render(&mut out);
+    crate::metrics::render_key_cache(&mut out, &st.keys.stats());
+    HttpResponse::Ok().content_type(PROMETHEUS_TEXT).body(out)
+}
+
+async fn live() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("live\n")
+}
+
+async fn ready(st: web::Data<OpsState>) -> HttpResponse {
+    let keys = st.keys.is_ready();
+    let store = match tokio::time::timeout(st.ready_timeout, st.backend.ready()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {:?}", st.ready_timeout)),
+    };
+    let ok = keys && store.is_ok();
+    if !ok {
+        // The reason goes to the log; the body only says which check failed.
+        tracing::debug!(target: "s3gw::ops", keys_loaded = keys, store = ?store, "not ready");
+    }
+    let body = serde_json::json!({
+        "ready": ok,
+        "keys_loaded": keys,
+        "store_reachable": store.is_ok(),
+    });
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(body.to_string())
+}
