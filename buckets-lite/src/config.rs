@@ -136,6 +136,10 @@ pub struct Limits {
     pub workers: Option<usize>,
     /// SQLite reader connections kept open.
     pub reader_connections: usize,
+    /// How long an idle keep-alive connection stays open. Longer than a
+    /// client's pool idle timeout, so a client never reuses a connection the
+    /// server is closing.
+    pub keep_alive_secs: u64,
 }
 
 impl Default for Limits {
@@ -148,6 +152,7 @@ impl Default for Limits {
             upload_idle_timeout_secs: 60,
             workers: None,
             reader_connections: 8,
+            keep_alive_secs: 120,
         }
     }
 }

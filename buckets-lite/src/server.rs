@@ -87,6 +87,9 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             .app_data(state.clone())
             .default_service(web::to(dispatch))
     })
+    .keep_alive(std::time::Duration::from_secs(
+        config.limits.keep_alive_secs,
+    ))
     .disable_signals()
     .shutdown_timeout(30);
     if let Some(w) = config.limits.workers {

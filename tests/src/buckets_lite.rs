@@ -468,6 +468,7 @@ pub fn http_client() -> reqwest::Client {
         .tls_backend_preconfigured(tls)
         .http1_only()
         .no_proxy()
+        .pool_idle_timeout(Duration::from_secs(30))
         .timeout(Duration::from_secs(600))
         .build()
         .expect("reqwest client")
@@ -523,6 +524,9 @@ impl NativeClient {
     }
 
     /// Sends a request; the response is returned unread (stream it).
+    ///
+    /// # Panics
+    /// On a transport error (use [`NativeClient::try_send_raw`] to see it).
     pub async fn send_raw(
         &self,
         method: &str,
@@ -530,6 +534,20 @@ impl NativeClient {
         headers: &[(&str, &str)],
         body: Option<reqwest::Body>,
     ) -> reqwest::Response {
+        self.try_send_raw(method, path_and_query, headers, body)
+            .await
+            .unwrap_or_else(|e| panic!("request {path_and_query}: {e:?}"))
+    }
+
+    /// Sends a request; transport errors (e.g. a body stream that fails,
+    /// the server closing early) are returned.
+    pub async fn try_send_raw(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: Option<reqwest::Body>,
+    ) -> Result<reqwest::Response, reqwest::Error> {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self
             .http
@@ -563,9 +581,7 @@ impl NativeClient {
             }
             req = req.body(body);
         }
-        req.send()
-            .await
-            .unwrap_or_else(|e| panic!("request {path_and_query}: {e}"))
+        req.send().await
     }
 
     /// Sends a request and buffers the response.
