@@ -726,3 +726,29 @@ async fn directory_down_at_start_then_up() {
     ready(&cache).await;
     assert!(cache.lookup(&f.id).await.unwrap().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_latestchangenumber_the_changelog_gives_the_start() {
+    let f = fixture().await;
+    f.slapd.remove_latest_changenumber().await;
+    let latest = f.slapd.latest_changenumber().await;
+    let cache = start(config(&f.slapd)).await;
+    ready(&cache).await;
+    assert_eq!(cache.stats().last_changenumber, Some(latest));
+    let (id, s) = new_key();
+    let n = f
+        .slapd
+        .add_key(&KeySpec {
+            owner_dn: &f.acct_dn,
+            id: id.as_str(),
+            secret: s.expose_str(),
+            status: "Active",
+        })
+        .await;
+    let c = cache.clone();
+    wait_until("followed from the changelog's newest number", move || {
+        let c = c.clone();
+        async move { c.stats().last_changenumber == Some(n) && c.stats().keys_cached == 2 }
+    })
+    .await;
+}

@@ -447,6 +447,18 @@ impl Slapd {
         self.modify_entry(person_dn, &[("login", login)]).await
     }
 
+    /// Removes `cn=latestchangenumber`, for a directory that lacks it
+    /// (clients must then find the newest number in the changelog).
+    pub async fn remove_latest_changenumber(&self) {
+        let mut ldap = self.root().await;
+        let _n = self.changes.lock().await;
+        ldap.delete("cn=latestchangenumber")
+            .await
+            .and_then(|r| r.success())
+            .expect("delete cn=latestchangenumber");
+        let _ = ldap.unbind().await;
+    }
+
     /// Writes a changelog record that does not concern people or keys (the
     /// reference filter must skip it), e.g. `vm=...` or `amon=...` targets.
     pub async fn add_unrelated_change(&self, targetdn: &str) -> u64 {
@@ -655,16 +667,25 @@ async fn write_changelog(
         .unwrap_or_else(|e| panic!("add {dn}: {e}"));
 }
 
+/// Raises `cn=latestchangenumber`'s count; a test that removed the entry
+/// (see [`Slapd::remove_latest_changenumber`]) keeps it removed.
 async fn set_latest(ldap: &mut ldap3::Ldap, n: u64) {
     let n_s = n.to_string();
-    ldap.modify(
-        "cn=latestchangenumber",
-        vec![Mod::Replace("count", HashSet::from([n_s.as_str()]))],
-    )
-    .await
-    .and_then(|r| r.success())
-    .unwrap_or_else(|e| panic!("set cn=latestchangenumber: {e}"));
+    let r = ldap
+        .modify(
+            "cn=latestchangenumber",
+            vec![Mod::Replace("count", HashSet::from([n_s.as_str()]))],
+        )
+        .await
+        .expect("set cn=latestchangenumber");
+    assert!(
+        r.rc == 0 || r.rc == RC_NO_SUCH_OBJECT,
+        "set cn=latestchangenumber: {r}"
+    );
 }
+
+/// LDAP result code noSuchObject.
+const RC_NO_SUCH_OBJECT: u32 = 32;
 
 struct LdifEntry {
     dn: String,
