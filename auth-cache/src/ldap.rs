@@ -312,7 +312,7 @@ async fn latest_changenumber(inner: &Inner, mut ldap: Ldap) -> Result<u64, Strin
     .await?;
     if r.1.rc == 0 {
         let n = r.0.into_iter().map(SearchEntry::construct).find_map(|e| {
-            e.attrs
+            ufds::normalise(e.attrs)
                 .get("count")
                 .and_then(|v| v.first())
                 .and_then(|v| v.parse::<u64>().ok())
@@ -338,7 +338,7 @@ async fn latest_changenumber(inner: &Inner, mut ldap: Ldap) -> Result<u64, Strin
         .into_iter()
         .map(SearchEntry::construct)
         .filter_map(|e| {
-            e.attrs
+            ufds::normalise(e.attrs)
                 .get("changenumber")
                 .and_then(|v| v.first())
                 .and_then(|v| v.parse::<u64>().ok())
@@ -441,7 +441,9 @@ async fn poll_once(inner: &Inner, mut ldap: Ldap) -> Result<usize, String> {
     }
     let mut changes = Vec::with_capacity(entries.len());
     for e in entries.into_iter().map(SearchEntry::construct) {
-        let get = |k: &str| e.attrs.get(k).and_then(|v| v.first()).cloned();
+        // Attribute names come back as the server spells them.
+        let attrs = ufds::normalise(e.attrs);
+        let get = |k: &str| attrs.get(k).and_then(|v| v.first()).cloned();
         let Some(number) = get("changenumber").and_then(|n| n.parse::<u64>().ok()) else {
             tracing::warn!(dn = %e.dn, "changelog record without a numeric changenumber; skipped");
             continue;
