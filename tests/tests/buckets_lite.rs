@@ -1008,7 +1008,7 @@ async fn authentication_errors_and_algorithms() {
     assert_error(
         &alice
             .for_account("bob")
-            .get(&format!("/bob/buckets"), &[])
+            .get("/bob/buckets", &[])
             .await,
         403,
         "AuthorizationFailed",
