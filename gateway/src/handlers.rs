@@ -1091,14 +1091,20 @@ impl Handlers {
     /// `max_xml_body_bytes` (MaxMessageLengthExceeded beyond).
     async fn read_xml_body(&self, r: &mut S3Request) -> Result<Vec<u8>, S3Error> {
         let max = self.limits().max_xml_body_bytes;
-        let b = self.body(r, max as u64)?;
+        // The verifier's size limit speaks of objects; for a request
+        // document the same excess is MaxMessageLengthExceeded.
+        let too_long = |e: S3Error| match e.code {
+            S3ErrorCode::EntityTooLarge => S3Error::new(S3ErrorCode::MaxMessageLengthExceeded),
+            _ => e,
+        };
+        let b = self.body(r, max as u64).map_err(too_long)?;
         if b.length.is_some_and(|l| l > max as u64) {
             return Err(S3ErrorCode::MaxMessageLengthExceeded.into());
         }
         let mut stream = b.stream;
         let mut out = Vec::new();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| backend_error(BackendError::Body(e)))?;
+            let chunk = chunk.map_err(|e| too_long(backend_error(BackendError::Body(e))))?;
             if out.len() + chunk.len() > max {
                 return Err(S3ErrorCode::MaxMessageLengthExceeded.into());
             }

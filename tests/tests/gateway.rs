@@ -1653,3 +1653,166 @@ async fn graceful_shutdown_finishes_in_flight_uploads() {
     assert_eq!(stored.status, 200);
     assert_eq!(stored.body.as_ref(), &whole[..]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_object_headers_overrides_and_checksum_mode() {
+    use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, StorageClass};
+    let env = start();
+    let s3 = path_client(&env.gw);
+    s3.create_bucket().bucket("hdrs").send().await.unwrap();
+    s3.put_object()
+        .bucket("hdrs")
+        .key("doc")
+        .content_type("text/plain")
+        .content_disposition("attachment; filename=\"a.txt\"")
+        .content_language("fr")
+        .cache_control("max-age=60")
+        .expires(aws_smithy_types::DateTime::from_secs(2_000_000_000))
+        .storage_class(StorageClass::ReducedRedundancy)
+        .tagging("a=1&b=2")
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .body(ByteStream::from_static(b"hello world"))
+        .send()
+        .await
+        .unwrap();
+    let got = s3
+        .get_object()
+        .bucket("hdrs")
+        .key("doc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.content_disposition(),
+        Some("attachment; filename=\"a.txt\"")
+    );
+    assert_eq!(got.content_language(), Some("fr"));
+    assert_eq!(got.cache_control(), Some("max-age=60"));
+    assert_eq!(got.expires_string(), Some("Wed, 18 May 2033 03:33:20 GMT"));
+    assert_eq!(got.storage_class(), Some(&StorageClass::ReducedRedundancy));
+    assert_eq!(got.tag_count(), Some(2));
+    // The SDK sends x-amz-checksum-mode: ENABLED by default; a client
+    // that does not ask gets no checksum headers.
+    let raw = Raw::new(&env.gw, None);
+    let r = raw.send(Req::new("GET", raw.host(None), "/hdrs/doc")).await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        !r.headers().contains_key("x-amz-checksum-crc32"),
+        "{:?}",
+        r.headers()
+    );
+    let mut asked = Req::new("GET", raw.host(None), "/hdrs/doc");
+    asked
+        .headers
+        .push(("x-amz-checksum-mode".into(), "ENABLED".into()));
+    let r = raw.send(asked).await;
+    assert_eq!(r.headers().get("x-amz-checksum-crc32").unwrap(), "DUoRhQ==");
+    // the stored checksum, when asked for
+    let got = s3
+        .get_object()
+        .bucket("hdrs")
+        .key("doc")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.checksum_crc32(),
+        Some("DUoRhQ=="),
+        "CRC32 of 'hello world'"
+    );
+    // response-* overrides
+    let got = s3
+        .get_object()
+        .bucket("hdrs")
+        .key("doc")
+        .response_content_type("application/x-over")
+        .response_content_disposition("inline")
+        .response_cache_control("no-cache")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.content_type(), Some("application/x-over"));
+    assert_eq!(got.content_disposition(), Some("inline"));
+    assert_eq!(got.cache_control(), Some("no-cache"));
+    assert_eq!(body_bytes(got).await, b"hello world");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_and_reserved_keys() {
+    let env = start_opts(GatewayOptions {
+        extra_toml:
+            "[limits]\nmax_xml_body_bytes = 2048\nmax_delete_keys = 3\nmax_header_bytes = 4096\n"
+                .into(),
+        ..GatewayOptions::default()
+    });
+    let raw = Raw::new(&env.gw, None);
+    let host = raw.host(None);
+    assert_eq!(
+        raw.send(Req::new("PUT", host.clone(), "/lim"))
+            .await
+            .status(),
+        200
+    );
+    let delete_doc = |n: usize, pad: usize| {
+        let objs: String = (0..n)
+            .map(|i| format!("<Object><Key>k{i}{}</Key></Object>", "x".repeat(pad)))
+            .collect();
+        format!("<Delete>{objs}</Delete>").into_bytes()
+    };
+    let md5_b64 = |b: &[u8]| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(b))
+    };
+    let post = |body: Vec<u8>| {
+        let mut r = Req::new("POST", host.clone(), "/lim");
+        r.query = "delete=".into();
+        r.headers.push(("content-md5".into(), md5_b64(&body)));
+        r.body = body;
+        r
+    };
+    let r = raw.send(post(delete_doc(2, 0))).await;
+    assert_eq!(r.status(), 200);
+    let r = raw.send(post(delete_doc(4, 0))).await;
+    assert_eq!(
+        error_code(&r.text().await.unwrap()),
+        "MalformedXML",
+        "more keys than allowed"
+    );
+    let r = raw.send(post(delete_doc(3, 900))).await;
+    assert_eq!(
+        error_code(&r.text().await.unwrap()),
+        "MaxMessageLengthExceeded"
+    );
+    let r = raw.send(post(b"<Delete><Object>".to_vec())).await;
+    assert_eq!(error_code(&r.text().await.unwrap()), "MalformedXML");
+    // DeleteObjects needs Content-MD5 or a checksum
+    let mut r = Req::new("POST", host.clone(), "/lim");
+    r.query = "delete=".into();
+    r.body = delete_doc(1, 0);
+    let r = raw.send(r).await;
+    assert_eq!(error_code(&r.text().await.unwrap()), "InvalidRequest");
+
+    // headers beyond the limit
+    let mut r = Req::new("GET", host.clone(), "/lim/k");
+    r.headers.push(("x-amz-meta-big".into(), "y".repeat(5000)));
+    let r = raw.send(r).await;
+    assert_eq!(
+        error_code(&r.text().await.unwrap()),
+        "RequestHeaderSectionTooLarge"
+    );
+    // keys: too long, and the gateway's reserved prefix
+    let long = "k".repeat(1025);
+    let r = raw
+        .send(Req::new("GET", host.clone(), &format!("/lim/{long}")))
+        .await;
+    assert_eq!(error_code(&r.text().await.unwrap()), "KeyTooLongError");
+    let r = raw
+        .send(Req::new("GET", host.clone(), "/lim/.s3gw~/x"))
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = raw
+        .send(Req::new("GET", host.clone(), "/Not_A_Bucket/k"))
+        .await;
+    assert_eq!(error_code(&r.text().await.unwrap()), "InvalidBucketName");
+}
