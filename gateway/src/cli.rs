@@ -1,6 +1,7 @@
 //! The `s3gw` command line (clap): `s3gw [serve]`, `s3gw check-config`,
-//! `s3gw --version`, with overrides that let a script start a throwaway
-//! endpoint in one line (`s3gw --listen 127.0.0.1:0 --data /tmp/x`).
+//! `s3gw keys ...` ([`crate::keys_cli`]), `s3gw --version`, with overrides
+//! that let a script start a throwaway endpoint in one line
+//! (`s3gw --listen 127.0.0.1:0 --data /tmp/x`).
 
 use std::path::PathBuf;
 
@@ -33,12 +34,14 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Run the gateway (the default).
     Serve,
     /// Load and validate the configuration, then exit (0 when valid).
     CheckConfig,
+    /// Manage tenants' access keys in the configured key source.
+    Keys(crate::keys_cli::KeysArgs),
 }
 
 impl Cli {

@@ -6,7 +6,8 @@
 //!
 //! Sections: `[server]`, `[auth]` ([`crate::auth::AuthConfig`]), `[limits]`,
 //! `[keys]` (auth-cache `KeySourceConfig`; absent: the embedded keys file),
-//! `[backend]` (absent: the embedded buckets-lite), `[embedded]`, `[log]`.
+//! `[backend]` (absent: the embedded buckets-lite), `[embedded]`, `[log]`,
+//! `[ops]` ([`crate::ops::OpsConfig`]: metrics and health listener).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -47,6 +48,7 @@ pub struct Config {
     pub backend: Option<BackendConfig>,
     pub embedded: EmbeddedConfig,
     pub log: LogConfig,
+    pub ops: crate::ops::OpsConfig,
 }
 
 /// `[server]`.
@@ -353,6 +355,7 @@ impl Config {
                 ));
             }
         }
+        self.ops.validate()?;
         if self.server.complete_keepalive_interval_ms == 0 {
             return Err(invalid(
                 "server.complete_keepalive_interval_ms",
@@ -396,6 +399,7 @@ mod tests {
         assert_eq!(c.auth.sigv2_enabled, d.auth.sigv2_enabled);
         assert_eq!(c.embedded.data_dir, d.embedded.data_dir);
         assert_eq!(c.log.filter, d.log.filter);
+        assert_eq!(c.ops, d.ops);
         assert!(c.backend.is_none() && c.keys.is_none());
     }
 

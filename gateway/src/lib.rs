@@ -20,6 +20,7 @@
 //!   document.
 //! - [`error`]: the one S3 error table.
 
+pub mod access_log;
 pub mod addressing;
 pub mod auth;
 pub mod body;
@@ -28,6 +29,9 @@ pub mod config;
 pub mod embedded;
 pub mod error;
 pub mod handlers;
+pub mod keys_cli;
+pub mod metrics;
+pub mod ops;
 pub mod router;
 pub mod server;
 pub mod xml;

@@ -1,8 +1,10 @@
 //! The `s3gw` binary: parses the command line, loads the configuration,
 //! starts the gateway and prints exactly one line
 //! `s3gw listening on http(s)://ADDR` on stdout once bound (scripts and the
-//! test harness wait for it), then serves until SIGTERM or SIGINT and
-//! shuts down gracefully.
+//! test harness wait for it; with `[ops] listen` set, the line
+//! `s3gw ops listening on http://ADDR` comes just before it), then serves
+//! until SIGTERM or SIGINT and shuts down gracefully. `s3gw keys ...` manages
+//! access keys instead ([`s3gw::keys_cli`]).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -26,6 +28,31 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve => serve(config),
+        Command::Keys(args) => keys(&config, &args),
+    }
+}
+
+/// `s3gw keys ...`: exit 0 on success, 1 when the operation was refused.
+fn keys(config: &Config, args: &s3gw::keys_cli::KeysArgs) -> ExitCode {
+    init_logging(config);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("s3gw: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    match rt.block_on(s3gw::keys_cli::run(config, args, &mut out)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("s3gw keys: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -73,6 +100,9 @@ fn serve(config: Config) -> ExitCode {
             println!("  access key id:     {}", k.access_key_id);
             println!("  secret access key: {}", k.secret);
             println!("  account:           {}", k.account);
+        }
+        if let Some(a) = gw.ops_addr() {
+            println!("s3gw ops listening on http://{a}");
         }
         println!("s3gw listening on {}", gw.url());
         let _ = std::io::stdout().flush();

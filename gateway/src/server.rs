@@ -8,6 +8,8 @@
 //! A request's way (design.md): request id + span -> addressing -> router
 //! -> signature -> body bridge + verification -> handler -> S3 response,
 //! with every failure rendered by [`error_response`] from the one table.
+//! Around it: per-request metrics and the access-log line
+//! ([`crate::access_log`]), and the ops listener ([`crate::ops`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,6 +43,7 @@ struct AppState {
     addressing: Addressing,
     config: Arc<Config>,
     scheme: &'static str,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// A started gateway.
@@ -51,11 +54,16 @@ pub struct RunningGateway {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     keys: s3gw_auth_cache::KeyCache,
     embedded: Option<Embedded>,
+    ops: Option<crate::ops::OpsServer>,
 }
 
 impl RunningGateway {
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+    /// The ops listener's address (`[ops] listen`), when enabled.
+    pub fn ops_addr(&self) -> Option<SocketAddr> {
+        self.ops.as_ref().map(|o| o.local_addr())
     }
     /// `http://ADDR` or `https://ADDR`.
     pub fn url(&self) -> String {
@@ -74,6 +82,9 @@ impl RunningGateway {
     /// `server.shutdown_timeout_secs`), then stop the key cache and the
     /// embedded store.
     pub async fn stop(self) {
+        if let Some(o) = self.ops {
+            o.stop().await;
+        }
         self.handle.stop(true).await;
         let _ = self.task.await;
         self.keys.shutdown().await;
@@ -134,6 +145,14 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         .await
         .map_err(|e| anyhow::anyhow!("keys: {e}"))?;
 
+    // Every backend call is timed and counted; readiness probes use the
+    // unmetered backend (they are not S3 traffic).
+    let metrics = crate::metrics::Metrics::new();
+    let probe_backend = backend.clone();
+    let backend: Arc<dyn Backend> = Arc::new(crate::metrics::MeteredBackend::new(
+        backend,
+        metrics.clone(),
+    ));
     let config = Arc::new(config);
     let tls = match (&config.server.tls_cert, &config.server.tls_key) {
         (Some(c), Some(k)) => Some(tls_config(c, k)?),
@@ -148,11 +167,17 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         addressing: Addressing::new(config.server.domains.clone()),
         config: config.clone(),
         scheme: if tls.is_some() { "https" } else { "http" },
+        metrics: metrics.clone(),
     });
+    let conn_metrics = metrics.clone();
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .default_service(web::to(entry))
+    })
+    // The guard lives in the connection's extensions, dropped with it.
+    .on_connect(move |_, ext| {
+        ext.insert(conn_metrics.connection());
     })
     .shutdown_timeout(config.server.shutdown_timeout_secs)
     .disable_signals();
@@ -167,6 +192,16 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     }
     .with_context(|| format!("binding server.listen {listen}"))?;
     let addr = *server.addrs().first().context("no address bound")?;
+    let ops = match config.ops.listen_addr()? {
+        Some(listen) => Some(crate::ops::start(
+            listen,
+            metrics,
+            keys.clone(),
+            probe_backend,
+            Duration::from_millis(config.ops.ready_timeout_ms),
+        )?),
+        None => None,
+    };
     let srv = server.run();
     let handle = srv.handle();
     let task = tokio::spawn(srv);
@@ -177,6 +212,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         task,
         keys,
         embedded,
+        ops,
     })
 }
 
@@ -223,6 +259,8 @@ fn request_ids() -> (String, String) {
 /// THE entry: every request comes here.
 async fn entry(req: HttpRequest, payload: web::Payload, st: web::Data<AppState>) -> HttpResponse {
     let (request_id, id2) = request_ids();
+    let meter = crate::access_log::RequestMeter::new(&request_id, req.method().as_str());
+    st.metrics.request_started();
     let span = tracing::info_span!(
         "s3",
         request_id = %request_id,
@@ -231,7 +269,8 @@ async fn entry(req: HttpRequest, payload: web::Payload, st: web::Data<AppState>)
         access_key_id = tracing::field::Empty,
     );
     let is_head = req.method() == Method::HEAD;
-    let result = serve(&req, payload, &st, &request_id, &span)
+    let result = meter
+        .scope(serve(&req, payload, &st, &request_id, &span))
         .instrument(span.clone())
         .await;
     let mut resp = match result {
@@ -259,7 +298,7 @@ async fn entry(req: HttpRequest, payload: web::Payload, st: web::Data<AppState>)
         HeaderName::from_static("server"),
         HeaderValue::from_static("s3gw"),
     );
-    resp
+    crate::access_log::finish(resp, meter, st.metrics.clone())
 }
 
 /// Renders an S3 error: the `<Error>` document, or no body for HEAD (and
@@ -306,6 +345,7 @@ async fn serve(
     let raw_path = req.uri().path();
     let raw_query = req.uri().query().unwrap_or("");
     let target = st.addressing.resolve(host, raw_path)?;
+    crate::access_log::note_target(target.bucket.as_deref(), target.key.as_deref());
     let query = Query::parse(raw_query);
     let endpoint = router::route(
         req.method(),
@@ -315,6 +355,7 @@ async fn serve(
         headers,
     )?;
     span.record("operation", endpoint.name());
+    crate::access_log::note_operation(endpoint.name());
     if let Some(b) = &target.bucket {
         span.record("bucket", b.as_str());
     }
@@ -333,6 +374,7 @@ async fn serve(
             Identity::Anonymous => return Err(S3ErrorCode::AccessDenied.into()),
         };
     span.record("access_key_id", auth.credential.access_key_id.as_str());
+    crate::access_log::note_access_key(auth.credential.access_key_id.as_str());
     if !endpoint.is_supported() {
         return Err(not_implemented(endpoint.name()));
     }
@@ -361,7 +403,8 @@ async fn serve(
             })
         })
         .transpose()?;
-    let body = matches!(*req.method(), Method::PUT | Method::POST).then(|| bridge(payload));
+    let body = matches!(*req.method(), Method::PUT | Method::POST)
+        .then(|| crate::access_log::count_in(bridge(payload)));
     let account = &auth.credential.account;
     let cx = RequestContext {
         tenant: Tenant {
