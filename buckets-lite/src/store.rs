@@ -4,8 +4,9 @@
 //! `spawn_blocking`, never on an async worker.
 //!
 //! Crash safety (issue 2): a body is fsynced in `tmp/`, renamed into
-//! `objects/` (directory fsynced) and only then is its row committed, in the
-//! same IMMEDIATE transaction that re-checks the request's conditions. A body
+//! `objects/` (directory fsynced) and only then is its row committed, in an
+//! IMMEDIATE transaction that re-checks the request's conditions (so
+//! `If-None-Match: *` and `If-Match: <id>` are atomic). A body
 //! that lost its row (crash between rename and commit, or between commit and
 //! removing an overwritten body) is an orphan: [`Store::open`] removes every
 //! file under `objects/` that no row references, and empties `tmp/`.
@@ -353,9 +354,11 @@ impl Store {
         })
     }
 
-    /// Commits an uploaded body: re-checks the conditions, moves the fsynced
-    /// temp file into place and writes the row, atomically. Removes the
-    /// overwritten body after the commit.
+    /// Commits an uploaded body: moves the fsynced temp file into place
+    /// (its name is a fresh id nothing references yet, so this happens
+    /// outside the writer lock), then re-checks the conditions and writes the
+    /// row in one IMMEDIATE transaction. Removes the overwritten body after
+    /// the commit, and the new one if the commit did not happen.
     pub fn commit_put(
         &self,
         account: &str,
@@ -365,6 +368,33 @@ impl Store {
         tmp: &Path,
         row: &ObjectRow,
     ) -> Result<(), ApiError> {
+        let dest = self.body_path(&row.id);
+        std::fs::rename(tmp, &dest)?;
+        let result = fsync_dir(dest.parent().expect("body path has a parent"))
+            .map_err(ApiError::from)
+            .and_then(|()| self.commit_row(account, bucket, name, conds, row));
+        match result {
+            Ok(Some(old_id)) => {
+                let _ = std::fs::remove_file(self.body_path(&old_id));
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => {
+                let _ = std::fs::remove_file(&dest);
+                Err(e)
+            }
+        }
+    }
+
+    /// The transaction of [`Store::commit_put`]; returns the replaced id.
+    fn commit_row(
+        &self,
+        account: &str,
+        bucket: &str,
+        name: &str,
+        conds: &Conditions,
+        row: &ObjectRow,
+    ) -> Result<Option<String>, ApiError> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         Self::require_bucket(&tx, account, bucket)?;
@@ -373,43 +403,27 @@ impl Store {
             conds.evaluate(old.as_ref().map(ObjectRow::current), false),
             name,
         )?;
-        let dest = self.body_path(&row.id);
-        std::fs::rename(tmp, &dest)?;
-        let result = (|| -> Result<(), ApiError> {
-            fsync_dir(dest.parent().expect("body path has a parent"))?;
-            let headers = serde_json::to_string(&row.headers).expect("headers serialise");
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO objects (account, bucket, name, id, size, content_type, \
-                 md5, created_ms, modified_ms, durability, headers) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?
-            .execute(params![
-                account,
-                bucket.as_bytes(),
-                name.as_bytes(),
-                row.id,
-                row.size as i64,
-                row.content_type,
-                row.md5,
-                row.created_ms,
-                row.modified_ms,
-                row.durability as i64,
-                headers
-            ])?;
-            Ok(())
-        })();
-        match result.and_then(|()| tx.commit().map_err(ApiError::from)) {
-            Ok(()) => {
-                if let Some(old) = old {
-                    let _ = std::fs::remove_file(self.body_path(&old.id));
-                }
-                Ok(())
-            }
-            Err(e) => {
-                let _ = std::fs::remove_file(&dest);
-                Err(e)
-            }
-        }
+        let headers = serde_json::to_string(&row.headers).expect("headers serialise");
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO objects (account, bucket, name, id, size, content_type, \
+             md5, created_ms, modified_ms, durability, headers) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?
+        .execute(params![
+            account,
+            bucket.as_bytes(),
+            name.as_bytes(),
+            row.id,
+            row.size as i64,
+            row.content_type,
+            row.md5,
+            row.created_ms,
+            row.modified_ms,
+            row.durability as i64,
+            headers
+        ])?;
+        tx.commit()?;
+        Ok(old.map(|o| o.id))
     }
 
     /// Replaces the stored headers and content type; keeps the id.

@@ -1006,10 +1006,7 @@ async fn authentication_errors_and_algorithms() {
     // Authorization: alice on bob's buckets; operators anywhere, including
     // accounts the config does not list; sub-users on their account.
     assert_error(
-        &alice
-            .for_account("bob")
-            .get("/bob/buckets", &[])
-            .await,
+        &alice.for_account("bob").get("/bob/buckets", &[]).await,
         403,
         "AuthorizationFailed",
     );
@@ -1053,4 +1050,43 @@ async fn objects_survive_a_restart() {
     assert_eq!(r.header("etag").unwrap(), etag);
     assert_eq!(r.header("m-x").as_deref(), Some("1"));
     assert_eq!(c.head(&c.bucket_path("bkt"), &[]).await.status, 200);
+}
+
+#[test]
+fn command_line_bad_config_exits_2_and_sigterm_is_graceful() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = s3gw_tests::procs::workspace_bin("buckets-lite");
+    for (name, text) in [
+        ("unknown-key.toml", "bogus = 1\n"),
+        (
+            "bad-key.toml",
+            "[[accounts]]\nlogin = \"a\"\nkeys = [\"ssh-ed25519 AAAA\"]\n",
+        ),
+        ("no-data.toml", "[[accounts]]\nlogin = \"a\"\n"),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let out = std::process::Command::new(&bin)
+            .arg("--config")
+            .arg(&path)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("bad configuration"), "{name}: {stderr}");
+        assert!(out.stdout.is_empty());
+    }
+    let out = std::process::Command::new(&bin)
+        .arg("--config")
+        .arg(dir.path().join("missing.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    // SIGTERM: a clean exit (status 0).
+    let lite = BucketsLite::start();
+    let stopped = lite.stop();
+    assert!(stopped.exited_cleanly);
 }
