@@ -99,6 +99,15 @@ pub fn backend_error(e: BackendError) -> S3Error {
     }
 }
 
+/// A copy whose `x-amz-copy-source-if-none-match` / `-if-modified-since`
+/// condition fails is 412 in S3, not the 304 a conditional GET gets.
+fn copy_error(e: BackendError) -> S3Error {
+    match e {
+        BackendError::NotModified { .. } => backend_error(BackendError::PreconditionFailed),
+        e => backend_error(e),
+    }
+}
+
 /// 501 naming the operation.
 pub fn not_implemented(op: &str) -> S3Error {
     S3Error::with_message(
@@ -767,7 +776,7 @@ impl Handlers {
             .backend
             .copy_object(&r.cx, input)
             .await
-            .map_err(backend_error)?;
+            .map_err(copy_error)?;
         let doc = xml::CopyResult {
             xmlns: NS,
             etag: out.etag.quoted(),
@@ -875,7 +884,7 @@ impl Handlers {
             .backend
             .upload_part_copy(&r.cx, input)
             .await
-            .map_err(backend_error)?;
+            .map_err(copy_error)?;
         let doc = xml::CopyResult {
             xmlns: NS,
             etag: out.etag.quoted(),
