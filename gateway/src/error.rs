@@ -148,7 +148,10 @@ mod tests {
     fn wire_names_are_the_variant_names_and_statuses_are_http() {
         assert_eq!(S3ErrorCode::NoSuchKey.as_str(), "NoSuchKey");
         assert_eq!(S3ErrorCode::InvalidRange.status(), 416);
-        assert_eq!(S3ErrorCode::XAmzContentSHA256Mismatch.as_str(), "XAmzContentSHA256Mismatch");
+        assert_eq!(
+            S3ErrorCode::XAmzContentSHA256Mismatch.as_str(),
+            "XAmzContentSHA256Mismatch"
+        );
         for c in S3ErrorCode::ALL {
             assert!((300..600).contains(&c.status()), "{c:?}");
         }
