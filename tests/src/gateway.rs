@@ -180,15 +180,32 @@ impl Gateway {
 
     /// The embedded default over `data` (kept by the caller: restart tests).
     pub fn start_embedded_in(data: &Path, tmp: Option<tempfile::TempDir>) -> Gateway {
+        Self::start_embedded_with(data, tmp, &[], &[])
+    }
+
+    /// The embedded default with extra command-line arguments (e.g.
+    /// `--domain NAME`) and environment (e.g. `S3GW_ROOT_ACCESS_KEY`). The
+    /// key is read back from `<data>/keys.toml`.
+    pub fn start_embedded_with(
+        data: &Path,
+        tmp: Option<tempfile::TempDir>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Gateway {
         let mut cmd = Command::new(workspace_bin("s3gw"));
         cmd.arg("serve")
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--data")
             .arg(data)
+            .args(args)
             .env_remove("S3GW_ROOT_ACCESS_KEY")
             .env_remove("S3GW_ROOT_SECRET_KEY")
+            .env_remove("S3GW_ROOT_ACCOUNT")
             .env_remove("S3GW_CONFIG");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let mut gw = Self::launch(
             cmd,
             data.to_path_buf(),

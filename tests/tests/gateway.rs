@@ -1908,3 +1908,53 @@ async fn sigv2_header_and_query_in_both_styles() {
         );
     }
 }
+
+/// `S3GW_ROOT_ACCESS_KEY` / `S3GW_ROOT_SECRET_KEY` / `S3GW_ROOT_ACCOUNT`
+/// define the development key, and `--domain` sets the virtual-host
+/// domains of a one-line throwaway endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_root_key_from_environment_and_domain_flag() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let gw = Gateway::start_embedded_with(
+        data_dir.path(),
+        None,
+        &["--domain", "objects.example.test"],
+        &[
+            ("S3GW_ROOT_ACCESS_KEY", "SCRIPTKEY0123456789"),
+            ("S3GW_ROOT_SECRET_KEY", "script-secret-value"),
+            ("S3GW_ROOT_ACCOUNT", "ci"),
+        ],
+    );
+    assert_eq!(gw.key.access_key_id, "SCRIPTKEY0123456789");
+    assert_eq!(gw.key.secret, "script-secret-value");
+    assert_eq!(gw.key.account, "ci");
+    let port = gw.addr.port();
+    let vh = sdk(
+        &gw.key,
+        &format!("http://objects.example.test:{port}"),
+        false,
+        None,
+    );
+    vh.create_bucket()
+        .bucket("scripted")
+        .send()
+        .await
+        .expect("create via vhost");
+    vh.put_object()
+        .bucket("scripted")
+        .key("k")
+        .body(ByteStream::from_static(b"from a script"))
+        .send()
+        .await
+        .expect("put via vhost");
+    let got = path_client(&gw)
+        .get_object()
+        .bucket("scripted")
+        .key("k")
+        .send()
+        .await
+        .expect("get path-style");
+    assert_eq!(body_bytes(got).await, b"from a script");
+    let buckets = path_client(&gw).list_buckets().send().await.unwrap();
+    assert_eq!(buckets.owner().and_then(|o| o.display_name()), Some("ci"));
+}
