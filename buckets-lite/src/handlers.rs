@@ -628,6 +628,12 @@ fn object_headers(resp: &mut actix_web::HttpResponseBuilder, row: &ObjectRow) {
     }
 }
 
+/// A GET body: read already (small), or a file to stream.
+enum Body {
+    Small(Bytes),
+    File(std::fs::File),
+}
+
 async fn get_object(
     req: &HttpRequest,
     state: &State,
@@ -643,6 +649,9 @@ async fn get_object(
     let nm = name.clone();
     // Read the row and open its body together; an overwrite may remove the
     // file between the two, so retry with the new row.
+    // Bodies up to one buffer are read in the same blocking call: one hop
+    // to the blocking pool per small GET instead of three.
+    let small = state.limits.io_buffer_bytes as u64;
     let (row, file) = blocking(move || {
         for _ in 0..5 {
             let Some(row) = store.get_object(&account, bucket.as_str(), nm.as_str())? else {
@@ -652,7 +661,13 @@ async fn get_object(
                 return Ok((Some(row), None));
             }
             match std::fs::File::open(store.body_path(&row.id)) {
-                Ok(f) => return Ok((Some(row), Some(f))),
+                Ok(mut f) if row.size <= small => {
+                    use std::io::Read as _;
+                    let mut buf = Vec::with_capacity(row.size as usize);
+                    f.read_to_end(&mut buf)?;
+                    return Ok((Some(row), Some(Body::Small(Bytes::from(buf)))));
+                }
+                Ok(f) => return Ok((Some(row), Some(Body::File(f)))),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -709,7 +724,13 @@ async fn get_object(
             futures_util::stream::empty::<Result<Bytes, std::io::Error>>(),
         )));
     };
-    let mut file = file;
+    let mut file = match file {
+        Body::Small(all) => {
+            let end = usize::try_from(first + len).expect("small bodies fit usize");
+            return Ok(resp.body(all.slice(first as usize..end)));
+        }
+        Body::File(f) => f,
+    };
     if first > 0 {
         use std::io::Seek as _;
         file.seek(std::io::SeekFrom::Start(first))?;

@@ -90,6 +90,9 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     .keep_alive(std::time::Duration::from_secs(
         config.limits.keep_alive_secs,
     ))
+    // Headers and a small body go out as separate writes; without NODELAY
+    // the body waits for the client's delayed ACK (~40 ms per request).
+    .tcp_nodelay(true)
     .disable_signals()
     .shutdown_timeout(30);
     if let Some(w) = config.limits.workers {
