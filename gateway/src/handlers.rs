@@ -1784,6 +1784,35 @@ mod tests {
     }
 
     #[test]
+    fn object_headers_carry_non_ascii_values() {
+        let info = ObjectInfo {
+            key: "k".into(),
+            size: 3,
+            etag: ETag::from_client("abc"),
+            last_modified: SystemTime::UNIX_EPOCH,
+            meta: ObjectMeta {
+                content_disposition: Some("attachment; filename=\"ü.txt\"".into()),
+                user: vec![("name".into(), "Zoë".into())],
+                ..Default::default()
+            },
+            parts_count: None,
+        };
+        let resp = object_response(&info, Some((0, 1, 3)), false, false, &Query::parse(""))
+            .unwrap()
+            .finish();
+        assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+        let h = resp.headers();
+        assert_eq!(
+            h.get("x-amz-meta-name").unwrap().as_bytes(),
+            "Zoë".as_bytes()
+        );
+        assert_eq!(h.get("content-range").unwrap(), "bytes 0-1/3");
+        assert_eq!(h.get("etag").unwrap(), "\"abc\"");
+        assert_eq!(h.get("content-type").unwrap(), "binary/octet-stream");
+        assert_eq!(h.get("accept-ranges").unwrap(), "bytes");
+    }
+
+    #[test]
     fn backend_errors_map_through_one_function() {
         assert_eq!(
             backend_error(BackendError::NoSuchKey).code,
