@@ -62,6 +62,8 @@ pub enum ApiError {
     AccountBlocked(String),
     #[error("{0} does not exist")]
     ResourceNotFound(String),
+    #[error("not enough space")]
+    NotEnoughSpace,
     #[error("internal error")]
     Internal,
     #[error("storage unavailable")]
@@ -100,6 +102,7 @@ impl ApiError {
             AccountDoesNotExist(_) => ("AccountDoesNotExist", 403),
             AccountBlocked(_) => ("AccountBlocked", 403),
             ResourceNotFound(_) => ("ResourceNotFound", 404),
+            NotEnoughSpace => ("NotEnoughSpace", 507),
             Internal => ("InternalError", 500),
             StorageUnavailable => ("InternalError", 503),
         }
@@ -140,6 +143,10 @@ impl From<rusqlite::Error> for ApiError {
 impl From<std::io::Error> for ApiError {
     fn from(e: std::io::Error) -> Self {
         tracing::warn!(error = %e, "io");
-        ApiError::Internal
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            ApiError::NotEnoughSpace
+        } else {
+            ApiError::Internal
+        }
     }
 }

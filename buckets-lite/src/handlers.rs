@@ -285,7 +285,7 @@ fn list_params(req: &HttpRequest) -> Result<ListParams, ApiError> {
     })
 }
 
-fn listing_response(page: crate::store::Page) -> HttpResponse {
+fn listing_response(page: crate::store::Page, kind: &str) -> HttpResponse {
     #[derive(serde::Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Obj<'a> {
@@ -347,7 +347,7 @@ fn listing_response(page: crate::store::Page) -> HttpResponse {
         body.push(b'\n');
     }
     let mut resp = HttpResponse::Ok();
-    resp.content_type("application/x-json-stream; type=bucketobject");
+    resp.content_type(format!("application/x-json-stream; type={kind}"));
     if page.truncated {
         if let Some(last) = page.entries.last() {
             // The raw UTF-8 name (obs-text bytes are legal in a header value).
@@ -375,7 +375,7 @@ async fn list_buckets(
     let params = list_params(req)?;
     let store = state.store.clone();
     let page = blocking(move || store.list_buckets(&account, &params)).await?;
-    Ok(listing_response(page))
+    Ok(listing_response(page, "bucket"))
 }
 
 async fn list_objects(
@@ -388,7 +388,7 @@ async fn list_objects(
     let params = list_params(req)?;
     let store = state.store.clone();
     let page = blocking(move || store.list_objects(&account, bucket.as_str(), &params)).await?;
-    Ok(listing_response(page))
+    Ok(listing_response(page, "bucketobject"))
 }
 
 /// Headers stored with an object and returned on GET/HEAD (buckets-api.md
