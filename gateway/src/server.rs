@@ -449,3 +449,46 @@ fn bridge(mut payload: web::Payload) -> ByteStream {
         rx.recv().await.map(|i| (i, rx))
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_look_like_s3_ones() {
+        let (id, id2) = request_ids();
+        assert_eq!(id.len(), 16);
+        assert!(id
+            .bytes()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()));
+        assert!(base64::engine::general_purpose::STANDARD
+            .decode(&id2)
+            .is_ok());
+        assert_ne!(request_ids().0, id);
+    }
+
+    #[actix_rt::test]
+    async fn error_responses_have_xml_except_for_head() {
+        let e = S3Error::new(S3ErrorCode::NoSuchKey);
+        let r = error_response(&e, false, "/b/k", "REQ");
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert_eq!(r.headers().get("content-type").unwrap(), "application/xml");
+        let body = actix_web::body::to_bytes(r.into_body()).await.ok().unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            body.contains("<Code>NoSuchKey</Code>") && body.contains("<Resource>/b/k</Resource>")
+        );
+        let r = error_response(&e, true, "/b/k", "REQ");
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let body = actix_web::body::to_bytes(r.into_body()).await.ok().unwrap();
+        assert!(body.is_empty(), "HEAD: no body");
+        let r = error_response(
+            &S3Error::new(S3ErrorCode::ServiceUnavailable),
+            false,
+            "/",
+            "R",
+        );
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers().get("retry-after").unwrap(), "1");
+    }
+}
