@@ -176,7 +176,12 @@ endpoints! {
 
 /// A sub-resource keyword and its operations for GET (and HEAD), PUT and
 /// DELETE.
-type SubResource = (&'static str, Option<Endpoint>, Option<Endpoint>, Option<Endpoint>);
+type SubResource = (
+    &'static str,
+    Option<Endpoint>,
+    Option<Endpoint>,
+    Option<Endpoint>,
+);
 
 /// The bucket sub-resources: query keywords that select a bucket operation,
 /// with the endpoint for GET, PUT and DELETE (None: that method is not an
