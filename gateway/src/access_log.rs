@@ -7,8 +7,8 @@
 //!
 //! Fields: `request_id`, `access_key_id` (never the secret, never the
 //! `Authorization` header), `method`, `operation`, `bucket`, `key`
-//! (escaped: a key may hold newlines), `status`, `bytes_in`, `bytes_out`,
-//! `duration_ms`, `native_calls`.
+//! (quoted and escaped: a key may hold newlines), `status`, `bytes_in`,
+//! `bytes_out`, `duration_ms`, `native_calls`.
 //!
 //! How the pieces meet: the S3 server runs each request inside
 //! [`RequestMeter::scope`]; the server notes what it learns
@@ -187,9 +187,9 @@ impl Drop for MeteredBody {
             bytes_out: self.sent,
         });
         self.metrics.request_done();
-        // Keys are arbitrary bytes (newlines included): escaped, so a key
-        // cannot forge a log line in text format.
-        let key = n.key.as_deref().map(|k| k.escape_debug().to_string());
+        // Keys are arbitrary (newlines included): recorded as string
+        // values, which the text formatter prints quoted and escaped and the
+        // JSON formatter as JSON strings, so a key cannot forge a log line.
         tracing::info!(
             target: TARGET,
             request_id = %m.request_id,
@@ -197,7 +197,7 @@ impl Drop for MeteredBody {
             method = %m.method,
             operation,
             bucket = n.bucket.as_deref().unwrap_or("-"),
-            key = key.as_deref().unwrap_or("-"),
+            key = n.key.as_deref().unwrap_or("-"),
             status = self.status,
             bytes_in,
             bytes_out = self.sent,

@@ -19,6 +19,12 @@
 //! - [`xml`]: request documents (parsed with limits) and every response
 //!   document.
 //! - [`error`]: the one S3 error table.
+//! - [`metrics`]: counters and histograms (Prometheus text), and the
+//!   metered `Backend` wrapper.
+//! - [`access_log`]: the per-request meter and the `s3gw::access` line.
+//! - [`ops`]: the `[ops]` listener: `/metrics`, `/health/live`,
+//!   `/health/ready`.
+//! - [`keys_cli`]: `s3gw keys ...`, tenant key administration.
 
 pub mod access_log;
 pub mod addressing;
