@@ -24,6 +24,10 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::CheckConfig => {
+            if let Err(e) = s3gw::server::load_tls(&config) {
+                eprintln!("s3gw: {e:#}");
+                return ExitCode::from(2);
+            }
             println!("s3gw: configuration is valid");
             ExitCode::SUCCESS
         }

@@ -154,10 +154,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         metrics.clone(),
     ));
     let config = Arc::new(config);
-    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
-        (Some(c), Some(k)) => Some(tls_config(c, k)?),
-        _ => None,
-    };
+    let tls = load_tls(&config)?;
     let state = web::Data::new(AppState {
         handlers: Handlers {
             backend,
@@ -220,6 +217,16 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
 /// in through test dependencies; common.md). One certificate chain serves
 /// every name it covers, so a `*.s3.example.com` wildcard serves every
 /// virtual-host bucket.
+/// The TLS configuration `[server] tls_cert`/`tls_key` describe, loaded
+/// and checked (certificates parse, the key matches); `None` without TLS.
+/// `s3gw check-config` calls it too, so a bad PEM is caught before a start.
+pub fn load_tls(config: &Config) -> anyhow::Result<Option<rustls::ServerConfig>> {
+    match (&config.server.tls_cert, &config.server.tls_key) {
+        (Some(c), Some(k)) => tls_config(c, k).map(Some),
+        _ => Ok(None),
+    }
+}
+
 fn tls_config(
     cert: &std::path::Path,
     key: &std::path::Path,

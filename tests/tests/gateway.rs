@@ -718,6 +718,31 @@ async fn sdk_listing_v1_v2_with_encoding() {
     }
     assert_eq!(seen, sorted);
 
+    // fetch-owner
+    let out = s3
+        .list_objects_v2()
+        .bucket("list")
+        .max_keys(1)
+        .fetch_owner(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.contents()[0].owner().and_then(|o| o.display_name()),
+        Some("alice")
+    );
+    let out = s3
+        .list_objects_v2()
+        .bucket("list")
+        .max_keys(1)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        out.contents()[0].owner().is_none(),
+        "no owner unless fetch-owner"
+    );
+
     // delimiter and prefix
     let out = s3
         .list_objects_v2()
@@ -1600,6 +1625,26 @@ fn command_line_version_and_check_config() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("server.listen"));
+    // TLS files are loaded: a certificate that is not PEM is refused
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate").unwrap();
+    let tls = dir.path().join("tls.toml");
+    std::fs::write(
+        &tls,
+        format!("[server]\ntls_cert = {:?}\ntls_key = {:?}\n", junk, junk),
+    )
+    .unwrap();
+    let out = std::process::Command::new(&bin)
+        .args(["check-config", "--config"])
+        .arg(&tls)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("tls_cert"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
