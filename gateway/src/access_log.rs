@@ -10,8 +10,8 @@
 //! (quoted and escaped: a key may hold newlines), `status`, `bytes_in`,
 //! `bytes_out`, `duration_ms`, `native_calls`.
 //!
-//! How the pieces meet: the S3 server runs each request inside
-//! [`RequestMeter::scope`]; the server notes what it learns
+//! How the pieces meet: the S3 server runs each request inside an
+//! [`InFlight`] ([`InFlight::scope`]); the server notes what it learns
 //! ([`note_operation`], [`note_target`], [`note_access_key`]), the
 //! [`crate::metrics::MeteredBackend`] counts native calls
 //! ([`note_native_call`]), the request body is counted by [`count_in`], and
@@ -128,10 +128,52 @@ pub fn count_in(body: ByteStream) -> ByteStream {
     }))
 }
 
+/// The status logged and counted for a request whose client went away
+/// before a response existed (nginx's "client closed request").
+pub const CLIENT_CLOSED: u16 = 499;
+
+/// A request being served: counted in flight from [`InFlight::start`] until
+/// its response body ends ([`finish`]) or, if the client goes away before a
+/// response exists (actix then drops the handler's future), until this is
+/// dropped; either way exactly one access-log line is written.
+pub struct InFlight {
+    meter: Arc<RequestMeter>,
+    metrics: Arc<Metrics>,
+    armed: bool,
+}
+
+impl InFlight {
+    /// Starts the clock and the in-flight count of a request.
+    pub fn start(request_id: &str, method: &str, metrics: Arc<Metrics>) -> InFlight {
+        metrics.request_started();
+        InFlight {
+            meter: RequestMeter::new(request_id, method),
+            metrics,
+            armed: true,
+        }
+    }
+
+    /// Runs `fut` (the request's handling) with this request's meter as the
+    /// current one, so the `note_*` functions reach it.
+    pub async fn scope<F: std::future::Future>(&self, fut: F) -> F::Output {
+        self.meter.scope(fut).await
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.armed {
+            report(&self.meter, &self.metrics, CLIENT_CLOSED, 0);
+        }
+    }
+}
+
 /// Wraps `resp`'s body so that, when it has been sent (or dropped), the
-/// access-log line is emitted and the request is counted in `metrics`.
-pub fn finish(resp: HttpResponse, meter: Arc<RequestMeter>, metrics: Arc<Metrics>) -> HttpResponse {
+/// access-log line is emitted and the request is counted.
+pub fn finish(resp: HttpResponse, mut flight: InFlight) -> HttpResponse {
+    flight.armed = false;
     let status = resp.status().as_u16();
+    let (meter, metrics) = (flight.meter.clone(), flight.metrics.clone());
     resp.map_body(move |_, body| {
         BoxBody::new(MeteredBody {
             inner: body,
@@ -173,39 +215,43 @@ impl MessageBody for MeteredBody {
 
 impl Drop for MeteredBody {
     fn drop(&mut self) {
-        let m = &self.meter;
-        let duration = m.start.elapsed();
-        let bytes_in = m.bytes_in.load(Ordering::Relaxed);
-        let native_calls = m.native_calls.load(Ordering::Relaxed);
-        let n = m.notes();
-        let operation = n.operation.unwrap_or("Unknown");
-        self.metrics.record_request(&RequestSample {
-            operation,
-            status: self.status,
-            duration,
-            bytes_in,
-            bytes_out: self.sent,
-        });
-        self.metrics.request_done();
-        // Keys are arbitrary (newlines included): recorded as string
-        // values, which the text formatter prints quoted and escaped and the
-        // JSON formatter as JSON strings, so a key cannot forge a log line.
-        tracing::info!(
-            target: TARGET,
-            request_id = %m.request_id,
-            access_key_id = n.access_key_id.as_deref().unwrap_or("-"),
-            method = %m.method,
-            operation,
-            bucket = n.bucket.as_deref().unwrap_or("-"),
-            key = n.key.as_deref().unwrap_or("-"),
-            status = self.status,
-            bytes_in,
-            bytes_out = self.sent,
-            duration_ms = duration.as_secs_f64() * 1000.0,
-            native_calls,
-            "access"
-        );
+        report(&self.meter, &self.metrics, self.status, self.sent);
     }
+}
+
+/// Counts a finished request and writes its access-log line.
+fn report(m: &RequestMeter, metrics: &Metrics, status: u16, bytes_out: u64) {
+    let duration = m.start.elapsed();
+    let bytes_in = m.bytes_in.load(Ordering::Relaxed);
+    let native_calls = m.native_calls.load(Ordering::Relaxed);
+    let n = m.notes();
+    let operation = n.operation.unwrap_or("Unknown");
+    metrics.record_request(&RequestSample {
+        operation,
+        status,
+        duration,
+        bytes_in,
+        bytes_out,
+    });
+    metrics.request_done();
+    // Keys are arbitrary (newlines included): recorded as string values,
+    // which the text formatter prints quoted and escaped and the JSON
+    // formatter as JSON strings, so a key cannot forge a log line.
+    tracing::info!(
+        target: TARGET,
+        request_id = %m.request_id,
+        access_key_id = n.access_key_id.as_deref().unwrap_or("-"),
+        method = %m.method,
+        operation,
+        bucket = n.bucket.as_deref().unwrap_or("-"),
+        key = n.key.as_deref().unwrap_or("-"),
+        status,
+        bytes_in,
+        bytes_out,
+        duration_ms = duration.as_secs_f64() * 1000.0,
+        native_calls,
+        "access"
+    );
 }
 
 #[cfg(test)]
@@ -215,9 +261,9 @@ mod tests {
     #[actix_web::test]
     async fn a_finished_response_is_counted_once_with_its_bytes() {
         let metrics = Metrics::new();
-        let meter = RequestMeter::new("REQ1", "GET");
-        metrics.request_started();
-        meter
+        let flight = InFlight::start("REQ1", "GET", metrics.clone());
+        let meter = flight.meter.clone();
+        flight
             .scope(async {
                 note_operation("GetObject");
                 note_target(Some("b"), Some("k\nx"));
@@ -230,11 +276,7 @@ mod tests {
                 while s.next().await.is_some() {}
             })
             .await;
-        let resp = finish(
-            HttpResponse::Ok().body("hello"),
-            meter.clone(),
-            metrics.clone(),
-        );
+        let resp = finish(HttpResponse::Ok().body("hello"), flight);
         let body = actix_web::body::to_bytes(resp.into_body()).await.unwrap();
         assert_eq!(&body[..], b"hello");
         assert_eq!(meter.bytes_in.load(Ordering::Relaxed), 3);
@@ -245,5 +287,19 @@ mod tests {
         assert!(out.contains("s3gw_response_bytes_total{operation=\"GetObject\"} 5\n"));
         assert!(out.contains("s3gw_request_bytes_total{operation=\"GetObject\"} 3\n"));
         assert!(out.contains("s3gw_requests_in_flight 0\n"));
+    }
+
+    #[test]
+    fn a_request_dropped_before_its_response_is_logged_as_client_closed() {
+        let metrics = Metrics::new();
+        let flight = InFlight::start("REQ2", "PUT", metrics.clone());
+        let mut out = String::new();
+        metrics.render(&mut out);
+        assert!(out.contains("s3gw_requests_in_flight 1\n"));
+        drop(flight);
+        let mut out = String::new();
+        metrics.render(&mut out);
+        assert!(out.contains("s3gw_requests_in_flight 0\n"));
+        assert!(out.contains("s3gw_requests_total{operation=\"Unknown\",status=\"4xx\"} 1\n"));
     }
 }

@@ -266,8 +266,8 @@ fn request_ids() -> (String, String) {
 /// THE entry: every request comes here.
 async fn entry(req: HttpRequest, payload: web::Payload, st: web::Data<AppState>) -> HttpResponse {
     let (request_id, id2) = request_ids();
-    let meter = crate::access_log::RequestMeter::new(&request_id, req.method().as_str());
-    st.metrics.request_started();
+    let meter =
+        crate::access_log::InFlight::start(&request_id, req.method().as_str(), st.metrics.clone());
     let span = tracing::info_span!(
         "s3",
         request_id = %request_id,
@@ -305,7 +305,7 @@ async fn entry(req: HttpRequest, payload: web::Payload, st: web::Data<AppState>)
         HeaderName::from_static("server"),
         HeaderValue::from_static("s3gw"),
     );
-    crate::access_log::finish(resp, meter, st.metrics.clone())
+    crate::access_log::finish(resp, meter)
 }
 
 /// Renders an S3 error: the `<Error>` document, or no body for HEAD (and
