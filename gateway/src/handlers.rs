@@ -595,6 +595,7 @@ impl Handlers {
 
     async fn put_object(&self, mut r: S3Request) -> HResult {
         check_canned_acl(&r.headers)?;
+        check_no_encryption(&r.headers)?;
         let meta = object_meta(&r.headers, self.limits())?;
         let condition = write_condition(&r.headers)?;
         let body = self.body(&mut r, self.limits().max_object_size)?;
@@ -744,6 +745,7 @@ impl Handlers {
 
     async fn copy_object(&self, r: S3Request) -> HResult {
         check_canned_acl(&r.headers)?;
+        check_no_encryption(&r.headers)?;
         let source = copy_source(&r.headers)?;
         let (bucket, key) = (bucket(&r)?, key(&r)?);
         let metadata = match header(&r.headers, "x-amz-metadata-directive").unwrap_or("COPY") {
@@ -789,6 +791,7 @@ impl Handlers {
 
     async fn create_multipart_upload(&self, r: S3Request) -> HResult {
         check_canned_acl(&r.headers)?;
+        check_no_encryption(&r.headers)?;
         let checksum_algorithm = match header(&r.headers, "x-amz-checksum-algorithm") {
             None => None,
             Some(a) => Some(ChecksumAlgorithm::parse(a).ok_or_else(|| {
@@ -1169,6 +1172,22 @@ fn check_canned_acl(h: &HeaderMap) -> Result<(), S3Error> {
         None | Some("private") | Some("bucket-owner-full-control") => Ok(()),
         Some(other) => Err(not_implemented(&format!("canned ACL {other}"))),
     }
+}
+
+/// Server-side encryption is not something the store offers; accepting the
+/// headers silently would let a client believe its data is encrypted, so
+/// they are refused as S3 refuses what it does not support.
+fn check_no_encryption(h: &HeaderMap) -> Result<(), S3Error> {
+    let asked = h.keys().any(|k| {
+        let k = k.as_str();
+        k == "x-amz-server-side-encryption"
+            || k.starts_with("x-amz-server-side-encryption-customer-")
+            || k.starts_with("x-amz-copy-source-server-side-encryption-customer-")
+    });
+    if asked {
+        return Err(not_implemented("server-side encryption"));
+    }
+    Ok(())
 }
 
 fn encoding_type(q: &Query) -> Result<bool, S3Error> {
@@ -1810,6 +1829,19 @@ mod tests {
         assert_eq!(h.get("etag").unwrap(), "\"abc\"");
         assert_eq!(h.get("content-type").unwrap(), "binary/octet-stream");
         assert_eq!(h.get("accept-ranges").unwrap(), "bytes");
+    }
+
+    #[test]
+    fn encryption_headers_are_refused() {
+        assert!(check_no_encryption(&headers(&[("content-type", "x/y")])).is_ok());
+        for h in [
+            ("x-amz-server-side-encryption", "AES256"),
+            ("x-amz-server-side-encryption", "aws:kms"),
+            ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
+        ] {
+            let e = check_no_encryption(&headers(&[h])).unwrap_err();
+            assert_eq!(e.code, S3ErrorCode::NotImplemented, "{h:?}");
+        }
     }
 
     #[test]
