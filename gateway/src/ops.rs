@@ -182,3 +182,92 @@ async fn ready(st: web::Data<OpsState>) -> HttpResponse {
         .content_type("application/json")
         .body(body.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use s3gw_translator::{BackendError, BackendResult};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A store whose readiness the test switches.
+    struct Switch(AtomicBool);
+
+    #[async_trait::async_trait]
+    impl Backend for Switch {
+        async fn ready(&self) -> BackendResult<()> {
+            if self.0.load(Ordering::SeqCst) {
+                Ok(())
+            } else {
+                Err(BackendError::ServiceUnavailable("stopped".into()))
+            }
+        }
+    }
+
+    #[test]
+    fn config_errors_name_the_key() {
+        let c = OpsConfig {
+            listen: "nope".into(),
+            ..OpsConfig::default()
+        };
+        assert!(c.validate().unwrap_err().to_string().contains("ops.listen"));
+        let c = OpsConfig {
+            ready_timeout_ms: 0,
+            ..OpsConfig::default()
+        };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("ops.ready_timeout_ms"));
+        assert_eq!(OpsConfig::default().listen_addr().unwrap(), None);
+    }
+
+    #[actix_web::test]
+    async fn endpoints_follow_the_store_and_the_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.toml");
+        std::fs::write(&path, "").unwrap();
+        let keys = s3gw_auth_cache::KeyCache::start(s3gw_auth_cache::KeySourceConfig::File(
+            s3gw_auth_cache::FileSourceConfig::new(&path),
+        ))
+        .await
+        .unwrap();
+        let store = Arc::new(Switch(AtomicBool::new(false)));
+        let ops = start(
+            "127.0.0.1:0".parse().unwrap(),
+            Metrics::new(),
+            keys.clone(),
+            store.clone(),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let base = format!("http://{}", ops.local_addr());
+        let http = s3gw_tests::buckets_lite::http_client();
+        let get = |path: &str| {
+            let req = http.get(format!("{base}{path}"));
+            async move {
+                let r = req.send().await.unwrap();
+                let status = r.status().as_u16();
+                let ctype = r
+                    .headers()
+                    .get("content-type")
+                    .map(|v| v.to_str().unwrap().to_owned())
+                    .unwrap_or_default();
+                (status, ctype, r.text().await.unwrap())
+            }
+        };
+        assert_eq!(get("/health/live").await.0, 200);
+        let (status, _, body) = get("/health/ready").await;
+        assert_eq!(status, 503, "{body}");
+        assert!(body.contains("\"store_reachable\":false"), "{body}");
+        store.0.store(true, Ordering::SeqCst);
+        assert_eq!(get("/health/ready").await.0, 200);
+        let (status, ctype, m) = get("/metrics").await;
+        assert_eq!(status, 200);
+        assert_eq!(ctype, PROMETHEUS_TEXT);
+        assert!(m.contains("s3gw_keycache_ready 1\n"), "{m}");
+        assert_eq!(get("/nothing").await.0, 404);
+        ops.stop().await;
+        keys.shutdown().await;
+    }
+}
