@@ -209,7 +209,13 @@ async fn run(args: Args, scale: Scale, workloads: Vec<Workload>) -> Result<ExitC
             bins.s3gw.display()
         );
         let c = Cluster::start(&bins)?;
-        eprintln!("buckets-lite at {}, s3gw at {}", c.native_url, c.s3_url);
+        eprintln!(
+            "buckets-lite at {} (pid {}), s3gw at {} (pid {})",
+            c.native_url,
+            c.store.pid(),
+            c.s3_url,
+            c.gateway.pid()
+        );
         Some(c)
     } else {
         None

@@ -423,7 +423,9 @@ impl Path {
                         let (key, p) = if w.size == SMALL {
                             (format!("put4k/{i:06}"), Payload::new(w.seed * 1_000_000 + i, w.size))
                         } else {
-                            (format!("large/{}", w.name), Payload::new(w.seed, w.size))
+                            // One key for every large PUT variant: each overwrites the
+                            // last, so the disk holds one copy, not one per variant.
+                            ("large/put".to_string(), Payload::new(w.seed, w.size))
                         };
                         let mode = match signing {
                             Signing::Unsigned => PutMode::Unsigned,
