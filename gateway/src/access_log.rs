@@ -13,11 +13,12 @@
 //! How the pieces meet: the S3 server runs each request inside an
 //! [`InFlight`] ([`InFlight::scope`]); the server notes what it learns
 //! ([`note_operation`], [`note_target`], [`note_access_key`]), the
-//! [`crate::metrics::MeteredBackend`] counts native calls
-//! ([`note_native_call`]), the request body is counted by [`count_in`], and
+//! [`crate::metrics::MeteredBackend`] counts native calls by request id
+//! ([`Active::native_call`]), the request body is counted by [`count_in`], and
 //! [`finish`] wraps the response body in [`MeteredBody`], whose drop emits
 //! the line and the request metrics.
 
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -107,11 +108,30 @@ pub fn note_access_key(id: &str) {
     with_current(|m| m.notes().access_key_id = Some(id.to_owned()));
 }
 
-/// One native (Backend) call made for the current request.
-pub fn note_native_call() {
-    with_current(|m| {
-        m.native_calls.fetch_add(1, Ordering::Relaxed);
-    });
+/// The requests being served, by request id: how a native call made in any
+/// task (handlers may spawn one) finds its request's meter.
+#[derive(Debug, Default)]
+pub struct Active(Mutex<HashMap<String, Arc<RequestMeter>>>);
+
+impl Active {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<RequestMeter>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn insert(&self, m: &Arc<RequestMeter>) {
+        self.map().insert(m.request_id.clone(), m.clone());
+    }
+
+    fn remove(&self, request_id: &str) {
+        self.map().remove(request_id);
+    }
+
+    /// One native (Backend) call made for request `request_id`.
+    pub fn native_call(&self, request_id: &str) {
+        if let Some(m) = self.map().get(request_id) {
+            m.native_calls.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Counts the request body's bytes (as received from the client) into the
@@ -146,8 +166,10 @@ impl InFlight {
     /// Starts the clock and the in-flight count of a request.
     pub fn start(request_id: &str, method: &str, metrics: Arc<Metrics>) -> InFlight {
         metrics.request_started();
+        let meter = RequestMeter::new(request_id, method);
+        metrics.active.insert(&meter);
         InFlight {
-            meter: RequestMeter::new(request_id, method),
+            meter,
             metrics,
             armed: true,
         }
@@ -234,6 +256,7 @@ fn report(m: &RequestMeter, metrics: &Metrics, status: u16, bytes_out: u64) {
         bytes_out,
     });
     metrics.request_done();
+    metrics.active.remove(&m.request_id);
     // Keys are arbitrary (newlines included): recorded as string values,
     // which the text formatter prints quoted and escaped and the JSON
     // formatter as JSON strings, so a key cannot forge a log line.
@@ -268,7 +291,7 @@ mod tests {
                 note_operation("GetObject");
                 note_target(Some("b"), Some("k\nx"));
                 note_access_key("AKID");
-                note_native_call();
+                metrics.active.native_call("REQ1");
                 let body: ByteStream = Box::pin(futures_util::stream::iter(vec![Ok(
                     Bytes::from_static(b"abc"),
                 )]));

@@ -159,6 +159,8 @@ pub struct Metrics {
     uploads_created: AtomicU64,
     uploads_completed: AtomicU64,
     uploads_aborted: AtomicU64,
+    /// Requests being served, by request id (per-request native calls).
+    pub(crate) active: crate::access_log::Active,
 }
 
 impl Default for Metrics {
@@ -172,6 +174,7 @@ impl Default for Metrics {
             uploads_created: AtomicU64::new(0),
             uploads_completed: AtomicU64::new(0),
             uploads_aborted: AtomicU64::new(0),
+            active: crate::access_log::Active::default(),
         }
     }
 }
@@ -549,8 +552,8 @@ impl Drop for ConnectionGuard {
 // ------------------------------------------------------------ the backend
 
 /// The translator's `Backend` with every call timed and counted (and
-/// counted for the current request's access-log line, see
-/// [`crate::access_log::note_native_call`]).
+/// counted for the access-log line of the request named by the call's
+/// `RequestContext::request_id`).
 pub struct MeteredBackend {
     inner: Arc<dyn Backend>,
     metrics: Arc<Metrics>,
@@ -564,10 +567,13 @@ impl MeteredBackend {
 
     async fn call<T>(
         &self,
+        cx: &RequestContext,
         name: &'static str,
         fut: impl std::future::Future<Output = BackendResult<T>>,
     ) -> BackendResult<T> {
-        crate::access_log::note_native_call();
+        // By request id, not a task-local: handlers may run a call in a
+        // task of its own (CompleteMultipartUpload's keep-alive).
+        self.metrics.active.native_call(&cx.request_id);
         let t = Instant::now();
         let r = fut.await;
         self.metrics
@@ -582,18 +588,19 @@ impl Backend for MeteredBackend {
         self.inner.ready().await
     }
     async fn list_buckets(&self, cx: &RequestContext) -> BackendResult<ListBucketsOutput> {
-        self.call("ListBuckets", self.inner.list_buckets(cx)).await
+        self.call(cx, "ListBuckets", self.inner.list_buckets(cx))
+            .await
     }
     async fn create_bucket(&self, cx: &RequestContext, bucket: &BucketName) -> BackendResult<()> {
-        self.call("CreateBucket", self.inner.create_bucket(cx, bucket))
+        self.call(cx, "CreateBucket", self.inner.create_bucket(cx, bucket))
             .await
     }
     async fn head_bucket(&self, cx: &RequestContext, bucket: &BucketName) -> BackendResult<()> {
-        self.call("HeadBucket", self.inner.head_bucket(cx, bucket))
+        self.call(cx, "HeadBucket", self.inner.head_bucket(cx, bucket))
             .await
     }
     async fn delete_bucket(&self, cx: &RequestContext, bucket: &BucketName) -> BackendResult<()> {
-        self.call("DeleteBucket", self.inner.delete_bucket(cx, bucket))
+        self.call(cx, "DeleteBucket", self.inner.delete_bucket(cx, bucket))
             .await
     }
     async fn list_objects(
@@ -601,7 +608,7 @@ impl Backend for MeteredBackend {
         cx: &RequestContext,
         input: ListObjectsInput,
     ) -> BackendResult<ListObjectsOutput> {
-        self.call("ListObjects", self.inner.list_objects(cx, input))
+        self.call(cx, "ListObjects", self.inner.list_objects(cx, input))
             .await
     }
     async fn put_object(
@@ -609,7 +616,7 @@ impl Backend for MeteredBackend {
         cx: &RequestContext,
         input: PutObjectInput,
     ) -> BackendResult<PutObjectOutput> {
-        self.call("PutObject", self.inner.put_object(cx, input))
+        self.call(cx, "PutObject", self.inner.put_object(cx, input))
             .await
     }
     async fn get_object(
@@ -617,7 +624,7 @@ impl Backend for MeteredBackend {
         cx: &RequestContext,
         input: GetObjectInput,
     ) -> BackendResult<GetObjectOutput> {
-        self.call("GetObject", self.inner.get_object(cx, input))
+        self.call(cx, "GetObject", self.inner.get_object(cx, input))
             .await
     }
     async fn head_object(
@@ -625,7 +632,7 @@ impl Backend for MeteredBackend {
         cx: &RequestContext,
         input: GetObjectInput,
     ) -> BackendResult<HeadObjectOutput> {
-        self.call("HeadObject", self.inner.head_object(cx, input))
+        self.call(cx, "HeadObject", self.inner.head_object(cx, input))
             .await
     }
     async fn delete_object(
@@ -634,8 +641,12 @@ impl Backend for MeteredBackend {
         bucket: &BucketName,
         key: &ObjectKey,
     ) -> BackendResult<()> {
-        self.call("DeleteObject", self.inner.delete_object(cx, bucket, key))
-            .await
+        self.call(
+            cx,
+            "DeleteObject",
+            self.inner.delete_object(cx, bucket, key),
+        )
+        .await
     }
     async fn delete_objects(
         &self,
@@ -643,15 +654,19 @@ impl Backend for MeteredBackend {
         bucket: &BucketName,
         keys: Vec<ObjectKey>,
     ) -> BackendResult<DeleteObjectsOutput> {
-        self.call("DeleteObjects", self.inner.delete_objects(cx, bucket, keys))
-            .await
+        self.call(
+            cx,
+            "DeleteObjects",
+            self.inner.delete_objects(cx, bucket, keys),
+        )
+        .await
     }
     async fn copy_object(
         &self,
         cx: &RequestContext,
         input: CopyObjectInput,
     ) -> BackendResult<CopyObjectOutput> {
-        self.call("CopyObject", self.inner.copy_object(cx, input))
+        self.call(cx, "CopyObject", self.inner.copy_object(cx, input))
             .await
     }
     async fn create_multipart_upload(
@@ -661,6 +676,7 @@ impl Backend for MeteredBackend {
     ) -> BackendResult<CreateMultipartUploadOutput> {
         let r = self
             .call(
+                cx,
                 "CreateMultipartUpload",
                 self.inner.create_multipart_upload(cx, input),
             )
@@ -675,7 +691,7 @@ impl Backend for MeteredBackend {
         cx: &RequestContext,
         input: UploadPartInput,
     ) -> BackendResult<UploadPartOutput> {
-        self.call("UploadPart", self.inner.upload_part(cx, input))
+        self.call(cx, "UploadPart", self.inner.upload_part(cx, input))
             .await
     }
     async fn upload_part_copy(
@@ -683,7 +699,7 @@ impl Backend for MeteredBackend {
         cx: &RequestContext,
         input: UploadPartCopyInput,
     ) -> BackendResult<CopyObjectOutput> {
-        self.call("UploadPartCopy", self.inner.upload_part_copy(cx, input))
+        self.call(cx, "UploadPartCopy", self.inner.upload_part_copy(cx, input))
             .await
     }
     async fn complete_multipart_upload(
@@ -693,6 +709,7 @@ impl Backend for MeteredBackend {
     ) -> BackendResult<CompleteMultipartUploadOutput> {
         let r = self
             .call(
+                cx,
                 "CompleteMultipartUpload",
                 self.inner.complete_multipart_upload(cx, input),
             )
@@ -711,6 +728,7 @@ impl Backend for MeteredBackend {
     ) -> BackendResult<()> {
         let r = self
             .call(
+                cx,
                 "AbortMultipartUpload",
                 self.inner
                     .abort_multipart_upload(cx, bucket, key, upload_id),
@@ -726,7 +744,7 @@ impl Backend for MeteredBackend {
         cx: &RequestContext,
         input: ListPartsInput,
     ) -> BackendResult<ListPartsOutput> {
-        self.call("ListParts", self.inner.list_parts(cx, input))
+        self.call(cx, "ListParts", self.inner.list_parts(cx, input))
             .await
     }
     async fn list_multipart_uploads(
@@ -735,6 +753,7 @@ impl Backend for MeteredBackend {
         input: ListMultipartUploadsInput,
     ) -> BackendResult<ListMultipartUploadsOutput> {
         self.call(
+            cx,
             "ListMultipartUploads",
             self.inner.list_multipart_uploads(cx, input),
         )

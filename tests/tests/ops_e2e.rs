@@ -678,7 +678,12 @@ async fn two_instances_serve_the_same_store() {
         let s = file_keys_section(&keys_path);
         (
             start_gateway(&lite.url, &lite.operator_key_pem(), &s),
-            start_gateway(&lite.url, &lite.operator_key_pem(), &s),
+            // B logs JSON: its access lines are checked below.
+            start_gateway(
+                &lite.url,
+                &lite.operator_key_pem(),
+                &format!("{s}\n[log]\nformat = \"json\"\n"),
+            ),
         )
     });
     let sa = sdk(&a.url, &key.access_key_id, &key.secret);
@@ -814,6 +819,49 @@ async fn two_instances_serve_the_same_store() {
         .send()
         .await
         .unwrap();
+
+    // B's access log is JSON, one object per request, with the fields.
+    let log = b.log();
+    let access: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| l.contains("s3gw::access"))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(access.len() >= 6, "{log}");
+    for a in &access {
+        assert_eq!(a["target"], "s3gw::access");
+        let f = &a["fields"];
+        assert_eq!(f["access_key_id"], key.access_key_id.as_str(), "{a}");
+        assert_eq!(f["request_id"].as_str().map(str::len), Some(16), "{a}");
+        for k in [
+            "operation",
+            "bucket",
+            "key",
+            "status",
+            "bytes_in",
+            "bytes_out",
+            "duration_ms",
+            "native_calls",
+        ] {
+            assert!(!f[k].is_null(), "{k} missing: {a}");
+        }
+    }
+    let complete = access
+        .iter()
+        .find(|a| a["fields"]["operation"] == "CompleteMultipartUpload")
+        .unwrap_or_else(|| panic!("no CompleteMultipartUpload line:\n{log}"));
+    assert_eq!(complete["fields"]["status"], 200);
+    assert_eq!(complete["fields"]["key"], "big");
+    assert!(complete["fields"]["native_calls"].as_u64() >= Some(1));
+    let part = access
+        .iter()
+        .find(|a| a["fields"]["operation"] == "UploadPart")
+        .unwrap_or_else(|| panic!("no UploadPart line:\n{log}"));
+    assert!(
+        part["fields"]["bytes_in"].as_u64() >= Some(p2.len() as u64),
+        "{part}"
+    );
+    assert!(!log.contains(&key.secret), "the secret reached the log");
     assert!(sa
         .head_object()
         .bucket("shared")
