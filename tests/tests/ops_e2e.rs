@@ -466,6 +466,23 @@ async fn keys_cli_against_slapd() {
     })
     .await;
 
+    // A sub-user's key: created in UFDS's place for it, refused by the
+    // gateway by default (native RBAC would be bypassed; security.md).
+    let sub = uuid::Uuid::new_v4().to_string();
+    slapd.add_subuser(&acct, &sub, "bob").await;
+    let out = admin(&["create", "--account", "alice", "--user", "bob", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["user"], "bob");
+    let sub_id = v["access_key_id"].as_str().unwrap().to_owned();
+    let sub_s3 = sdk(&gw.url, &sub_id, v["secret_access_key"].as_str().unwrap());
+    poll_until("sub-user key refused", SEEN_DEADLINE, || async {
+        list_buckets_result(&sub_s3).await == Err("AccessDenied".into())
+    })
+    .await;
+    let bobs = admin(&["list", "--account", "alice", "--user", "bob", "--json"]);
+    let alices = admin(&["list", "--account", "alice", "--json"]);
+    assert!(bobs.contains(&sub_id) && !alices.contains(&sub_id));
+
     admin(&["describe", "--account", "alice", &id, "from the CLI"]);
     let shown = admin(&["show", "--account", "alice", &id, "--json"]);
     let v: serde_json::Value = serde_json::from_str(shown.trim()).unwrap();
