@@ -134,14 +134,15 @@ fn select(all: Vec<Workload>, names: &[String]) -> Result<Vec<Workload>> {
     if names.is_empty() {
         return Ok(all);
     }
-    let chosen: Vec<Workload> = all
-        .into_iter()
-        .filter(|w| {
-            names
-                .iter()
-                .any(|n| w.name == *n || w.name.starts_with(n.as_str()))
-        })
-        .collect();
+    // A name that is some workload's exact name selects only that one
+    // (`get-4k-c1` is not also `get-4k-c16`); any other name is a prefix.
+    let exact = |n: &String| all.iter().any(|w| w.name == *n);
+    let matches = |w: &Workload| {
+        names
+            .iter()
+            .any(|n| w.name == *n || (!exact(n) && w.name.starts_with(n.as_str())))
+    };
+    let chosen: Vec<Workload> = all.iter().filter(|w| matches(w)).cloned().collect();
     if chosen.is_empty() {
         bail!("no workload matches {names:?} (see --list)");
     }
@@ -311,16 +312,26 @@ async fn run(args: Args, scale: Scale, workloads: Vec<Workload>) -> Result<ExitC
         };
         let mut ok = true;
         for p in &mut paths {
-            for pid in [s3gw_pid, store_pid].into_iter().flatten() {
-                rss_per_workload &= procs::reset_peak_rss(pid);
-            }
             eprintln!(
                 "{:>7.1}s  {} on {}",
                 started.elapsed().as_secs_f64(),
                 w.name,
                 p.label
             );
-            match p.run(w, &scale, args.smoke, &digests).await {
+            // Preparation first, so peaks and CPU time cover the measured part only.
+            let prepared = p.prepare(w, &scale).await;
+            for pid in [s3gw_pid, store_pid].into_iter().flatten() {
+                rss_per_workload &= procs::reset_peak_rss(pid);
+            }
+            let cpu_before = [s3gw_pid, store_pid].map(|p| p.and_then(procs::cpu_seconds));
+            let cpu_used = |i: usize, pid: Option<u32>| {
+                Some(pid.and_then(procs::cpu_seconds)? - cpu_before[i]?)
+            };
+            let result = match prepared {
+                Ok(()) => p.run(w, &scale, args.smoke, &digests).await,
+                Err(e) => Err(e.context(format!("path {}: preparing {}", p.label, w.name))),
+            };
+            match result {
                 Ok(m) => {
                     let s3gw_peak = if p.label == "A" {
                         s3gw_pid.and_then(procs::peak_rss)
@@ -332,7 +343,13 @@ async fn run(args: Args, scale: Scale, workloads: Vec<Workload>) -> Result<ExitC
                     } else {
                         store_pid.and_then(procs::peak_rss)
                     };
-                    let stats = PathStats::new(w, &m, s3gw_peak, store_peak);
+                    let mut stats = PathStats::new(w, &m, s3gw_peak, store_peak);
+                    if p.label == "A" {
+                        stats.s3gw_cpu_secs = cpu_used(0, s3gw_pid);
+                    }
+                    if p.label != "C" {
+                        stats.store_cpu_secs = cpu_used(1, store_pid);
+                    }
                     match p.label {
                         "A" => row.a = Some(stats),
                         "B" => row.b = Some(stats),

@@ -187,6 +187,19 @@ pub fn peak_rss(pid: u32) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// CPU time (user + system, all threads) of `pid` in seconds, from fields 14
+/// and 15 of `/proc/<pid>/stat`, in USER_HZ ticks (100 per second: fixed by the
+/// Linux user-space ABI).
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count fields after its ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
 /// buckets-lite and s3gw in front of it, started in a temporary directory.
 pub struct Cluster {
     // Field order is drop order: the gateway stops before its store, and the
@@ -304,4 +317,25 @@ filter = "warn"
 /// A TOML basic string (JSON string escaping is valid TOML).
 fn toml_str(s: &str) -> String {
     serde_json::to_string(s).expect("strings serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_readers_work_on_this_process() {
+        let me = std::process::id();
+        assert!(peak_rss(me).is_some_and(|b| b > 0));
+        let before = cpu_seconds(me).expect("own /proc/self/stat");
+        // Burn a little CPU so the counter has something to show.
+        let mut x = 0u64;
+        for i in 0..20_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        assert!(x != 1);
+        assert!(cpu_seconds(me).unwrap() >= before);
+        assert!(reset_peak_rss(me), "clear_refs on our own process");
+        assert_eq!(peak_rss(u32::MAX), None);
+    }
 }

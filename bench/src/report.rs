@@ -21,6 +21,10 @@ pub struct PathStats {
     pub s3gw_peak_rss: Option<u64>,
     /// Peak RSS (VmHWM) of buckets-lite during this path's run, bytes.
     pub store_peak_rss: Option<u64>,
+    /// CPU seconds s3gw used during this path's run (preparation excluded).
+    pub s3gw_cpu_secs: Option<f64>,
+    /// CPU seconds buckets-lite used during this path's run (preparation excluded).
+    pub store_cpu_secs: Option<f64>,
 }
 
 impl PathStats {
@@ -38,6 +42,8 @@ impl PathStats {
             p99_ms: m.percentile(99.0).as_secs_f64() * 1e3,
             s3gw_peak_rss: s3gw,
             store_peak_rss: store,
+            s3gw_cpu_secs: None,
+            store_cpu_secs: None,
         }
     }
 }
@@ -300,6 +306,8 @@ mod tests {
             p99_ms: p50 * 2.0,
             s3gw_peak_rss: rss,
             store_peak_rss: Some(10 << 20),
+            s3gw_cpu_secs: None,
+            store_cpu_secs: None,
         }
     }
 

@@ -348,7 +348,8 @@ impl Path {
             .await
     }
 
-    async fn prepare(&mut self, w: &Workload, scale: &Scale) -> Result<()> {
+    /// Makes what `w` reads exist (idempotent: [`Path::run`] calls it too).
+    pub async fn prepare(&mut self, w: &Workload, scale: &Scale) -> Result<()> {
         match w.op {
             Op::Get | Op::Head if w.size == SMALL && self.prepared_small < scale.small_objects => {
                 let keys = (self.prepared_small..scale.small_objects)
