@@ -63,7 +63,7 @@ tokio::task_local! {
 
 impl RequestMeter {
     /// Starts the clock of a request.
-    pub fn new(request_id: &str, method: &str) -> Arc<RequestMeter> {
+    fn new(request_id: &str, method: &str) -> Arc<RequestMeter> {
         Arc::new(RequestMeter {
             start: Instant::now(),
             request_id: request_id.to_owned(),
@@ -76,7 +76,7 @@ impl RequestMeter {
 
     /// Runs `fut` (the request's handling) with this meter as the current
     /// one, so the `note_*` functions reach it.
-    pub async fn scope<F: std::future::Future>(self: &Arc<Self>, fut: F) -> F::Output {
+    async fn scope<F: std::future::Future>(self: &Arc<Self>, fut: F) -> F::Output {
         CURRENT.scope(self.clone(), fut).await
     }
 

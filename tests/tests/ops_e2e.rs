@@ -604,6 +604,12 @@ async fn metrics_access_log_and_readiness() {
     assert_eq!(sample(&after, "s3gw_keycache_keys"), 1.0);
     assert!(sample(&after, "s3gw_multipart_uploads_in_progress") >= 1.0);
     assert!(after.contains("# TYPE s3gw_open_connections gauge"));
+    // Every request ended: nothing stays counted in flight.
+    poll_until("no request left in flight", SEEN_DEADLINE, || async {
+        let text = get_text(&format!("{ops}/metrics")).await.1;
+        sample(&text, "s3gw_requests_in_flight") == 0.0
+    })
+    .await;
     s3.abort_multipart_upload()
         .bucket("metered")
         .key("mpu")
