@@ -72,7 +72,9 @@ async fn stand_in(fault: Fault) -> StandIn {
                         format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
                     }
                     Fault::Hang => {
-                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                        // Accept, read, never answer: the store is stuck. The
+                        // task ends when the test's runtime shuts down.
+                        std::future::pending::<()>().await;
                         return;
                     }
                     Fault::Drop => return,
