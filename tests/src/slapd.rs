@@ -229,9 +229,19 @@ impl Slapd {
 
     /// Freezes the server (SIGSTOP): it keeps its connections and its port
     /// but answers nothing, like a stuck directory. [`Slapd::resume`] undoes it.
+    ///
+    /// Returns only once every thread of slapd is stopped: a signal is
+    /// delivered asynchronously, and on a busy machine a thread that was
+    /// mid-request could otherwise still answer one more search.
     pub fn pause(&self) {
         if let Some(child) = &self.child {
             signal_pid(child.id(), "-STOP");
+            assert!(
+                crate::procs::wait_until(Duration::from_secs(10), || threads_stopped(child.id())
+                    == Some(true)),
+                "slapd {} did not stop after SIGSTOP",
+                child.id()
+            );
         }
     }
 
@@ -239,6 +249,12 @@ impl Slapd {
     pub fn resume(&self) {
         if let Some(child) = &self.child {
             signal_pid(child.id(), "-CONT");
+            assert!(
+                crate::procs::wait_until(Duration::from_secs(10), || threads_stopped(child.id())
+                    == Some(false)),
+                "slapd {} did not continue after SIGCONT",
+                child.id()
+            );
         }
     }
 
@@ -529,6 +545,29 @@ impl Slapd {
 impl Drop for Slapd {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// Whether all threads of `pid` are in the stopped state (`T` in
+/// `/proc/<pid>/task/*/stat`): `Some(true)` all stopped, `Some(false)` none
+/// stopped, `None` in between or unreadable.
+fn threads_stopped(pid: u32) -> Option<bool> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let (mut stopped, mut running) = (0, 0);
+    for task in tasks.flatten() {
+        let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+        // The state follows the parenthesised command name.
+        let state = stat.rsplit_once(") ")?.1.chars().next()?;
+        if state == 'T' || state == 't' {
+            stopped += 1;
+        } else {
+            running += 1;
+        }
+    }
+    match (stopped, running) {
+        (s, 0) if s > 0 => Some(true),
+        (0, r) if r > 0 => Some(false),
+        _ => None,
     }
 }
 
