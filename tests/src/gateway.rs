@@ -265,14 +265,7 @@ impl Gateway {
     /// SIGTERM and wait for the exit (graceful shutdown); the status.
     pub fn stop(mut self) -> Option<std::process::ExitStatus> {
         self.child.signal(libc::SIGTERM);
-        let end = std::time::Instant::now() + crate::procs::STOP_DEADLINE;
-        while std::time::Instant::now() < end {
-            if let Some(s) = self.child.try_wait() {
-                return Some(s);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        self.child.wait_timeout(crate::procs::STOP_DEADLINE)
     }
 }
 

@@ -80,16 +80,12 @@ impl ChildProcess {
 
     /// Waits for the child to exit, up to `deadline`.
     pub fn wait_timeout(&mut self, deadline: Duration) -> Option<ExitStatus> {
-        let end = Instant::now() + deadline;
-        loop {
-            if let Some(status) = self.try_wait() {
-                return Some(status);
-            }
-            if Instant::now() >= end {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let mut status = None;
+        wait_until(deadline, || {
+            status = self.try_wait();
+            status.is_some()
+        });
+        status
     }
 
     /// SIGTERM, wait up to [`STOP_DEADLINE`], then SIGKILL. Returns the exit

@@ -213,17 +213,9 @@ impl Slapd {
         signal_pid(child.id(), "-CONT");
         // A clean shutdown (SIGTERM) so mdb is consistent for restart().
         signal_pid(child.id(), "-TERM");
-        let deadline = Instant::now() + STOP_DEADLINE;
-        loop {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if !crate::procs::wait_until(STOP_DEADLINE, || matches!(child.try_wait(), Ok(Some(_)))) {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 
