@@ -7,8 +7,11 @@
 //! - `GET /health/live`: 200 while the process serves (liveness: restart it
 //!   when this fails).
 //! - `GET /health/ready`: 200 when the access keys are loaded AND the native
-//!   store answers a probe within `[ops] ready_timeout_ms`; else 503 with
-//!   the reason (readiness: take the instance out of the load balancer).
+//!   store answers a probe within `[ops] ready_timeout_ms` AND the key
+//!   directory answered within its grace period (`[keys] grace`; a keys
+//!   file always counts); else 503 with the reason (readiness: take the
+//!   instance out of the load balancer). Past the grace every signed
+//!   request is answered 503, so such an instance must not look ready.
 //!
 //! No authentication: bind it to a private or loopback address.
 
@@ -163,15 +166,17 @@ async fn ready(st: web::Data<OpsState>) -> HttpResponse {
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!("no answer within {:?}", st.ready_timeout)),
     };
-    let ok = keys && store.is_ok();
+    let directory = st.keys.directory_ok();
+    let ok = keys && store.is_ok() && directory;
     if !ok {
         // The reason goes to the log; the body only says which check failed.
-        tracing::debug!(target: "s3gw::ops", keys_loaded = keys, store = ?store, "not ready");
+        tracing::debug!(target: "s3gw::ops", keys_loaded = keys, store = ?store, directory_within_grace = directory, "not ready");
     }
     let body = serde_json::json!({
         "ready": ok,
         "keys_loaded": keys,
         "store_reachable": store.is_ok(),
+        "directory_within_grace": directory,
     });
     let status = if ok {
         StatusCode::OK
