@@ -275,4 +275,64 @@ mod tests {
         ops.stop().await;
         keys.shutdown().await;
     }
+
+    /// Ready = store reachable AND (directory reachable or within grace):
+    /// a frozen directory makes the instance unready once the grace runs
+    /// out, and ready again when it answers.
+    #[actix_web::test]
+    async fn readiness_follows_the_directory_grace() {
+        use s3gw_tests::slapd::{Slapd, GATEWAY_DN, GATEWAY_PW};
+        let slapd = Slapd::start_plain().await;
+        let mut cfg = s3gw_auth_cache::LdapConfig::new(slapd.url(), GATEWAY_DN, GATEWAY_PW);
+        cfg.poll_interval = Duration::from_millis(300);
+        cfg.operation_timeout = Duration::from_secs(30);
+        cfg.grace = Duration::from_secs(2);
+        let keys = s3gw_auth_cache::KeyCache::start(s3gw_auth_cache::KeySourceConfig::Ldap(cfg))
+            .await
+            .unwrap();
+        let store = Arc::new(Switch(AtomicBool::new(true)));
+        let ops = start(
+            "127.0.0.1:0".parse().unwrap(),
+            Metrics::new(),
+            keys.clone(),
+            store,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let url = format!("http://{}/health/ready", ops.local_addr());
+        let http = s3gw_tests::buckets_lite::http_client();
+        let status = || {
+            let req = http.get(&url);
+            async move {
+                let r = req.send().await.unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            }
+        };
+        let deadline = Duration::from_secs(60);
+        let t0 = std::time::Instant::now();
+        while status().await.0 != 200 {
+            assert!(t0.elapsed() < deadline, "never ready");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        slapd.pause();
+        let t0 = std::time::Instant::now();
+        let body = loop {
+            let (code, body) = status().await;
+            if code == 503 {
+                break body;
+            }
+            assert!(t0.elapsed() < deadline, "still ready past the grace");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(body.contains("\"directory_within_grace\":false"), "{body}");
+        assert!(body.contains("\"store_reachable\":true"), "{body}");
+        slapd.resume();
+        let t0 = std::time::Instant::now();
+        while status().await.0 != 200 {
+            assert!(t0.elapsed() < deadline, "not ready after the directory came back");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        ops.stop().await;
+        keys.shutdown().await;
+    }
 }
