@@ -223,7 +223,10 @@ impl LdapKeyAdmin {
                 .set_starttls(self.cfg.starttls);
         }
         let (conn, mut ldap) = self
-            .timed("connect", LdapConnAsync::with_settings(settings, &self.cfg.url))
+            .timed(
+                "connect",
+                LdapConnAsync::with_settings(settings, &self.cfg.url),
+            )
             .await?;
         ldap3::drive!(conn);
         let (dn, pw) = (&self.cfg.bind_dn, self.cfg.bind_password.expose_str());
@@ -337,23 +340,31 @@ impl LdapKeyAdmin {
                 let a = ufds::normalise(e.attrs);
                 let get = |k: &str| a.get(k).and_then(|v| v.first()).cloned();
                 let csn = get("entrycsn");
-                Some((KeyInfo {
-                    access_key_id: get("accesskeyid")?.parse().ok()?,
-                    status: get("status")
-                        .and_then(|s| KeyStatus::parse(&s))
-                        .unwrap_or(KeyStatus::Inactive),
-                    description: get("description"),
-                    created: get("created").and_then(|v| v.parse().ok()),
-                    updated: get("updated").and_then(|v| v.parse().ok()),
-                    credential_type: get("credentialtype").unwrap_or_else(|| "permanent".into()),
-                    account_login: owner.account_login.clone(),
-                    subuser_login: owner.subuser_login.clone(),
-                }, csn))
+                Some((
+                    KeyInfo {
+                        access_key_id: get("accesskeyid")?.parse().ok()?,
+                        status: get("status")
+                            .and_then(|s| KeyStatus::parse(&s))
+                            .unwrap_or(KeyStatus::Inactive),
+                        description: get("description"),
+                        created: get("created").and_then(|v| v.parse().ok()),
+                        updated: get("updated").and_then(|v| v.parse().ok()),
+                        credential_type: get("credentialtype")
+                            .unwrap_or_else(|| "permanent".into()),
+                        account_login: owner.account_login.clone(),
+                        subuser_login: owner.subuser_login.clone(),
+                    },
+                    csn,
+                ))
             })
             .collect();
         let all_csn = out.iter().all(|(_, c)| c.is_some());
         out.sort_by(|(a, ac), (b, bc)| {
-            let by_csn = if all_csn { ac.cmp(bc) } else { std::cmp::Ordering::Equal };
+            let by_csn = if all_csn {
+                ac.cmp(bc)
+            } else {
+                std::cmp::Ordering::Equal
+            };
             by_csn
                 .then(a.created.cmp(&b.created))
                 .then(a.access_key_id.cmp(&b.access_key_id))
@@ -484,8 +495,10 @@ impl KeyAdmin for LdapKeyAdmin {
             attrs.push(("description", HashSet::from([d])));
         }
         let key_dn = format!("accesskeyid={}, {dn}", id.as_str());
-        self.timed("add key", async { ldap.add(&key_dn, attrs).await?.success() })
-            .await?;
+        self.timed("add key", async {
+            ldap.add(&key_dn, attrs).await?.success()
+        })
+        .await?;
         // The limit under concurrent creates: the directory is the
         // arbiter. Count after the add; a key that ranks past the limit in
         // the server's own order (entryCSN) is rolled back. Later writes
@@ -493,7 +506,10 @@ impl KeyAdmin for LdapKeyAdmin {
         // other creator removes its own.
         let ranked = self.list_ranked(&mut ldap, owner, &dn).await;
         let rank = match &ranked {
-            Ok(r) => r.iter().find(|(k, _)| k.access_key_id == id).map(|(_, n)| *n),
+            Ok(r) => r
+                .iter()
+                .find(|(k, _)| k.access_key_id == id)
+                .map(|(_, n)| *n),
             Err(_) => None,
         };
         if rank.is_none_or(|n| n > MAX_KEYS_PER_USER) {

@@ -240,12 +240,7 @@ impl LdapConfig {
         let rest = lower
             .strip_prefix("ldap://")
             .or_else(|| lower.strip_prefix("ldaps://"))
-            .ok_or_else(|| {
-                format!(
-                    "keys.url: {:?} is not an ldap:// or ldaps:// URL",
-                    self.url
-                )
-            })?;
+            .ok_or_else(|| format!("keys.url: {:?} is not an ldap:// or ldaps:// URL", self.url))?;
         let hostport = rest.split('/').next().unwrap_or("");
         let host = match hostport.rsplit_once(':') {
             Some((h, p)) if !h.ends_with(']') || hostport.starts_with('[') => {
@@ -390,8 +385,18 @@ mod tests {
     fn validation_names_the_key() {
         let ok = LdapConfig::new("ldap://127.0.0.1:389", "cn=x", "p");
         assert_eq!(ok.validate(), Ok(()));
-        assert_eq!(LdapConfig::new("ldaps://ufds.example.com", "cn=x", "p").validate(), Ok(()));
-        for bad in ["http://127.0.0.1:389", "127.0.0.1:389", "ldap://", "ldap://:389", "ldap://h:0", "ldap://h:x"] {
+        assert_eq!(
+            LdapConfig::new("ldaps://ufds.example.com", "cn=x", "p").validate(),
+            Ok(())
+        );
+        for bad in [
+            "http://127.0.0.1:389",
+            "127.0.0.1:389",
+            "ldap://",
+            "ldap://:389",
+            "ldap://h:0",
+            "ldap://h:x",
+        ] {
             let e = LdapConfig::new(bad, "cn=x", "p").validate().unwrap_err();
             assert!(e.starts_with("keys.url"), "{bad}: {e}");
         }

@@ -119,14 +119,14 @@ pub(crate) fn to_store(file: &KeysFile, path: &Path) -> Store {
         }
         let id_s = id.to_string();
         let others = store.insert_key(KeyRecord {
-                id,
-                secret: k.secret.clone(),
-                status: k.status,
-                account_uuid: k.account_uuid.clone(),
-                subuser_uuid: k.subuser_uuid.clone(),
-                description: k.description.clone(),
-                updated: k.updated,
-                temporary: false,
+            id,
+            secret: k.secret.clone(),
+            status: k.status,
+            account_uuid: k.account_uuid.clone(),
+            subuser_uuid: k.subuser_uuid.clone(),
+            description: k.description.clone(),
+            updated: k.updated,
+            temporary: false,
         });
         if !others.is_empty() {
             tracing::error!(

@@ -19,9 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
-use ldap3::controls::{
-    parse_syncinfo, EntryState, RefreshMode, SyncInfo, SyncRequest, SyncState,
-};
+use ldap3::controls::{parse_syncinfo, EntryState, RefreshMode, SyncInfo, SyncRequest, SyncState};
 use ldap3::{
     ldap_escape, Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry, SearchOptions,
 };
@@ -612,7 +610,9 @@ fn apply_synced(
             .or_else(|| (!e.dn.is_empty()).then(|| e.dn.clone()));
         match dn {
             Some(dn) => remove_dn(st, store, &dn),
-            None => tracing::warn!("syncrepl delete of an unknown entryUUID; the next reconcile heals it"),
+            None => tracing::warn!(
+                "syncrepl delete of an unknown entryUUID; the next reconcile heals it"
+            ),
         }
         return;
     }
@@ -719,8 +719,14 @@ async fn full_load(inner: &Inner, ldap: Ldap, mode: Mode) -> Result<usize, Strin
         )),
     ];
     let mut stream = op(inner, "load search", async {
-        ldap.streaming_search_with(adapters, &cfg.users_base, Scope::Subtree, LOAD_FILTER, attrs)
-            .await
+        ldap.streaming_search_with(
+            adapters,
+            &cfg.users_base,
+            Scope::Subtree,
+            LOAD_FILTER,
+            attrs,
+        )
+        .await
     })
     .await?;
     let mut skipped = 0usize;
@@ -757,7 +763,13 @@ async fn full_load(inner: &Inner, ldap: Ldap, mode: Mode) -> Result<usize, Strin
         return Err(format!("load search: {res}"));
     }
     let keys = store.key_count();
-    tracing::debug!(keys, people = store.people.len(), skipped, ?latest, "loaded");
+    tracing::debug!(
+        keys,
+        people = store.people.len(),
+        skipped,
+        ?latest,
+        "loaded"
+    );
     *inner.store.write().expect("lock") = store;
     if let Some(latest) = latest {
         *inner.last_changenumber.lock().expect("lock") = Some(latest);
@@ -781,7 +793,10 @@ async fn poll_modified(inner: &Inner, mut ldap: Ldap) -> Result<(), String> {
         .expect("lock")
         .clone()
         .unwrap_or_else(|| "19700101000000Z".into());
-    let filter = format!("(&{LOAD_FILTER}(modifyTimestamp>={}))", ldap_escape(since.as_str()));
+    let filter = format!(
+        "(&{LOAD_FILTER}(modifyTimestamp>={}))",
+        ldap_escape(since.as_str())
+    );
     let mut attrs = ENTRY_ATTRS.to_vec();
     attrs.push("modifyTimestamp");
     let (entries, _) = op(inner, "modifyTimestamp poll", async {

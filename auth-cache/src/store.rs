@@ -109,9 +109,10 @@ impl Store {
         account: &str,
         subuser: Option<&str>,
     ) -> Option<&mut KeyRecord> {
-        self.keys.get_mut(id)?.iter_mut().find(|e| {
-            e.account_uuid == account && e.subuser_uuid.as_deref() == subuser
-        })
+        self.keys
+            .get_mut(id)?
+            .iter_mut()
+            .find(|e| e.account_uuid == account && e.subuser_uuid.as_deref() == subuser)
     }
 
     /// Distinct ids held.
@@ -192,14 +193,14 @@ mod tests {
             },
         );
         s.insert_key(KeyRecord {
-                id: id.clone(),
-                secret: SecretKey::new("s".into()),
-                status: KeyStatus::Active,
-                account_uuid: "A".into(),
-                subuser_uuid: Some("S".into()),
-                description: None,
-                updated: None,
-                temporary: false,
+            id: id.clone(),
+            secret: SecretKey::new("s".into()),
+            status: KeyStatus::Active,
+            account_uuid: "A".into(),
+            subuser_uuid: Some("S".into()),
+            description: None,
+            updated: None,
+            temporary: false,
         });
         (s, id)
     }

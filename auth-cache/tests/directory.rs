@@ -258,7 +258,9 @@ async fn duplicates(slapd: Slapd) {
     assert!(st.ambiguous_lookups >= 2);
 
     // One of them removed: the other is unambiguous again.
-    slapd.delete_key(&key_dn(&account_dn(&b), id.as_str())).await;
+    slapd
+        .delete_key(&key_dn(&account_dn(&b), id.as_str()))
+        .await;
     until(&cache, &id, true).await;
     let cred = cache.lookup(&id).await.unwrap().unwrap();
     assert_eq!(cred.account.login, "alice");
@@ -441,8 +443,14 @@ async fn the_documented_acl_and_tenant_only() {
     let slapd = Slapd::start_plain().await;
     let acl = documented_block("acl");
     let conf = std::fs::read_to_string(slapd.dir().join("slapd.conf")).unwrap();
-    assert!(conf.contains(acl.trim()), "the test directory runs the documented ACL");
-    let access: Vec<&str> = conf.lines().filter(|l| l.starts_with("access to")).collect();
+    assert!(
+        conf.contains(acl.trim()),
+        "the test directory runs the documented ACL"
+    );
+    let access: Vec<&str> = conf
+        .lines()
+        .filter(|l| l.starts_with("access to"))
+        .collect();
     let documented: Vec<&str> = acl.lines().filter(|l| l.starts_with("access to")).collect();
     assert_eq!(access, documented, "no ACL beyond the documented one");
     assert!(!access.iter().any(|l| l.trim() == "access to *"));
@@ -472,7 +480,11 @@ async fn the_documented_acl_and_tenant_only() {
     let k = admin.create(&demo, Some("from the docs")).await.unwrap();
     until(&cache, &k.access_key_id, true).await;
     admin
-        .set_status(&demo, &k.access_key_id, s3gw_auth_cache::KeyStatus::Inactive)
+        .set_status(
+            &demo,
+            &k.access_key_id,
+            s3gw_auth_cache::KeyStatus::Inactive,
+        )
         .await
         .unwrap();
     until(&cache, &k.access_key_id, false).await;
@@ -491,10 +503,7 @@ async fn the_documented_acl_and_tenant_only() {
     let mut ka = slapd.bind(KEYADMIN_DN, KEYADMIN_PW).await;
     for (attr, v) in [("login", "mallory"), ("userPassword", "x")] {
         let r = ka
-            .modify(
-                &acct_dn,
-                vec![ldap3::Mod::Replace(attr, [v].into())],
-            )
+            .modify(&acct_dn, vec![ldap3::Mod::Replace(attr, [v].into())])
             .await
             .unwrap();
         assert_eq!(r.rc, 50, "key admin modified {attr}: {r}");

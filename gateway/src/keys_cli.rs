@@ -253,7 +253,11 @@ fn identity(
 
 /// The administration back end for the configured key source.
 pub fn admin_for(config: &Config, who: &Who) -> Result<Box<dyn KeyAdmin>, KeysCliError> {
-    admin_with(config, who.bind_dn.as_ref(), who.bind_password_file.as_ref())
+    admin_with(
+        config,
+        who.bind_dn.as_ref(),
+        who.bind_password_file.as_ref(),
+    )
 }
 
 fn admin_with(

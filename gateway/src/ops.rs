@@ -329,7 +329,10 @@ mod tests {
         slapd.resume();
         let t0 = std::time::Instant::now();
         while status().await.0 != 200 {
-            assert!(t0.elapsed() < deadline, "not ready after the directory came back");
+            assert!(
+                t0.elapsed() < deadline,
+                "not ready after the directory came back"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         ops.stop().await;

@@ -95,7 +95,10 @@ pub fn documented_block(name: &str) -> String {
         .1;
     let mut lines = after.lines().skip_while(|l| l.trim().is_empty());
     let fence = lines.next().expect("a fenced block after the marker");
-    assert!(fence.starts_with("```"), "{marker} must be followed by a fenced block");
+    assert!(
+        fence.starts_with("```"),
+        "{marker} must be followed by a fenced block"
+    );
     let body: Vec<&str> = lines.take_while(|l| !l.starts_with("```")).collect();
     body.join("\n") + "\n"
 }

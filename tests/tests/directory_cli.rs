@@ -66,12 +66,23 @@ async fn bind_dn_needs_its_own_password_and_usage_errors_exit_2() {
     let o = tokio::task::block_in_place(|| {
         s3gw(
             &cfg,
-            &["keys", "create", "--account", "alice", "--bind-dn", KEYADMIN_DN],
+            &[
+                "keys",
+                "create",
+                "--account",
+                "alice",
+                "--bind-dn",
+                KEYADMIN_DN,
+            ],
             &[],
         )
     });
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("--bind-password-file"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--bind-password-file"),
+        "{}",
+        stderr(&o)
+    );
     let o = tokio::task::block_in_place(|| {
         s3gw(&cfg, &["keys", "list", "--account", "alice", "--json"], &[])
     });
@@ -79,7 +90,11 @@ async fn bind_dn_needs_its_own_password_and_usage_errors_exit_2() {
 
     // A bad id and a bad command line: exit 2.
     let o = tokio::task::block_in_place(|| {
-        s3gw(&cfg, &["keys", "disable", "--account", "alice", "short"], &[])
+        s3gw(
+            &cfg,
+            &["keys", "disable", "--account", "alice", "short"],
+            &[],
+        )
     });
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let o = tokio::task::block_in_place(|| s3gw(&cfg, &["keys", "bogus"], &[]));
@@ -92,14 +107,20 @@ async fn bind_dn_needs_its_own_password_and_usage_errors_exit_2() {
     let o = tokio::task::block_in_place(|| {
         s3gw(
             &cfg,
-            &["keys", "create", "--account", "alice", "--bind-dn", KEYADMIN_DN],
+            &[
+                "keys",
+                "create",
+                "--account",
+                "alice",
+                "--bind-dn",
+                KEYADMIN_DN,
+            ],
             &[("S3GW_KEYS_BIND_PASSWORD_FILE", pw.as_path())],
         )
     });
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = tokio::task::block_in_place(|| {
-        s3gw(&cfg, &["keys", "create", "--account", "alice"], &[])
-    });
+    let o =
+        tokio::task::block_in_place(|| s3gw(&cfg, &["keys", "create", "--account", "alice"], &[]));
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains(&slapd.url()), "{}", stderr(&o));
     assert!(stderr(&o).contains("add key"), "{}", stderr(&o));
@@ -182,7 +203,10 @@ fn check_config_validates_the_key_source() {
     let cfg = tmp.path().join("file.toml");
     std::fs::write(
         &cfg,
-        format!("[keys]\nsource = \"file\"\npath = {}\n", q(keys.to_str().unwrap())),
+        format!(
+            "[keys]\nsource = \"file\"\npath = {}\n",
+            q(keys.to_str().unwrap())
+        ),
     )
     .unwrap();
     let o = s3gw(&cfg, &["check-config"], &[]);
@@ -235,7 +259,10 @@ fn test_directory_script_up_and_down() {
         .take_while(|l| !l.starts_with('#'))
         .map(|l| format!("{l}\n"))
         .collect();
-    assert!(keys.contains(&format!("url = \"ldap://127.0.0.1:{port}\"")), "{printed}");
+    assert!(
+        keys.contains(&format!("url = \"ldap://127.0.0.1:{port}\"")),
+        "{printed}"
+    );
     let cfg = state.path().join("s3gw.toml");
     std::fs::write(&cfg, &keys).unwrap();
     let o = s3gw(&cfg, &["check-config"], &[]);
@@ -243,7 +270,15 @@ fn test_directory_script_up_and_down() {
     let pw = state.path().join("dir/keyadmin.pw");
     let o = s3gw(
         &cfg,
-        &["keys", "list", "--account", "demo", "--json", "--bind-dn", KEYADMIN_DN],
+        &[
+            "keys",
+            "list",
+            "--account",
+            "demo",
+            "--json",
+            "--bind-dn",
+            KEYADMIN_DN,
+        ],
         &[("S3GW_KEYS_BIND_PASSWORD_FILE", pw.as_path())],
     );
     assert!(o.status.success(), "{}", stderr(&o));
