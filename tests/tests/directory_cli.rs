@@ -292,3 +292,102 @@ fn test_directory_script_up_and_down() {
     assert!(down.status.success(), "{}", stderr(&down));
     assert!(!state.path().join("dir").exists());
 }
+
+/// A real gateway in front of a frozen directory (SIGSTOP): a request with
+/// an unknown key id gets 503 after the short miss timeout (not the 20 s
+/// operation timeout), the next at once; a cached key keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frozen_directory_unknown_ids_get_a_fast_503() {
+    use aws_sdk_s3::config::retry::RetryConfig;
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    use s3gw_tests::buckets_lite::{BucketsLite, OPERATOR};
+    use s3gw_tests::gateway::{LISTENING_PREFIX, START_DEADLINE};
+    use s3gw_tests::slapd::KeySpec;
+
+    let slapd = Slapd::start_plain().await;
+    let lite = tokio::task::spawn_blocking(BucketsLite::start)
+        .await
+        .unwrap();
+    let acct = uuid::Uuid::new_v4().to_string();
+    slapd.add_account(&acct, "alice").await;
+    let id = "0123456789abcdef0123456789abcdef";
+    let secret = "tdc_nWPG6se84Unn4QuMwpL67KJpNu5a_JVE-qBI7_2bxpLh-CUK";
+    slapd
+        .add_key(&KeySpec {
+            owner_dn: &account_dn(&acct),
+            id,
+            secret,
+            status: "Active",
+        })
+        .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let key_file = tmp.path().join("operator.key");
+    std::fs::write(&key_file, lite.operator_key_pem()).unwrap();
+    let cfg = tmp.path().join("s3gw.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n\
+             [backend]\nurl = {}\noperator_login = {}\noperator_key_file = {}\n\
+             [keys]\nsource = \"ldap\"\nurl = {}\nbind_dn = {}\nbind_password = {}\n\
+             poll_interval = 0.5\nmiss_timeout = 1.0\noperation_timeout = 20.0\n\
+             [embedded]\ndata_dir = {}\n",
+            q(&lite.url),
+            q(OPERATOR),
+            q(key_file.to_str().unwrap()),
+            q(&slapd.url()),
+            q(GATEWAY_DN),
+            q(GATEWAY_PW),
+            q(tmp.path().join("unused").to_str().unwrap()),
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new(workspace_bin("s3gw"));
+    cmd.arg("serve")
+        .arg("--config")
+        .arg(&cfg)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stderr(std::fs::File::create(tmp.path().join("s3gw.log")).unwrap());
+    let (_child, url) = tokio::task::block_in_place(|| {
+        s3gw_tests::procs::spawn_and_wait_for_line(cmd, LISTENING_PREFIX, START_DEADLINE)
+    });
+    let client = |id: &str, secret: &str| {
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&url)
+            .credentials_provider(Credentials::new(id, secret, None, None, "t"))
+            .force_path_style(true)
+            .retry_config(RetryConfig::disabled())
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    };
+    let status = |r: Result<_, aws_sdk_s3::error::SdkError<_, _>>| match r {
+        Ok(_) => 200,
+        Err(e) => e
+            .raw_response()
+            .map_or(0, |r: &aws_smithy_runtime_api::http::Response| {
+                r.status().as_u16()
+            }),
+    };
+    let known = client(id, secret);
+    let t0 = std::time::Instant::now();
+    while status(known.list_buckets().send().await) != 200 {
+        assert!(t0.elapsed() < START_DEADLINE, "the key never worked");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    slapd.pause();
+    let unknown = client("fedcba9876543210fedcba9876543210", secret);
+    let t0 = std::time::Instant::now();
+    assert_eq!(status(unknown.list_buckets().send().await), 503);
+    let first = t0.elapsed();
+    let unknown2 = client("aaaabbbbccccddddeeeeffff00001111", secret);
+    let t0 = std::time::Instant::now();
+    assert_eq!(status(unknown2.list_buckets().send().await), 503);
+    let second = t0.elapsed();
+    eprintln!("MEASURED gateway, frozen directory: first unknown id 503 after {first:?} (miss_timeout 1s), next after {second:?}");
+    assert!(first < std::time::Duration::from_secs(10), "{first:?}");
+    assert_eq!(status(known.list_buckets().send().await), 200);
+    slapd.resume();
+}
