@@ -28,6 +28,23 @@ fn main() -> ExitCode {
                 eprintln!("s3gw: {e:#}");
                 return ExitCode::from(2);
             }
+            // The operator key as `serve` would parse it.
+            if let Some(b) = &config.backend {
+                let parsed = std::fs::read_to_string(&b.operator_key_file)
+                    .map_err(|e| e.to_string())
+                    .and_then(|pem| {
+                        s3gw_httpsig::PrivateKey::from_pem_or_openssh(&pem)
+                            .map(|_| ())
+                            .map_err(|e| e.to_string())
+                    });
+                if let Err(e) = parsed {
+                    eprintln!(
+                        "s3gw: backend.operator_key_file {}: {e}",
+                        b.operator_key_file.display()
+                    );
+                    return ExitCode::from(2);
+                }
+            }
             // The keys as `serve` would load them (also the embedded
             // default's keys file).
             let keys = config.keys.clone().unwrap_or_else(|| {

@@ -225,6 +225,21 @@ fn check_config_validates_the_key_source() {
     let o = s3gw(&cfg, &["check-config"], &[]);
     assert_eq!(o.status.code(), Some(2), "missing CA file accepted");
     assert!(stderr(&o).contains("ca_file"), "{}", stderr(&o));
+    // An operator key file that is not a key.
+    let key = tmp.path().join("operator.key");
+    std::fs::write(&key, "not a key\n").unwrap();
+    let cfg = tmp.path().join("backend.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[backend]\nurl = \"http://127.0.0.1:1\"\noperator_login = \"op\"\noperator_key_file = {}\n",
+            q(key.to_str().unwrap())
+        ),
+    )
+    .unwrap();
+    let o = s3gw(&cfg, &["check-config"], &[]);
+    assert_eq!(o.status.code(), Some(2), "a bad operator key accepted");
+    assert!(stderr(&o).contains("operator_key_file"), "{}", stderr(&o));
 }
 
 /// `scripts/test-directory.sh up` gives a directory that the printed
