@@ -14,6 +14,7 @@ use aws_sdk_s3::types::{
 use aws_sdk_s3::Client;
 use base64::Engine as _;
 use futures_util::future::join_all;
+use futures_util::StreamExt as _;
 use md5::Digest as _;
 use s3gw_tests::buckets_lite::BucketsLite;
 use s3gw_tests::gateway::{Gateway, GatewayOptions};
@@ -934,4 +935,88 @@ async fn multipart_details() {
     .unwrap();
     let got = body_of(s3, "wbk", "d").await.unwrap();
     assert_eq!(got, [stored, data(100, 5)].concat());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn part_number_reads_with_many_distinct_part_sizes() {
+    // More distinct part sizes than fit the object's metadata: the sizes go
+    // to a hidden side object. The parts are copied server-side from one
+    // source (UploadPartCopy ranges), so the client moves no part bytes.
+    const PARTS: usize = 105;
+    let env = start("wbk").await;
+    let s3 = &env.s3;
+    let src = data(5 * MIB + PARTS, 11);
+    put(s3, "src", src.clone(), None, None).await.unwrap();
+    let up = s3
+        .create_multipart_upload()
+        .bucket("wbk")
+        .key("many")
+        .send()
+        .await
+        .unwrap();
+    let uid = up.upload_id().unwrap();
+    let size = |i: usize| 5 * MIB + i;
+    // Four copies in flight; `buffered` keeps part order.
+    let done: Vec<CompletedPart> = futures_util::stream::iter(0..PARTS)
+        .map(|i| async move {
+            let c = s3
+                .upload_part_copy()
+                .bucket("wbk")
+                .key("many")
+                .upload_id(uid)
+                .part_number(i as i32 + 1)
+                .copy_source("wbk/src")
+                .copy_source_range(format!("bytes=0-{}", size(i) - 1))
+                .send()
+                .await
+                .unwrap();
+            part(i as i32 + 1, c.copy_part_result().unwrap().e_tag().unwrap())
+        })
+        .buffered(4)
+        .collect()
+        .await;
+    complete(s3, "many", uid, done, None, None).await.unwrap();
+    for n in [1usize, 2, 77, PARTS] {
+        let h = s3
+            .head_object()
+            .bucket("wbk")
+            .key("many")
+            .part_number(n as i32)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(h.parts_count(), Some(PARTS as i32));
+        assert_eq!(h.content_length(), Some(size(n - 1) as i64), "part {n}");
+    }
+    let g = s3
+        .get_object()
+        .bucket("wbk")
+        .key("many")
+        .part_number(PARTS as i32)
+        .send()
+        .await
+        .unwrap();
+    let first: u64 = (0..PARTS - 1).map(|i| size(i) as u64).sum();
+    let range = g.content_range().unwrap().to_owned();
+    assert_eq!(
+        range,
+        format!(
+            "bytes {first}-{}/{}",
+            first + size(PARTS - 1) as u64 - 1,
+            first + size(PARTS - 1) as u64
+        )
+    );
+    assert_eq!(
+        g.body.collect().await.unwrap().into_bytes().to_vec(),
+        src[..size(PARTS - 1)]
+    );
+    let e = s3
+        .get_object()
+        .bucket("wbk")
+        .key("many")
+        .part_number(PARTS as i32 + 1)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(failure(&e), (400, "InvalidPartNumber".into()));
 }

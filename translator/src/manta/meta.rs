@@ -367,6 +367,16 @@ pub(crate) fn parse_object(
 
 /// Run-length part sizes: `size*count,...`; `None` when too long to keep.
 pub(crate) fn encode_part_sizes(sizes: &[u64]) -> Option<String> {
+    let out = encode_part_sizes_all(sizes);
+    (out.len() <= MAX_PART_SIZES_BYTES).then_some(out)
+}
+
+/// The value of `m-s3gw-ps` saying the part sizes are kept in a hidden
+/// side object (too long for the metadata budget).
+pub(crate) const PART_SIZES_ELSEWHERE: &str = "@";
+
+/// Run-length part sizes, however long.
+pub(crate) fn encode_part_sizes_all(sizes: &[u64]) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let mut i = 0;
@@ -379,12 +389,9 @@ pub(crate) fn encode_part_sizes(sizes: &[u64]) -> Option<String> {
             out.push(',');
         }
         let _ = write!(out, "{}*{}", sizes[i], j - i);
-        if out.len() > MAX_PART_SIZES_BYTES {
-            return None;
-        }
         i = j;
     }
-    Some(out)
+    out
 }
 
 /// Inclusive byte range of part `n` (1-based) from run-length sizes.

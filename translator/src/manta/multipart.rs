@@ -10,6 +10,10 @@
 //!   its Content-Type carries the part's `x-amz-checksum-*` as a
 //!   `; s3gw-ck=ALG:base64` parameter, because listing lines (ListParts,
 //!   Complete) carry the content type but no `m-*` values.
+//! - part sizes of a completed object, when too many distinct sizes to fit
+//!   its metadata: `.s3gw~/s/<key>/<upload-id>` (run-length text), written
+//!   before the object; the object's `m-s3gw-ps` is then `@`. Swept once
+//!   older than `upload_ttl` and no longer referenced by the key's object.
 //! - upload ids are 32 characters: 12 hex digits of the creation time in
 //!   milliseconds, then 20 random hex digits, so one key's uploads list in
 //!   initiation order.
@@ -74,6 +78,47 @@ fn records_prefix() -> String {
 fn record_name(key: &str, uid: &str) -> String {
     format!("{HIDDEN_PREFIX}u/{key}/{uid}")
 }
+fn sizes_prefix() -> String {
+    format!("{HIDDEN_PREFIX}s/")
+}
+fn sizes_name(key: &str, uid: &str) -> String {
+    format!("{HIDDEN_PREFIX}s/{key}/{uid}")
+}
+/// Longest part-sizes side object read back (10,000 parts of distinct
+/// 5 GiB-scale sizes take about 150 KB).
+const MAX_SIZES_BYTES: usize = 1 << 20;
+
+/// The part sizes of a completed object kept in its side object.
+pub(crate) async fn stored_part_sizes(
+    inner: &Inner,
+    cx: &RequestContext,
+    bucket: &str,
+    key: &str,
+    uid: &str,
+) -> BackendResult<String> {
+    let c = &inner.client;
+    let url = c.object_url(&cx.tenant.login, bucket, &sizes_name(key, uid));
+    let resp = c
+        .send(true, || c.signed(Method::GET, &url, &cx.request_id))
+        .await
+        .map_err(|f| match map_native(f) {
+            BackendError::NoSuchKey => {
+                BackendError::Internal(format!("part sizes of upload {uid} missing"))
+            }
+            e => e,
+        })?;
+    let mut body = response_stream(resp);
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| BackendError::ServiceUnavailable(e.to_string()))?;
+        if out.len() + chunk.len() > MAX_SIZES_BYTES {
+            return Err(BackendError::Internal("part sizes object too large".into()));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    String::from_utf8(out).map_err(|_| BackendError::Internal("part sizes not text".into()))
+}
+
 fn parts_prefix(uid: &str) -> String {
     format!("{HIDDEN_PREFIX}p/{uid}/")
 }
@@ -455,12 +500,36 @@ pub(crate) async fn complete(
             return Err(BackendError::BadDigest);
         }
     }
+    // Part sizes (partNumber reads) go with the object; when too many
+    // distinct sizes for its metadata, into a side object written first,
+    // so the object never points at a missing one.
+    let part_sizes = match meta::encode_part_sizes(&sizes) {
+        Some(v) => v,
+        None => {
+            let text = meta::encode_part_sizes_all(&sizes);
+            let c = &inner.client;
+            let surl = c.object_url(
+                &cx.tenant.login,
+                bucket.as_str(),
+                &sizes_name(key.as_str(), uid.as_str()),
+            );
+            c.send(false, || {
+                c.signed(Method::PUT, &surl, &cx.request_id)
+                    .header(CONTENT_LENGTH, text.len())
+                    .header(CONTENT_TYPE, "text/plain")
+                    .body(text.clone())
+            })
+            .await
+            .native()?;
+            meta::PART_SIZES_ELSEWHERE.to_owned()
+        }
+    };
     let mut meta = rec.info.meta.clone();
     meta.checksum = checksum.clone();
     let internal = Internal {
         multipart_etag: Some(etag.clone()),
         upload_id: Some(uid.as_str().to_owned()),
-        part_sizes: meta::encode_part_sizes(&sizes),
+        part_sizes: Some(part_sizes),
         checksum_choice: None,
         part_checksums,
     };
@@ -866,6 +935,30 @@ pub(crate) async fn sweep(
             {
                 stale.push(e.name);
             }
+        }
+    }
+    // Part-sizes side objects whose key now holds another object (or
+    // none).
+    for e in inner.names_under(cx, bucket, &sizes_prefix()).await? {
+        let old = e
+            .mtime
+            .as_deref()
+            .and_then(parse_mtime)
+            .is_some_and(|t| t < cutoff);
+        let Some((key, uid)) = e
+            .name
+            .strip_prefix(&sizes_prefix())
+            .and_then(|r| r.rsplit_once('/'))
+        else {
+            continue;
+        };
+        if !old {
+            continue;
+        }
+        match head_native(inner, cx, bucket, key).await {
+            Ok(o) if o.internal.upload_id.as_deref() == Some(uid) => {}
+            Ok(_) | Err(NativeFailure::Status { status: 404, .. }) => stale.push(e.name),
+            Err(f) => return Err(map_native(f)),
         }
     }
     let n = stale.len();

@@ -379,7 +379,15 @@ pub(crate) async fn get_object(
                 }
                 (Some(_), Some(ps)) => {
                     part_checksum = obj.internal.part_checksum(pn.get());
-                    Some(meta::part_range(ps, pn.get()).ok_or(BackendError::InvalidPartNumber)?)
+                    let ps = if ps == meta::PART_SIZES_ELSEWHERE {
+                        let uid = obj.internal.upload_id.as_deref().ok_or_else(|| {
+                            BackendError::Internal("part sizes without an upload id".into())
+                        })?;
+                        super::multipart::stored_part_sizes(inner, cx, bucket, name, uid).await?
+                    } else {
+                        ps.clone()
+                    };
+                    Some(meta::part_range(&ps, pn.get()).ok_or(BackendError::InvalidPartNumber)?)
                 }
                 (Some(_), None) => {
                     return Err(BackendError::NotImplemented(
