@@ -1020,3 +1020,66 @@ async fn part_number_reads_with_many_distinct_part_sizes() {
         .unwrap_err();
     assert_eq!(failure(&e), (400, "InvalidPartNumber".into()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn copied_parts_carry_the_uploads_checksum() {
+    let env = start("wbk").await;
+    let s3 = &env.s3;
+    let src = data(5 * MIB + 17, 21);
+    put(s3, "src", src.clone(), None, None).await.unwrap();
+    let up = s3
+        .create_multipart_upload()
+        .bucket("wbk")
+        .key("cp")
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .send()
+        .await
+        .unwrap();
+    let uid = up.upload_id().unwrap();
+    let c = s3
+        .upload_part_copy()
+        .bucket("wbk")
+        .key("cp")
+        .upload_id(uid)
+        .part_number(1)
+        .copy_source("wbk/src")
+        .send()
+        .await
+        .unwrap();
+    let e1 = c.copy_part_result().unwrap().e_tag().unwrap().to_owned();
+    let c = s3
+        .upload_part_copy()
+        .bucket("wbk")
+        .key("cp")
+        .upload_id(uid)
+        .part_number(2)
+        .copy_source("wbk/src")
+        .copy_source_range("bytes=3-12")
+        .send()
+        .await
+        .unwrap();
+    let e2 = c.copy_part_result().unwrap().e_tag().unwrap().to_owned();
+    let lp = s3
+        .list_parts()
+        .bucket("wbk")
+        .key("cp")
+        .upload_id(uid)
+        .send()
+        .await
+        .unwrap();
+    let listed: Vec<Option<&str>> = lp.parts().iter().map(|p| p.checksum_crc32()).collect();
+    let (c1, c2) = (crc32(&src), crc32(&src[3..13]));
+    assert_eq!(listed, [Some(b64(&c1).as_str()), Some(b64(&c2).as_str())]);
+    let done = complete(s3, "cp", uid, vec![part(1, &e1), part(2, &e2)], None, None).await;
+    assert!(done.is_ok(), "{done:?}");
+    let h = s3
+        .head_object()
+        .bucket("wbk")
+        .key("cp")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    let want = format!("{}-2", b64(&crc32(&[c1, c2].concat())));
+    assert_eq!(h.checksum_crc32(), Some(want.as_str()));
+}

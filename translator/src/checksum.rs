@@ -41,6 +41,44 @@ fn crc_algorithm(alg: ChecksumAlgorithm) -> Option<CrcAlgorithm> {
     }
 }
 
+/// An incremental digest of one algorithm (server-side copies, whose bytes
+/// the gateway's request verifiers never see).
+pub enum Hasher {
+    Crc(ChecksumAlgorithm, crc_fast::Digest),
+    Sha1(sha1::Sha1),
+    Sha256(sha2::Sha256),
+}
+
+impl Hasher {
+    pub fn new(alg: ChecksumAlgorithm) -> Self {
+        match crc_algorithm(alg) {
+            Some(c) => Hasher::Crc(alg, crc_fast::Digest::new(c)),
+            None if alg == ChecksumAlgorithm::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
+            None => Hasher::Sha256(sha2::Sha256::new()),
+        }
+    }
+    pub fn update(&mut self, data: &[u8]) {
+        match self {
+            Hasher::Crc(_, d) => d.update(data),
+            Hasher::Sha1(d) => d.update(data),
+            Hasher::Sha256(d) => d.update(data),
+        }
+    }
+    /// The full checksum of what was fed.
+    pub fn finish(self) -> Checksum {
+        let (algorithm, raw) = match self {
+            Hasher::Crc(a, d) => (a, crc_bytes(a, d.finalize())),
+            Hasher::Sha1(d) => (ChecksumAlgorithm::Sha1, d.finalize().to_vec()),
+            Hasher::Sha256(d) => (ChecksumAlgorithm::Sha256, d.finalize().to_vec()),
+        };
+        Checksum {
+            algorithm,
+            value_b64: B64.encode(raw),
+            kind: ChecksumType::FullObject,
+        }
+    }
+}
+
 /// The digest of `data` with `alg`, raw (CRCs big-endian, as S3 encodes).
 pub fn digest(alg: ChecksumAlgorithm, data: &[u8]) -> Vec<u8> {
     match crc_algorithm(alg) {
@@ -167,6 +205,22 @@ mod tests {
             );
         }
         assert!(full_object(ChecksumAlgorithm::Sha256, &[(vec![0; 32], 1)]).is_none());
+    }
+
+    #[test]
+    fn incremental_equals_one_shot() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7) as u8).collect();
+        for alg in ALL {
+            let mut h = Hasher::new(alg);
+            for piece in data.chunks(333) {
+                h.update(piece);
+            }
+            assert_eq!(
+                h.finish().value_b64,
+                B64.encode(digest(alg, &data)),
+                "{alg:?}"
+            );
+        }
     }
 
     #[test]

@@ -273,36 +273,7 @@ pub(crate) async fn upload_part(
         ChecksumInput::Known(ck) => Some(ck),
         ChecksumInput::Trailer(rx) => match rx.await {
             Ok(ck) => {
-                let mut h = HeaderMap::with_capacity(2);
-                h.insert(
-                    CONTENT_TYPE,
-                    HeaderValue::from_str(&part_content_type(&ck)).map_err(|_| {
-                        BackendError::Internal("checksum not a header value".into())
-                    })?,
-                );
-                h.insert(
-                    IF_MATCH,
-                    HeaderValue::from_str(&id).map_err(|_| {
-                        BackendError::Internal("native id not a header value".into())
-                    })?,
-                );
-                let murl = format!("{url}/metadata");
-                let c = &inner.client;
-                match c
-                    .send(false, || {
-                        c.signed(Method::PUT, &murl, &cx.request_id)
-                            .headers(h.clone())
-                    })
-                    .await
-                {
-                    Ok(_) => {}
-                    // Replaced by a later upload of the same part: that one
-                    // carries its own checksum.
-                    Err(NativeFailure::Status {
-                        status: 404 | 412, ..
-                    }) => {}
-                    Err(f) => return Err(map_native(f)),
-                }
+                set_part_checksum(inner, cx, &url, &id, &ck).await?;
                 Some(ck)
             }
             Err(_) => None,
@@ -311,12 +282,56 @@ pub(crate) async fn upload_part(
     Ok(UploadPartOutput { etag, checksum })
 }
 
+/// Stores a checksum known only after a part's bytes (a trailer, a
+/// server-side copy) with that very part object (pinned to its id).
+async fn set_part_checksum(
+    inner: &Inner,
+    cx: &RequestContext,
+    part_url: &str,
+    id: &str,
+    ck: &Checksum,
+) -> BackendResult<()> {
+    let mut h = HeaderMap::with_capacity(2);
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_str(&part_content_type(ck))
+            .map_err(|_| BackendError::Internal("checksum not a header value".into()))?,
+    );
+    h.insert(
+        IF_MATCH,
+        HeaderValue::from_str(id)
+            .map_err(|_| BackendError::Internal("native id not a header value".into()))?,
+    );
+    let murl = format!("{part_url}/metadata");
+    let c = &inner.client;
+    match c
+        .send(false, || {
+            c.signed(Method::PUT, &murl, &cx.request_id)
+                .headers(h.clone())
+        })
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Replaced by a later upload of the same part: that one carries
+        // its own checksum.
+        Err(NativeFailure::Status {
+            status: 404 | 412, ..
+        }) => Ok(()),
+        Err(f) => Err(map_native(f)),
+    }
+}
+
 pub(crate) async fn upload_part_copy(
     inner: &Inner,
     cx: &RequestContext,
     input: UploadPartCopyInput,
 ) -> BackendResult<CopyObjectOutput> {
-    record(inner, cx, &input.bucket, &input.key, &input.upload_id).await?;
+    let rec = record(inner, cx, &input.bucket, &input.key, &input.upload_id).await?;
+    let chosen = rec
+        .internal
+        .checksum_choice
+        .as_deref()
+        .and_then(|c| decode_choice(c).0);
     let (src, range, resp) = open_source(
         inner,
         cx,
@@ -345,7 +360,22 @@ pub(crate) async fn upload_part_copy(
         input.bucket.as_str(),
         &part_name(input.upload_id.as_str(), input.part_number.get()),
     );
-    let put = match native_put(inner, cx, &url, h, response_stream(resp)).await {
+    // With a checksum algorithm chosen for the upload, the copied bytes are
+    // digested on their way, and the part keeps its checksum like an
+    // uploaded one.
+    let hasher = chosen.map(|a| Arc::new(std::sync::Mutex::new(crate::checksum::Hasher::new(a))));
+    let body: ByteStream = match &hasher {
+        None => response_stream(resp),
+        Some(hs) => {
+            let hs = hs.clone();
+            Box::pin(response_stream(resp).inspect(move |item| {
+                if let (Ok(bytes), Ok(mut h)) = (item, hs.lock()) {
+                    h.update(bytes);
+                }
+            }))
+        }
+    };
+    let put = match native_put(inner, cx, &url, h, body).await {
         Ok(p) => p,
         Err(BackendError::Body(e)) => {
             return Err(BackendError::ServiceUnavailable(format!(
@@ -354,7 +384,19 @@ pub(crate) async fn upload_part_copy(
         }
         Err(e) => return Err(e),
     };
-    let (etag, _, last_modified) = put_answer(&put)?;
+    let (etag, id, last_modified) = put_answer(&put)?;
+    drop(put);
+    if let (Some(hs), Some(alg)) = (hasher, chosen) {
+        // The body was consumed whole (the store answered the PUT); the
+        // stream's clone of the hasher may not be dropped yet.
+        let ck = hs
+            .lock()
+            .ok()
+            .map(|mut h| std::mem::replace(&mut *h, crate::checksum::Hasher::new(alg)).finish());
+        if let Some(ck) = ck {
+            set_part_checksum(inner, cx, &url, &id, &ck).await?;
+        }
+    }
     Ok(CopyObjectOutput {
         etag,
         last_modified,
