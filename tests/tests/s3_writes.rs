@@ -557,6 +557,21 @@ async fn part_checksums_and_composite_object_checksum() {
         .await
         .unwrap_err();
     assert_eq!(failure(&e), (400, "BadDigest".into()));
+    let e = s3
+        .complete_multipart_upload()
+        .bucket("wbk")
+        .key("c")
+        .upload_id(uid)
+        .checksum_crc32("not base64!")
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts.clone()))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(failure(&e), (400, "InvalidArgument".into()));
     let done = s3
         .complete_multipart_upload()
         .bucket("wbk")
