@@ -1098,3 +1098,74 @@ async fn copied_parts_carry_the_uploads_checksum() {
     let want = format!("{}-2", b64(&crc32(&[c1, c2].concat())));
     assert_eq!(h.checksum_crc32(), Some(want.as_str()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn part_checksums_beyond_the_metadata_budget() {
+    // 25 SHA256 part digests do not fit the object's metadata: they go to
+    // the hidden side object, and partNumber reads still return them.
+    const PARTS: usize = 25;
+    let env = start("wbk").await;
+    let s3 = &env.s3;
+    let src = data(5 * MIB + PARTS, 31);
+    put(s3, "src", src.clone(), None, None).await.unwrap();
+    let up = s3
+        .create_multipart_upload()
+        .bucket("wbk")
+        .key("sha")
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .send()
+        .await
+        .unwrap();
+    let uid = up.upload_id().unwrap();
+    let size = |i: usize| 5 * MIB + i;
+    let done: Vec<CompletedPart> = futures_util::stream::iter(0..PARTS)
+        .map(|i| async move {
+            let c = s3
+                .upload_part_copy()
+                .bucket("wbk")
+                .key("sha")
+                .upload_id(uid)
+                .part_number(i as i32 + 1)
+                .copy_source("wbk/src")
+                .copy_source_range(format!("bytes=0-{}", size(i) - 1))
+                .send()
+                .await
+                .unwrap();
+            part(i as i32 + 1, c.copy_part_result().unwrap().e_tag().unwrap())
+        })
+        .buffered(4)
+        .collect()
+        .await;
+    complete(s3, "sha", uid, done, None, None).await.unwrap();
+    let sha = |b: &[u8]| b64(&sha2::Sha256::digest(b));
+    let h = s3
+        .head_object()
+        .bucket("wbk")
+        .key("sha")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    let digests: Vec<u8> = (0..PARTS)
+        .flat_map(|i| sha2::Sha256::digest(&src[..size(i)]).to_vec())
+        .collect();
+    let want = format!("{}-{PARTS}", sha(&digests));
+    assert_eq!(h.checksum_sha256(), Some(want.as_str()));
+    for n in [1usize, 13, PARTS] {
+        let h = s3
+            .head_object()
+            .bucket("wbk")
+            .key("sha")
+            .part_number(n as i32)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            h.checksum_sha256(),
+            Some(sha(&src[..size(n - 1)]).as_str()),
+            "part {n}"
+        );
+        assert_eq!(h.content_length(), Some(size(n - 1) as i64));
+    }
+}

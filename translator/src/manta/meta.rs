@@ -80,15 +80,15 @@ pub(crate) struct Internal {
 }
 
 impl Internal {
-    /// Encodes part checksums (raw digests in part order), or `None` when
-    /// too long to keep.
-    pub fn encode_part_checksums(alg: ChecksumAlgorithm, raws: &[Vec<u8>]) -> Option<String> {
-        let v = format!(
+    /// Encodes part checksums (raw digests in part order); longer than
+    /// [`MAX_PART_CHECKSUMS_BYTES`] they go to the side object with the
+    /// part sizes.
+    pub fn encode_part_checksums(alg: ChecksumAlgorithm, raws: &[Vec<u8>]) -> String {
+        format!(
             "{}:{}",
             alg.as_str(),
             base64::engine::general_purpose::STANDARD.encode(raws.concat())
-        );
-        (v.len() <= MAX_PART_CHECKSUMS_BYTES).then_some(v)
+        )
     }
 
     /// The checksum of part `n` (1-based) of a multipart object.
@@ -371,8 +371,9 @@ pub(crate) fn encode_part_sizes(sizes: &[u64]) -> Option<String> {
     (out.len() <= MAX_PART_SIZES_BYTES).then_some(out)
 }
 
-/// The value of `m-s3gw-ps` saying the part sizes are kept in a hidden
-/// side object (too long for the metadata budget).
+/// The value of `m-s3gw-ps` (`m-s3gw-pk`) saying the part sizes (part
+/// checksums) are kept in a hidden side object, too long for the metadata
+/// budget: its text is the run-length sizes, a newline, the checksums.
 pub(crate) const PART_SIZES_ELSEWHERE: &str = "@";
 
 /// Run-length part sizes, however long.

@@ -85,17 +85,18 @@ fn sizes_name(key: &str, uid: &str) -> String {
     format!("{HIDDEN_PREFIX}s/{key}/{uid}")
 }
 /// Longest part-sizes side object read back (10,000 parts of distinct
-/// 5 GiB-scale sizes take about 150 KB).
+/// 5 GiB-scale sizes take about 150 KB, their SHA256s about 430 KB).
 const MAX_SIZES_BYTES: usize = 1 << 20;
 
-/// The part sizes of a completed object kept in its side object.
+/// The side object of a completed object: (run-length part sizes, part
+/// checksums as in `m-s3gw-pk`).
 pub(crate) async fn stored_part_sizes(
     inner: &Inner,
     cx: &RequestContext,
     bucket: &str,
     key: &str,
     uid: &str,
-) -> BackendResult<String> {
+) -> BackendResult<(String, Option<String>)> {
     let c = &inner.client;
     let url = c.object_url(&cx.tenant.login, bucket, &sizes_name(key, uid));
     let resp = c
@@ -116,7 +117,12 @@ pub(crate) async fn stored_part_sizes(
         }
         out.extend_from_slice(&chunk);
     }
-    String::from_utf8(out).map_err(|_| BackendError::Internal("part sizes not text".into()))
+    let text =
+        String::from_utf8(out).map_err(|_| BackendError::Internal("part sizes not text".into()))?;
+    Ok(match text.split_once('\n') {
+        Some((s, k)) => (s.to_owned(), (!k.is_empty()).then(|| k.to_owned())),
+        None => (text, None),
+    })
 }
 
 fn parts_prefix(uid: &str) -> String {
@@ -542,30 +548,45 @@ pub(crate) async fn complete(
             return Err(BackendError::BadDigest);
         }
     }
-    // Part sizes (partNumber reads) go with the object; when too many
-    // distinct sizes for its metadata, into a side object written first,
-    // so the object never points at a missing one.
-    let part_sizes = match meta::encode_part_sizes(&sizes) {
-        Some(v) => v,
-        None => {
-            let text = meta::encode_part_sizes_all(&sizes);
-            let c = &inner.client;
-            let surl = c.object_url(
-                &cx.tenant.login,
-                bucket.as_str(),
-                &sizes_name(key.as_str(), uid.as_str()),
-            );
-            c.send(false, || {
-                c.signed(Method::PUT, &surl, &cx.request_id)
-                    .header(CONTENT_LENGTH, text.len())
-                    .header(CONTENT_TYPE, "text/plain")
-                    .body(text.clone())
-            })
-            .await
-            .native()?;
-            meta::PART_SIZES_ELSEWHERE.to_owned()
-        }
-    };
+    // Part sizes and checksums (partNumber reads) go with the object; when
+    // too long for its metadata, into a side object written first, so the
+    // object never points at a missing one.
+    let sizes_inline = meta::encode_part_sizes(&sizes);
+    let pk_inline = part_checksums
+        .clone()
+        .filter(|v| v.len() <= meta::MAX_PART_CHECKSUMS_BYTES);
+    let elsewhere = || meta::PART_SIZES_ELSEWHERE.to_owned();
+    let (part_sizes, part_checksums) =
+        if sizes_inline.is_some() && pk_inline.is_some() == part_checksums.is_some() {
+            (sizes_inline.unwrap_or_else(elsewhere), pk_inline)
+        } else {
+            {
+                // Sizes, then checksums: the side object's text.
+                let text = format!(
+                    "{}\n{}",
+                    meta::encode_part_sizes_all(&sizes),
+                    part_checksums.as_deref().unwrap_or_default()
+                );
+                let c = &inner.client;
+                let surl = c.object_url(
+                    &cx.tenant.login,
+                    bucket.as_str(),
+                    &sizes_name(key.as_str(), uid.as_str()),
+                );
+                c.send(false, || {
+                    c.signed(Method::PUT, &surl, &cx.request_id)
+                        .header(CONTENT_LENGTH, text.len())
+                        .header(CONTENT_TYPE, "text/plain")
+                        .body(text.clone())
+                })
+                .await
+                .native()?;
+            }
+            (
+                sizes_inline.unwrap_or_else(elsewhere),
+                pk_inline.or_else(|| part_checksums.as_ref().map(|_| elsewhere())),
+            )
+        };
     let mut meta = rec.info.meta.clone();
     meta.checksum = checksum.clone();
     let internal = Internal {
@@ -697,7 +718,7 @@ fn object_checksum(
     } else {
         Some(crate::checksum::composite(alg, &raws))
     };
-    (ck, Internal::encode_part_checksums(alg, &raws))
+    (ck, Some(Internal::encode_part_checksums(alg, &raws)))
 }
 
 pub(crate) async fn abort(

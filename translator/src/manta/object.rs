@@ -378,15 +378,22 @@ pub(crate) async fn get_object(
                     return Err(BackendError::InvalidPartNumber)
                 }
                 (Some(_), Some(ps)) => {
-                    part_checksum = obj.internal.part_checksum(pn.get());
-                    let ps = if ps == meta::PART_SIZES_ELSEWHERE {
+                    let side = ps == meta::PART_SIZES_ELSEWHERE
+                        || obj.internal.part_checksums.as_deref()
+                            == Some(meta::PART_SIZES_ELSEWHERE);
+                    let (ps, pk) = if side {
                         let uid = obj.internal.upload_id.as_deref().ok_or_else(|| {
                             BackendError::Internal("part sizes without an upload id".into())
                         })?;
                         super::multipart::stored_part_sizes(inner, cx, bucket, name, uid).await?
                     } else {
-                        ps.clone()
+                        (ps.clone(), obj.internal.part_checksums.clone())
                     };
+                    part_checksum = meta::Internal {
+                        part_checksums: pk,
+                        ..Default::default()
+                    }
+                    .part_checksum(pn.get());
                     Some(meta::part_range(&ps, pn.get()).ok_or(BackendError::InvalidPartNumber)?)
                 }
                 (Some(_), None) => {
