@@ -55,6 +55,7 @@ s3_error_codes! {
     InvalidDigest => 400, "The Content-MD5 you specified is not valid.";
     InvalidLocationConstraint => 400, "The specified location constraint is not valid.";
     InvalidPart => 400, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.";
+    InvalidPartNumber => 400, "The requested partnumber is not satisfiable";
     InvalidPartOrder => 400, "The list of parts was not in ascending order. Parts must be ordered by part number.";
     InvalidRange => 416, "The requested range is not satisfiable";
     InvalidRequest => 400, "Invalid Request";
@@ -100,6 +101,9 @@ pub struct S3Error {
     pub message: String,
     /// Extra `<Name>value</Name>` elements of the error document.
     pub extra: Vec<(&'static str, String)>,
+    /// A status other than the code's usual one, where S3 answers so
+    /// (UploadPartCopy's InvalidRange is 400, not 416).
+    pub status_override: Option<u16>,
 }
 
 impl S3Error {
@@ -108,6 +112,7 @@ impl S3Error {
             code,
             message: code.default_message().to_owned(),
             extra: Vec::new(),
+            status_override: None,
         }
     }
     pub fn with_message(code: S3ErrorCode, message: impl Into<String>) -> Self {
@@ -115,14 +120,19 @@ impl S3Error {
             code,
             message: message.into(),
             extra: Vec::new(),
+            status_override: None,
         }
     }
     pub fn extra(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.extra.push((name, value.into()));
         self
     }
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status_override = Some(status);
+        self
+    }
     pub fn status(&self) -> u16 {
-        self.code.status()
+        self.status_override.unwrap_or_else(|| self.code.status())
     }
 }
 

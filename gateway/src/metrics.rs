@@ -122,6 +122,7 @@ fn outcome(r: &Result<(), &BackendError>) -> &'static str {
             | B::NotModified { .. }
             | B::InvalidRange { .. }
             | B::InvalidPart
+            | B::InvalidPartNumber
             | B::InvalidPartOrder
             | B::EntityTooSmall
             | B::EntityTooLarge

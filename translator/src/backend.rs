@@ -81,6 +81,9 @@ pub enum BackendError {
     InvalidRange { size: u64 },
     #[error("invalid part")]
     InvalidPart,
+    /// GetObject/HeadObject `partNumber` beyond the object's parts (400).
+    #[error("invalid part number")]
+    InvalidPartNumber,
     #[error("invalid part order")]
     InvalidPartOrder,
     #[error("entity too small")]
@@ -311,6 +314,9 @@ pub struct CompleteMultipartUploadInput {
     /// As the client listed them (validated by the backend: order, ETags, sizes).
     pub parts: Vec<CompletedPart>,
     pub condition: WriteCondition,
+    /// An `x-amz-checksum-*` header on the Complete request: the object's
+    /// checksum as the client computed it (BadDigest when it differs).
+    pub checksum: Option<Checksum>,
 }
 
 #[derive(Debug, Clone)]

@@ -8,8 +8,11 @@
 //! - [`manta`]: the implementation over the Manta buckets API (native client,
 //!   wire model, the ONE native-error mapping function, and the S3 features
 //!   the store lacks: multipart, copy, S3 ETags, multi-character delimiters).
+//! - [`checksum`]: multipart object checksums from part checksums
+//!   (COMPOSITE digests, FULL_OBJECT CRC combine).
 
 pub mod backend;
+pub mod checksum;
 pub mod manta;
 pub mod types;
 

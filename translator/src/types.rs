@@ -364,14 +364,23 @@ impl ReadConditions {
 }
 
 /// Write preconditions of PutObject, CopyObject (destination) and
-/// CompleteMultipartUpload. Both are atomic natively (design.md).
+/// CompleteMultipartUpload. Each is atomic natively (design.md
+/// "Conditional writes"): a create-if-absent or a compare-and-swap on the
+/// native id of the object the condition was evaluated on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum WriteCondition {
     #[default]
     None,
-    /// `If-None-Match: *`: create only if absent.
+    /// `If-None-Match: *`: create only if absent (else 412).
     IfNoneMatchAny,
-    /// `If-Match: "<etag>"`: replace only the object whose S3 ETag is this.
+    /// `If-None-Match: "<etag>"`: write unless the current object has this
+    /// S3 ETag (412); also when the key is absent.
+    IfNoneMatch(ETag),
+    /// `If-Match: *`: replace only an existing object (404 NoSuchKey when
+    /// absent).
+    IfMatchAny,
+    /// `If-Match: "<etag>"`: replace only the object whose S3 ETag is this
+    /// (404 NoSuchKey when absent, 412 when another).
     IfMatch(ETag),
 }
 

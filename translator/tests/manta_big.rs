@@ -120,6 +120,7 @@ async fn one_gib_assembly_bounded_memory() {
                 upload_id: up.upload_id,
                 parts,
                 condition: WriteCondition::None,
+                checksum: None,
             },
         )
         .await

@@ -710,6 +710,7 @@ async fn multipart_three_parts_retry_and_second_instance() {
         upload_id: up.upload_id.clone(),
         parts: completed,
         condition: WriteCondition::IfNoneMatchAny,
+        checksum: None,
     };
     let done = b2
         .complete_multipart_upload(&cx, input.clone())
@@ -752,7 +753,7 @@ async fn multipart_three_parts_retry_and_second_instance() {
     i.part_number = PartNumber::new(4);
     assert!(matches!(
         b.head_object(&cx, i).await,
-        Err(BackendError::InvalidRange { .. })
+        Err(BackendError::InvalidPartNumber)
     ));
     // The listing shows the multipart ETag too.
     let l = b
@@ -821,6 +822,7 @@ async fn multipart_validation_limits_and_abort() {
         upload_id: up.upload_id.clone(),
         parts,
         condition: WriteCondition::None,
+        checksum: None,
     };
     assert!(matches!(
         b.complete_multipart_upload(
@@ -899,6 +901,7 @@ async fn multipart_validation_limits_and_abort() {
                 upload_id: up.upload_id,
                 parts: vec![part(1, &p.etag)],
                 condition: WriteCondition::None,
+                checksum: None,
             },
         )
         .await
@@ -1039,6 +1042,7 @@ async fn copy_object_and_upload_part_copy() {
                     checksum: None,
                 }],
                 condition: WriteCondition::None,
+                checksum: None,
             },
         )
         .await

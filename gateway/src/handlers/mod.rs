@@ -77,6 +77,7 @@ pub fn backend_error(e: BackendError) -> S3Error {
             S3Error::new(C::InvalidRange).extra("ActualObjectSize", size.to_string())
         }
         B::InvalidPart => C::InvalidPart.into(),
+        B::InvalidPartNumber => C::InvalidPartNumber.into(),
         B::InvalidPartOrder => C::InvalidPartOrder.into(),
         B::EntityTooSmall => C::EntityTooSmall.into(),
         B::EntityTooLarge => C::EntityTooLarge.into(),

@@ -28,6 +28,29 @@ impl Handlers {
                 ))
             }
         };
+        // S3's combinations: SHA digests cannot be combined (COMPOSITE
+        // only), CRC64NVME is FULL_OBJECT only, and a type needs an
+        // algorithm.
+        match (checksum_algorithm, checksum_type) {
+            (None, Some(_)) => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidRequest,
+                    "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
+                ))
+            }
+            (Some(a @ (ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256)), Some(ChecksumType::FullObject))
+            | (Some(a @ ChecksumAlgorithm::Crc64Nvme), Some(ChecksumType::Composite)) => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidRequest,
+                    format!(
+                        "The {} checksum type cannot be used with the {} checksum algorithm.",
+                        header(&r.headers, "x-amz-checksum-type").unwrap_or_default().to_ascii_uppercase(),
+                        a.as_str().to_ascii_lowercase()
+                    ),
+                ))
+            }
+            _ => {}
+        }
         let input = CreateMultipartUploadInput {
             bucket: bucket(&r)?,
             key: key(&r)?,
@@ -103,7 +126,14 @@ impl Handlers {
             .backend
             .upload_part_copy(&r.cx, input)
             .await
-            .map_err(copy_error)?;
+            .map_err(|e| match e {
+                // A source range outside the object: 400 here (S3 allows
+                // 400 or 416 and clients expect InvalidRange).
+                BackendError::InvalidRange { size } => S3Error::new(S3ErrorCode::InvalidRange)
+                    .extra("ActualObjectSize", size.to_string())
+                    .with_status(400),
+                e => copy_error(e),
+            })?;
         let doc = xml::CopyResult {
             xmlns: NS,
             etag: out.etag.quoted(),
@@ -119,6 +149,30 @@ impl Handlers {
     /// CompleteMultipartUpload: "a 200 OK response can contain either a
     /// success or an error"; SDKs check the body).
     pub(super) async fn complete_multipart_upload(&self, mut r: S3Request) -> HResult {
+        // An x-amz-checksum-* header here is the whole object's checksum
+        // (checked against the one computed from the parts), not the
+        // request document's: taken out before the body is verified.
+        let mut object_checksum = None;
+        for alg in body::digest::ALGORITHMS {
+            let name = body::digest::header_name(alg);
+            let Some(v) = r.headers.get(name.as_str()) else {
+                continue;
+            };
+            let v = v.to_str().unwrap_or("").trim().to_owned();
+            let base = s3gw_translator::checksum::without_parts_suffix(&v);
+            if body::digest::decode_value(alg, base).is_none() || object_checksum.is_some() {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    format!("Value for {name} header is invalid."),
+                ));
+            }
+            object_checksum = Some(Checksum {
+                algorithm: alg,
+                value_b64: v,
+                kind: ChecksumType::FullObject,
+            });
+            r.headers.remove(name.as_str());
+        }
         let body = self.read_xml_body(&mut r).await?;
         let doc: xml::CompleteMultipartUpload = xml::parse(&body)?;
         if doc.parts.is_empty() {
@@ -162,6 +216,7 @@ impl Handlers {
             upload_id: upload_id(&r.query)?,
             parts,
             condition: write_condition(&r.headers)?,
+            checksum: object_checksum,
         };
         let location = format!(
             "{}/{}/{}",

@@ -242,16 +242,38 @@ pub fn object_meta(h: &HeaderMap, limits: &Limits) -> Result<ObjectMeta, S3Error
     })
 }
 
-/// `If-None-Match: *` (create only) or `If-Match: "<etag>"` (replace only
-/// that version), the two conditional writes S3 has.
+/// The write conditions of PutObject, CopyObject (destination) and
+/// CompleteMultipartUpload: `If-None-Match` or `If-Match`, each with `*` or
+/// one ETag. Lists of ETags, and both headers at once, are not served.
 pub fn write_condition(h: &HeaderMap) -> Result<WriteCondition, S3Error> {
+    fn one(name: &str, v: &str) -> Result<ETagMatch, S3Error> {
+        let v = v.trim();
+        if v.contains(',') {
+            return Err(not_implemented("a list of ETags in a conditional write"));
+        }
+        match v {
+            "*" => Ok(ETagMatch::Any),
+            _ if ETag::from_client(v).as_str().is_empty() => Err(S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                format!("{name} must be * or an ETag"),
+            )
+            .extra("ArgumentName", name.to_owned())),
+            _ => Ok(ETagMatch::Tag(ETag::from_client(v))),
+        }
+    }
     match (header(h, "if-none-match"), header(h, "if-match")) {
         (None, None) => Ok(WriteCondition::None),
-        (Some("*"), None) => Ok(WriteCondition::IfNoneMatchAny),
-        (None, Some(m)) if m != "*" && !m.contains(',') => {
-            Ok(WriteCondition::IfMatch(ETag::from_client(m)))
-        }
-        _ => Err(not_implemented("this conditional write header")),
+        (Some(v), None) => Ok(match one("If-None-Match", v)? {
+            ETagMatch::Any => WriteCondition::IfNoneMatchAny,
+            ETagMatch::Tag(e) => WriteCondition::IfNoneMatch(e),
+        }),
+        (None, Some(v)) => Ok(match one("If-Match", v)? {
+            ETagMatch::Any => WriteCondition::IfMatchAny,
+            ETagMatch::Tag(e) => WriteCondition::IfMatch(e),
+        }),
+        (Some(_), Some(_)) => Err(not_implemented(
+            "If-Match together with If-None-Match on a write",
+        )),
     }
 }
 

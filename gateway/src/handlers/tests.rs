@@ -69,8 +69,20 @@ fn write_conditions() {
         write_condition(&HeaderMap::new()).unwrap(),
         WriteCondition::None
     );
-    let e = write_condition(&headers(&[("if-none-match", "\"abc\"")])).unwrap_err();
+    assert_eq!(
+        write_condition(&headers(&[("if-none-match", "\"abc\"")])).unwrap(),
+        WriteCondition::IfNoneMatch(ETag::from_client("abc"))
+    );
+    assert_eq!(
+        write_condition(&headers(&[("if-match", "*")])).unwrap(),
+        WriteCondition::IfMatchAny
+    );
+    let e = write_condition(&headers(&[("if-match", "\"a\", \"b\"")])).unwrap_err();
     assert_eq!(e.code, S3ErrorCode::NotImplemented);
+    let e = write_condition(&headers(&[("if-match", "*"), ("if-none-match", "*")])).unwrap_err();
+    assert_eq!(e.code, S3ErrorCode::NotImplemented);
+    let e = write_condition(&headers(&[("if-match", "\"\"")])).unwrap_err();
+    assert_eq!(e.code, S3ErrorCode::InvalidArgument);
 }
 
 #[test]

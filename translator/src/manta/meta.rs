@@ -11,7 +11,10 @@
 //!   Content-Language, `-ex` Expires, `-tg` tagging, `-ck` full-object
 //!   checksum (`ALG:F|C:base64`), `-up` the upload id a multipart object was
 //!   completed from, `-ps` its part sizes (run-length `size*count,...`),
-//!   `-ca` the checksum algorithm/type chosen for an upload (upload records).
+//!   `-ca` the checksum algorithm/type chosen for an upload (upload records),
+//!   `-pk` a multipart object's part checksums (`ALG:` + base64 of the
+//!   concatenated raw part digests; kept only while short, see
+//!   [`MAX_PART_CHECKSUMS_BYTES`]).
 //! - `Cache-Control` and `Content-Type` are the store's own headers.
 //! - The S3 ETag of a multipart object rides in the native Content-Type as a
 //!   trailing `; s3gw-etag=<hex>-<n>` parameter, because it must also appear
@@ -44,6 +47,10 @@ pub const MAX_NATIVE_METADATA_BYTES: usize = 4095;
 /// an object are then refused); uniform part sizes take a few bytes.
 pub const MAX_PART_SIZES_BYTES: usize = 1024;
 
+/// Part checksums longer than this are not kept with the object (GET/HEAD
+/// with partNumber then return no part checksum).
+pub const MAX_PART_CHECKSUMS_BYTES: usize = 1024;
+
 pub(crate) const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 const CT_ETAG: &str = "; s3gw-etag=";
 
@@ -56,6 +63,7 @@ const M_CK: &str = "m-s3gw-ck";
 pub(crate) const M_UP: &str = "m-s3gw-up";
 pub(crate) const M_PS: &str = "m-s3gw-ps";
 pub(crate) const M_CA: &str = "m-s3gw-ca";
+pub(crate) const M_PK: &str = "m-s3gw-pk";
 const M_USER_ESCAPED: &str = "m-s3gw-u-";
 const M_INTERNAL: &str = "m-s3gw-";
 
@@ -67,6 +75,36 @@ pub(crate) struct Internal {
     pub part_sizes: Option<String>,
     /// Upload records only: `ALG:F|C` chosen at CreateMultipartUpload.
     pub checksum_choice: Option<String>,
+    /// Multipart objects: `ALG:<base64 of the raw part digests>`.
+    pub part_checksums: Option<String>,
+}
+
+impl Internal {
+    /// Encodes part checksums (raw digests in part order); longer than
+    /// [`MAX_PART_CHECKSUMS_BYTES`] they go to the side object with the
+    /// part sizes.
+    pub fn encode_part_checksums(alg: ChecksumAlgorithm, raws: &[Vec<u8>]) -> String {
+        format!(
+            "{}:{}",
+            alg.as_str(),
+            base64::engine::general_purpose::STANDARD.encode(raws.concat())
+        )
+    }
+
+    /// The checksum of part `n` (1-based) of a multipart object.
+    pub fn part_checksum(&self, n: u16) -> Option<Checksum> {
+        let (alg, b64) = self.part_checksums.as_deref()?.split_once(':')?;
+        let alg = ChecksumAlgorithm::parse(alg)?;
+        let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+        let len = crate::checksum::digest_len(alg);
+        let i = usize::from(n.checked_sub(1)?);
+        let d = raw.get(i * len..(i + 1) * len)?;
+        Some(Checksum {
+            algorithm: alg,
+            value_b64: base64::engine::general_purpose::STANDARD.encode(d),
+            kind: ChecksumType::FullObject,
+        })
+    }
 }
 
 fn value(v: &str) -> BackendResult<HeaderValue> {
@@ -109,6 +147,7 @@ pub(crate) fn put_headers(
         (M_UP, internal.upload_id.as_deref()),
         (M_PS, internal.part_sizes.as_deref()),
         (M_CA, internal.checksum_choice.as_deref()),
+        (M_PK, internal.part_checksums.as_deref()),
     ];
     for (name, v) in internal_pairs {
         if let Some(v) = v {
@@ -303,6 +342,7 @@ pub(crate) fn parse_object(
                 M_UP => internal.upload_id = Some(v),
                 M_PS => internal.part_sizes = Some(v),
                 M_CA => internal.checksum_choice = Some(v),
+                M_PK => internal.part_checksums = Some(v),
                 _ => {}
             }
             continue;
@@ -327,6 +367,17 @@ pub(crate) fn parse_object(
 
 /// Run-length part sizes: `size*count,...`; `None` when too long to keep.
 pub(crate) fn encode_part_sizes(sizes: &[u64]) -> Option<String> {
+    let out = encode_part_sizes_all(sizes);
+    (out.len() <= MAX_PART_SIZES_BYTES).then_some(out)
+}
+
+/// The value of `m-s3gw-ps` (`m-s3gw-pk`) saying the part sizes (part
+/// checksums) are kept in a hidden side object, too long for the metadata
+/// budget: its text is the run-length sizes, a newline, the checksums.
+pub(crate) const PART_SIZES_ELSEWHERE: &str = "@";
+
+/// Run-length part sizes, however long.
+pub(crate) fn encode_part_sizes_all(sizes: &[u64]) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let mut i = 0;
@@ -339,12 +390,9 @@ pub(crate) fn encode_part_sizes(sizes: &[u64]) -> Option<String> {
             out.push(',');
         }
         let _ = write!(out, "{}*{}", sizes[i], j - i);
-        if out.len() > MAX_PART_SIZES_BYTES {
-            return None;
-        }
         i = j;
     }
-    Some(out)
+    out
 }
 
 /// Inclusive byte range of part `n` (1-based) from run-length sizes.

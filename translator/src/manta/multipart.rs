@@ -6,7 +6,14 @@
 //!   the upload's S3 metadata and content type exactly as the final object
 //!   will (plus `m-s3gw-ca`, the checksum choice); its mtime is Initiated.
 //! - part: `.s3gw~/p/<upload-id>/<nnnnn>` (five-digit part number, so
-//!   native name order is part order); its native MD5 is the part's S3 ETag.
+//!   native name order is part order); its native MD5 is the part's S3 ETag;
+//!   its Content-Type carries the part's `x-amz-checksum-*` as a
+//!   `; s3gw-ck=ALG:base64` parameter, because listing lines (ListParts,
+//!   Complete) carry the content type but no `m-*` values.
+//! - part sizes of a completed object, when too many distinct sizes to fit
+//!   its metadata: `.s3gw~/s/<key>/<upload-id>` (run-length text), written
+//!   before the object; the object's `m-s3gw-ps` is then `@`. Swept once
+//!   older than `upload_ttl` and no longer referenced by the key's object.
 //! - upload ids are 32 characters: 12 hex digits of the creation time in
 //!   milliseconds, then 20 random hex digits, so one key's uploads list in
 //!   initiation order.
@@ -38,14 +45,17 @@ use std::time::{Instant, SystemTime};
 use base64::Engine as _;
 use futures_util::{stream, StreamExt, TryStreamExt};
 use md5::{Digest, Md5};
-use reqwest::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, IF_MATCH, IF_NONE_MATCH};
+use reqwest::header::{
+    HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH,
+};
 use reqwest::Method;
 
 use super::client::response_stream;
 use super::error::NativeFailure;
 use super::meta::{self, decode_choice, encode_choice, put_headers, Internal, NativeObject};
 use super::object::{
-    head_native, native_put, now_secs, open_source, put_answer, write_condition, MAX_COPY_BYTES,
+    head_native, native_put, now_secs, open_source, put_answer, write_condition, write_refused,
+    MAX_COPY_BYTES,
 };
 use super::wire::{parse_mtime, ListEntry};
 use super::{map_native, Inner, Native};
@@ -68,11 +78,74 @@ fn records_prefix() -> String {
 fn record_name(key: &str, uid: &str) -> String {
     format!("{HIDDEN_PREFIX}u/{key}/{uid}")
 }
+fn sizes_prefix() -> String {
+    format!("{HIDDEN_PREFIX}s/")
+}
+fn sizes_name(key: &str, uid: &str) -> String {
+    format!("{HIDDEN_PREFIX}s/{key}/{uid}")
+}
+/// Longest part-sizes side object read back (10,000 parts of distinct
+/// 5 GiB-scale sizes take about 150 KB, their SHA256s about 430 KB).
+const MAX_SIZES_BYTES: usize = 1 << 20;
+
+/// The side object of a completed object: (run-length part sizes, part
+/// checksums as in `m-s3gw-pk`).
+pub(crate) async fn stored_part_sizes(
+    inner: &Inner,
+    cx: &RequestContext,
+    bucket: &str,
+    key: &str,
+    uid: &str,
+) -> BackendResult<(String, Option<String>)> {
+    let c = &inner.client;
+    let url = c.object_url(&cx.tenant.login, bucket, &sizes_name(key, uid));
+    let resp = c
+        .send(true, || c.signed(Method::GET, &url, &cx.request_id))
+        .await
+        .map_err(|f| match map_native(f) {
+            BackendError::NoSuchKey => {
+                BackendError::Internal(format!("part sizes of upload {uid} missing"))
+            }
+            e => e,
+        })?;
+    let mut body = response_stream(resp);
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| BackendError::ServiceUnavailable(e.to_string()))?;
+        if out.len() + chunk.len() > MAX_SIZES_BYTES {
+            return Err(BackendError::Internal("part sizes object too large".into()));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    let text =
+        String::from_utf8(out).map_err(|_| BackendError::Internal("part sizes not text".into()))?;
+    Ok(match text.split_once('\n') {
+        Some((s, k)) => (s.to_owned(), (!k.is_empty()).then(|| k.to_owned())),
+        None => (text, None),
+    })
+}
+
 fn parts_prefix(uid: &str) -> String {
     format!("{HIDDEN_PREFIX}p/{uid}/")
 }
 fn part_name(uid: &str, n: u16) -> String {
     format!("{HIDDEN_PREFIX}p/{uid}/{n:05}")
+}
+
+/// Content-Type of a part object: the checksum rides as a parameter.
+const PART_CT_CK: &str = "application/octet-stream; s3gw-ck=";
+
+fn part_content_type(ck: &Checksum) -> String {
+    format!("{PART_CT_CK}{}:{}", ck.algorithm.as_str(), ck.value_b64)
+}
+
+fn part_checksum_of(content_type: Option<&str>) -> Option<Checksum> {
+    let (alg, v) = content_type?.strip_prefix(PART_CT_CK)?.split_once(':')?;
+    Some(Checksum {
+        algorithm: ChecksumAlgorithm::parse(alg)?,
+        value_b64: v.to_owned(),
+        kind: ChecksumType::FullObject,
+    })
 }
 
 fn new_upload_id() -> UploadId {
@@ -161,9 +234,28 @@ pub(crate) async fn upload_part(
     cx: &RequestContext,
     input: UploadPartInput,
 ) -> BackendResult<UploadPartOutput> {
-    record(inner, cx, &input.bucket, &input.key, &input.upload_id).await?;
+    let rec = record(inner, cx, &input.bucket, &input.key, &input.upload_id).await?;
     let body = input.body;
+    let chosen = rec
+        .internal
+        .checksum_choice
+        .as_deref()
+        .and_then(|c| decode_choice(c).0);
     let mut h = HeaderMap::with_capacity(4);
+    if let ChecksumInput::Known(ck) = &body.checksum {
+        if chosen.is_some_and(|a| a != ck.algorithm) {
+            return Err(BackendError::InvalidRequest(format!(
+                "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                chosen.map(|a| a.header_suffix()).unwrap_or_default(),
+                ck.algorithm.header_suffix()
+            )));
+        }
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_str(&part_content_type(ck))
+                .map_err(|_| BackendError::Internal("checksum not a header value".into()))?,
+        );
+    }
     if let Some(len) = body.length {
         h.insert(CONTENT_LENGTH, HeaderValue::from(len));
     }
@@ -177,15 +269,62 @@ pub(crate) async fn upload_part(
         &part_name(input.upload_id.as_str(), input.part_number.get()),
     );
     let resp = native_put(inner, cx, &url, h, body.stream).await?;
-    let (etag, _, _) = put_answer(&resp)?;
-    // Per-part checksums were verified by the gateway's stream; they are
-    // echoed, not stored (see docs/s3-compatibility.md).
+    let (etag, id, _) = put_answer(&resp)?;
+    drop(resp);
+    // Checksums were verified by the gateway's stream; a header's is stored
+    // with the part by the PUT, a trailer's (known only after the body) by
+    // a metadata update pinned to this very part object.
     let checksum = match body.checksum {
         ChecksumInput::None => None,
         ChecksumInput::Known(ck) => Some(ck),
-        ChecksumInput::Trailer(rx) => rx.await.ok(),
+        ChecksumInput::Trailer(rx) => match rx.await {
+            Ok(ck) => {
+                set_part_checksum(inner, cx, &url, &id, &ck).await?;
+                Some(ck)
+            }
+            Err(_) => None,
+        },
     };
     Ok(UploadPartOutput { etag, checksum })
+}
+
+/// Stores a checksum known only after a part's bytes (a trailer, a
+/// server-side copy) with that very part object (pinned to its id).
+async fn set_part_checksum(
+    inner: &Inner,
+    cx: &RequestContext,
+    part_url: &str,
+    id: &str,
+    ck: &Checksum,
+) -> BackendResult<()> {
+    let mut h = HeaderMap::with_capacity(2);
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_str(&part_content_type(ck))
+            .map_err(|_| BackendError::Internal("checksum not a header value".into()))?,
+    );
+    h.insert(
+        IF_MATCH,
+        HeaderValue::from_str(id)
+            .map_err(|_| BackendError::Internal("native id not a header value".into()))?,
+    );
+    let murl = format!("{part_url}/metadata");
+    let c = &inner.client;
+    match c
+        .send(false, || {
+            c.signed(Method::PUT, &murl, &cx.request_id)
+                .headers(h.clone())
+        })
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Replaced by a later upload of the same part: that one carries
+        // its own checksum.
+        Err(NativeFailure::Status {
+            status: 404 | 412, ..
+        }) => Ok(()),
+        Err(f) => Err(map_native(f)),
+    }
 }
 
 pub(crate) async fn upload_part_copy(
@@ -193,7 +332,12 @@ pub(crate) async fn upload_part_copy(
     cx: &RequestContext,
     input: UploadPartCopyInput,
 ) -> BackendResult<CopyObjectOutput> {
-    record(inner, cx, &input.bucket, &input.key, &input.upload_id).await?;
+    let rec = record(inner, cx, &input.bucket, &input.key, &input.upload_id).await?;
+    let chosen = rec
+        .internal
+        .checksum_choice
+        .as_deref()
+        .and_then(|c| decode_choice(c).0);
     let (src, range, resp) = open_source(
         inner,
         cx,
@@ -222,7 +366,22 @@ pub(crate) async fn upload_part_copy(
         input.bucket.as_str(),
         &part_name(input.upload_id.as_str(), input.part_number.get()),
     );
-    let put = match native_put(inner, cx, &url, h, response_stream(resp)).await {
+    // With a checksum algorithm chosen for the upload, the copied bytes are
+    // digested on their way, and the part keeps its checksum like an
+    // uploaded one.
+    let hasher = chosen.map(|a| Arc::new(std::sync::Mutex::new(crate::checksum::Hasher::new(a))));
+    let body: ByteStream = match &hasher {
+        None => response_stream(resp),
+        Some(hs) => {
+            let hs = hs.clone();
+            Box::pin(response_stream(resp).inspect(move |item| {
+                if let (Ok(bytes), Ok(mut h)) = (item, hs.lock()) {
+                    h.update(bytes);
+                }
+            }))
+        }
+    };
+    let put = match native_put(inner, cx, &url, h, body).await {
         Ok(p) => p,
         Err(BackendError::Body(e)) => {
             return Err(BackendError::ServiceUnavailable(format!(
@@ -231,7 +390,19 @@ pub(crate) async fn upload_part_copy(
         }
         Err(e) => return Err(e),
     };
-    let (etag, _, last_modified) = put_answer(&put)?;
+    let (etag, id, last_modified) = put_answer(&put)?;
+    drop(put);
+    if let (Some(hs), Some(alg)) = (hasher, chosen) {
+        // The body was consumed whole (the store answered the PUT); the
+        // stream's clone of the hasher may not be dropped yet.
+        let ck = hs
+            .lock()
+            .ok()
+            .map(|mut h| std::mem::replace(&mut *h, crate::checksum::Hasher::new(alg)).finish());
+        if let Some(ck) = ck {
+            set_part_checksum(inner, cx, &url, &id, &ck).await?;
+        }
+    }
     Ok(CopyObjectOutput {
         etag,
         last_modified,
@@ -239,6 +410,7 @@ pub(crate) async fn upload_part_copy(
 }
 
 /// A stored part as its listing line describes it.
+#[derive(Clone)]
 struct StoredPart {
     number: u16,
     size: u64,
@@ -246,6 +418,7 @@ struct StoredPart {
     id: String,
     mtime: SystemTime,
     name: String,
+    checksum: Option<Checksum>,
 }
 
 fn stored_part(uid: &str, e: &ListEntry) -> Option<StoredPart> {
@@ -258,6 +431,7 @@ fn stored_part(uid: &str, e: &ListEntry) -> Option<StoredPart> {
         id: e.etag.clone()?,
         mtime: e.mtime.as_deref().and_then(parse_mtime)?,
         name: e.name.clone(),
+        checksum: part_checksum_of(e.content_type.as_deref()),
     })
 }
 
@@ -276,7 +450,7 @@ async fn finished(
         Ok(o) if o.internal.upload_id.as_deref() == Some(uid.as_str()) => {
             Ok(CompleteMultipartUploadOutput {
                 etag: o.info.etag,
-                checksum: None,
+                checksum: o.info.meta.checksum,
             })
         }
         Ok(_) | Err(NativeFailure::Status { status: 404, .. }) => Err(otherwise),
@@ -295,15 +469,18 @@ pub(crate) async fn complete(
         upload_id: uid,
         parts,
         condition,
+        checksum: requested_checksum,
     } = input;
     if parts.is_empty() {
         return Err(BackendError::InvalidRequest(
             "You must specify at least one part".into(),
         ));
     }
+    // Non-decreasing: a part number may be named more than once (S3
+    // accepts it; the part as stored is used once).
     if parts
         .windows(2)
-        .any(|w| w[0].part_number >= w[1].part_number)
+        .any(|w| w[0].part_number > w[1].part_number)
     {
         return Err(BackendError::InvalidPartOrder);
     }
@@ -317,16 +494,28 @@ pub(crate) async fn complete(
     let stored = inner
         .names_under(cx, bucket.as_str(), &parts_prefix(uid.as_str()))
         .await?;
-    let mut by_number: std::collections::HashMap<u16, StoredPart> = stored
+    let by_number: std::collections::HashMap<u16, StoredPart> = stored
         .iter()
         .filter_map(|e| stored_part(uid.as_str(), e))
         .map(|p| (p.number, p))
         .collect();
     let mut plan: Vec<StoredPart> = Vec::with_capacity(parts.len());
     for p in &parts {
-        match by_number.remove(&p.part_number.get()) {
-            Some(s) if ETag::from_md5(&s.md5) == p.etag => plan.push(s),
+        let s = match by_number.get(&p.part_number.get()) {
+            Some(s) if ETag::from_md5(&s.md5) == p.etag => s,
             _ => return finished(inner, cx, &bucket, &key, &uid, BackendError::InvalidPart).await,
+        };
+        // A checksum the client lists must be the one stored with the part.
+        if let Some(want) = &p.checksum {
+            let same = s.checksum.as_ref().is_some_and(|have| {
+                have.algorithm == want.algorithm && have.value_b64 == want.value_b64.trim()
+            });
+            if !same {
+                return Err(BackendError::InvalidPart);
+            }
+        }
+        if plan.last().is_none_or(|l| l.number != s.number) {
+            plan.push(s.clone());
         }
     }
     if plan[..plan.len() - 1]
@@ -342,13 +531,70 @@ pub(crate) async fn complete(
     let etag = ETag::multipart(&md5s.finalize().into(), plan.len());
     let sizes: Vec<u64> = plan.iter().map(|p| p.size).collect();
     let total: u64 = sizes.iter().sum();
+    let choice = rec
+        .internal
+        .checksum_choice
+        .as_deref()
+        .map(decode_choice)
+        .unwrap_or((None, None));
+    let (checksum, part_checksums) = object_checksum(choice, &plan);
+    if let Some(want) = &requested_checksum {
+        let same = checksum.as_ref().is_some_and(|have| {
+            have.algorithm == want.algorithm
+                && crate::checksum::without_parts_suffix(&have.value_b64)
+                    == crate::checksum::without_parts_suffix(want.value_b64.trim())
+        });
+        if !same {
+            return Err(BackendError::BadDigest);
+        }
+    }
+    // Part sizes and checksums (partNumber reads) go with the object; when
+    // too long for its metadata, into a side object written first, so the
+    // object never points at a missing one.
+    let sizes_inline = meta::encode_part_sizes(&sizes);
+    let pk_inline = part_checksums
+        .clone()
+        .filter(|v| v.len() <= meta::MAX_PART_CHECKSUMS_BYTES);
+    let elsewhere = || meta::PART_SIZES_ELSEWHERE.to_owned();
+    let (part_sizes, part_checksums) =
+        if sizes_inline.is_some() && pk_inline.is_some() == part_checksums.is_some() {
+            (sizes_inline.unwrap_or_else(elsewhere), pk_inline)
+        } else {
+            {
+                // Sizes, then checksums: the side object's text.
+                let text = format!(
+                    "{}\n{}",
+                    meta::encode_part_sizes_all(&sizes),
+                    part_checksums.as_deref().unwrap_or_default()
+                );
+                let c = &inner.client;
+                let surl = c.object_url(
+                    &cx.tenant.login,
+                    bucket.as_str(),
+                    &sizes_name(key.as_str(), uid.as_str()),
+                );
+                c.send(false, || {
+                    c.signed(Method::PUT, &surl, &cx.request_id)
+                        .header(CONTENT_LENGTH, text.len())
+                        .header(CONTENT_TYPE, "text/plain")
+                        .body(text.clone())
+                })
+                .await
+                .native()?;
+            }
+            (
+                sizes_inline.unwrap_or_else(elsewhere),
+                pk_inline.or_else(|| part_checksums.as_ref().map(|_| elsewhere())),
+            )
+        };
     let mut meta = rec.info.meta.clone();
-    meta.checksum = None;
+    meta.checksum = checksum.clone();
     let internal = Internal {
         multipart_etag: Some(etag.clone()),
         upload_id: Some(uid.as_str().to_owned()),
-        part_sizes: meta::encode_part_sizes(&sizes),
+        part_sizes: Some(part_sizes),
         checksum_choice: None,
+        part_checksums,
     };
     let mut h = HeaderMap::with_capacity(12);
     put_headers(&meta, &internal, &mut h)?;
@@ -389,6 +635,13 @@ pub(crate) async fn complete(
         .object_url(&cx.tenant.login, bucket.as_str(), key.as_str());
     match native_put(inner, cx, &url, h, body).await {
         Ok(_) => {}
+        Err(e @ (BackendError::PreconditionFailed | BackendError::NoSuchKey))
+            if condition != WriteCondition::None =>
+        {
+            return Err(
+                write_refused(inner, cx, bucket.as_str(), key.as_str(), &condition, e).await,
+            )
+        }
         Err(BackendError::Body(e)) => {
             return Err(match e.downcast::<NativeFailure>() {
                 // A part vanished or was replaced since validation.
@@ -425,10 +678,47 @@ pub(crate) async fn complete(
             tracing::warn!(error = %e, upload = %uid, "removing a completed upload's record failed; the sweep will");
         }
     }
-    Ok(CompleteMultipartUploadOutput {
-        etag,
-        checksum: None,
-    })
+    Ok(CompleteMultipartUploadOutput { etag, checksum })
+}
+
+/// The object's checksum from its parts' (never from their bytes), and
+/// the part checksums to keep with it: when every part carries one of the
+/// upload's algorithm (or, without a choice at Create, of one algorithm).
+/// FULL_OBJECT when chosen, and always for CRC64NVME; COMPOSITE otherwise.
+fn object_checksum(
+    choice: (Option<ChecksumAlgorithm>, Option<ChecksumType>),
+    plan: &[StoredPart],
+) -> (Option<Checksum>, Option<String>) {
+    let Some(alg) = choice
+        .0
+        .or_else(|| plan.first()?.checksum.as_ref().map(|c| c.algorithm))
+    else {
+        return (None, None);
+    };
+    let mut raws = Vec::with_capacity(plan.len());
+    for p in plan {
+        match p
+            .checksum
+            .as_ref()
+            .filter(|c| c.algorithm == alg)
+            .and_then(|c| crate::checksum::decode_raw(alg, &c.value_b64))
+        {
+            Some(r) => raws.push(r),
+            None => return (None, None),
+        }
+    }
+    let full = alg == ChecksumAlgorithm::Crc64Nvme || choice.1 == Some(ChecksumType::FullObject);
+    let ck = if full {
+        let with_len: Vec<(Vec<u8>, u64)> = raws
+            .iter()
+            .cloned()
+            .zip(plan.iter().map(|p| p.size))
+            .collect();
+        crate::checksum::full_object(alg, &with_len)
+    } else {
+        Some(crate::checksum::composite(alg, &raws))
+    };
+    (ck, Some(Internal::encode_part_checksums(alg, &raws)))
 }
 
 pub(crate) async fn abort(
@@ -524,7 +814,7 @@ pub(crate) async fn list_parts(
                     etag: ETag::from_md5(&p.md5),
                     size: p.size,
                     last_modified: p.mtime,
-                    checksum: None,
+                    checksum: p.checksum,
                 })
             })
             .collect(),
@@ -708,6 +998,30 @@ pub(crate) async fn sweep(
             {
                 stale.push(e.name);
             }
+        }
+    }
+    // Part-sizes side objects whose key now holds another object (or
+    // none).
+    for e in inner.names_under(cx, bucket, &sizes_prefix()).await? {
+        let old = e
+            .mtime
+            .as_deref()
+            .and_then(parse_mtime)
+            .is_some_and(|t| t < cutoff);
+        let Some((key, uid)) = e
+            .name
+            .strip_prefix(&sizes_prefix())
+            .and_then(|r| r.rsplit_once('/'))
+        else {
+            continue;
+        };
+        if !old {
+            continue;
+        }
+        match head_native(inner, cx, bucket, key).await {
+            Ok(o) if o.internal.upload_id.as_deref() == Some(uid) => {}
+            Ok(_) | Err(NativeFailure::Status { status: 404, .. }) => stale.push(e.name),
+            Err(f) => return Err(map_native(f)),
         }
     }
     let n = stale.len();

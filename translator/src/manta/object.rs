@@ -58,9 +58,19 @@ pub(crate) async fn head_native(
 }
 
 /// Adds the native form of an S3 write condition (design.md "Conditional
-/// writes"): `If-None-Match: *` maps straight through (atomic create); an
-/// S3 `If-Match` ETag is checked against a HEAD and then sent as the native
-/// id, so the write is an atomic compare-and-swap on exactly that object.
+/// writes"), never check-then-write: the native store checks what is sent
+/// here again atomically with its metadata commit.
+/// - `If-None-Match: *` maps straight through (atomic create-if-absent).
+/// - `If-Match: *` maps straight through (natively 412 when absent).
+/// - `If-Match: "<etag>"`: the current object is read, its S3 ETag compared,
+///   and the write pinned to its native id (`If-Match: <id>`): an atomic
+///   compare-and-swap on exactly the object the condition held for.
+/// - `If-None-Match: "<etag>"`: likewise, the write is pinned to the object
+///   that was found (`If-Match: <id>`), or to the key's absence
+///   (`If-None-Match: *`).
+///
+/// When the native store then refuses the write, [`write_refused`] tells
+/// the client which S3 answer applies.
 pub(crate) async fn write_condition(
     inner: &Inner,
     cx: &RequestContext,
@@ -69,12 +79,20 @@ pub(crate) async fn write_condition(
     cond: &WriteCondition,
     h: &mut HeaderMap,
 ) -> BackendResult<()> {
+    let pin_id = |h: &mut HeaderMap, id: &str| -> BackendResult<()> {
+        h.insert(
+            IF_MATCH,
+            HeaderValue::from_str(id)
+                .map_err(|_| BackendError::Internal("native id not a header value".into()))?,
+        );
+        Ok(())
+    };
     match cond {
         WriteCondition::None => {}
         WriteCondition::IfNoneMatchAny => {
             h.insert(IF_NONE_MATCH, HeaderValue::from_static("*"));
         }
-        WriteCondition::IfMatch(e) if e.as_str() == "*" => {
+        WriteCondition::IfMatchAny => {
             h.insert(IF_MATCH, HeaderValue::from_static("*"));
         }
         WriteCondition::IfMatch(e) => {
@@ -82,14 +100,60 @@ pub(crate) async fn write_condition(
             if cur.info.etag != *e {
                 return Err(BackendError::PreconditionFailed);
             }
-            h.insert(
-                IF_MATCH,
-                HeaderValue::from_str(&cur.id)
-                    .map_err(|_| BackendError::Internal("native id not a header value".into()))?,
-            );
+            pin_id(h, &cur.id)?;
         }
+        WriteCondition::IfNoneMatch(e) => match head_native(inner, cx, bucket, name).await {
+            Ok(cur) if cur.info.etag == *e => return Err(BackendError::PreconditionFailed),
+            Ok(cur) => pin_id(h, &cur.id)?,
+            Err(f) => match map_native(f) {
+                BackendError::NoSuchKey => {
+                    h.insert(IF_NONE_MATCH, HeaderValue::from_static("*"));
+                }
+                e => return Err(e),
+            },
+        },
     }
     Ok(())
+}
+
+/// The S3 answer to a conditional write the native store refused (its
+/// 412, or its 404 when the pinned object went away). The body is spent,
+/// so the write is not retried: the object that won is read to decide
+/// between the S3 answers. A write whose condition would hold against the
+/// winner is a conflict (409 ConditionalRequestConflict, which S3 answers
+/// to concurrent conditional writes and clients retry).
+pub(crate) async fn write_refused(
+    inner: &Inner,
+    cx: &RequestContext,
+    bucket: &str,
+    name: &str,
+    cond: &WriteCondition,
+    err: BackendError,
+) -> BackendError {
+    if *cond == WriteCondition::None
+        || !matches!(
+            err,
+            BackendError::PreconditionFailed | BackendError::NoSuchKey
+        )
+    {
+        return err;
+    }
+    let current = match head_native(inner, cx, bucket, name).await {
+        Ok(o) => Some(o.info.etag),
+        Err(f) => match map_native(f) {
+            BackendError::NoSuchKey => None,
+            e => return e,
+        },
+    };
+    match (cond, current) {
+        (WriteCondition::IfNoneMatchAny, Some(_)) => BackendError::PreconditionFailed,
+        (WriteCondition::IfMatchAny | WriteCondition::IfMatch(_), None) => BackendError::NoSuchKey,
+        (WriteCondition::IfMatch(e), Some(cur)) if cur != *e => BackendError::PreconditionFailed,
+        (WriteCondition::IfNoneMatch(e), Some(cur)) if cur == *e => {
+            BackendError::PreconditionFailed
+        }
+        _ => BackendError::ConditionalRequestConflict,
+    }
 }
 
 /// ETag, native id and time from a native PUT answer.
@@ -184,7 +248,14 @@ pub(crate) async fn put_object(
             HeaderValue::from_str(&v).expect("base64 is a header value"),
         );
     }
-    let resp = native_put(inner, cx, &url, h, body.stream).await?;
+    let resp = match native_put(inner, cx, &url, h, body.stream).await {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(
+                write_refused(inner, cx, bucket.as_str(), key.as_str(), &condition, e).await,
+            )
+        }
+    };
     let (etag, id, last_modified) = put_answer(&resp)?;
     drop(resp);
     let mut checksum = meta.checksum.clone();
@@ -296,14 +367,35 @@ pub(crate) async fn get_object(
             CondOutcome::Failed => return Err(BackendError::PreconditionFailed),
         }
         let size = obj.info.size;
+        let mut part_checksum = None;
         let range = if let Some(pn) = input.part_number {
             match (&obj.internal.multipart_etag, &obj.internal.part_sizes) {
                 // A simple object has exactly one part: the whole object.
                 (None, _) if pn.get() == 1 => None,
-                (None, _) => return Err(BackendError::InvalidRange { size }),
-                (Some(_), Some(ps)) => Some(
-                    meta::part_range(ps, pn.get()).ok_or(BackendError::InvalidRange { size })?,
-                ),
+                // Beyond the parts: 400 InvalidPartNumber (S3), not 416.
+                (None, _) => return Err(BackendError::InvalidPartNumber),
+                (Some(e), _) if meta::parts_of(e).is_some_and(|n| u32::from(pn.get()) > n) => {
+                    return Err(BackendError::InvalidPartNumber)
+                }
+                (Some(_), Some(ps)) => {
+                    let side = ps == meta::PART_SIZES_ELSEWHERE
+                        || obj.internal.part_checksums.as_deref()
+                            == Some(meta::PART_SIZES_ELSEWHERE);
+                    let (ps, pk) = if side {
+                        let uid = obj.internal.upload_id.as_deref().ok_or_else(|| {
+                            BackendError::Internal("part sizes without an upload id".into())
+                        })?;
+                        super::multipart::stored_part_sizes(inner, cx, bucket, name, uid).await?
+                    } else {
+                        (ps.clone(), obj.internal.part_checksums.clone())
+                    };
+                    part_checksum = meta::Internal {
+                        part_checksums: pk,
+                        ..Default::default()
+                    }
+                    .part_checksum(pn.get());
+                    Some(meta::part_range(&ps, pn.get()).ok_or(BackendError::InvalidPartNumber)?)
+                }
                 (Some(_), None) => {
                     return Err(BackendError::NotImplemented(
                         "partNumber reads of an object with irregular part sizes",
@@ -315,7 +407,12 @@ pub(crate) async fn get_object(
         } else {
             None
         };
-        if !input.checksum_mode || range.is_some() {
+        if !input.checksum_mode {
+            obj.info.meta.checksum = None;
+        } else if input.part_number.is_some() && range.is_some() {
+            // That part's own checksum (S3), when the object keeps them.
+            obj.info.meta.checksum = part_checksum;
+        } else if range.is_some() {
             obj.info.meta.checksum = None;
         }
         let (content_range, content_length) = match range {
@@ -448,9 +545,12 @@ pub(crate) async fn open_source(
             .native()?;
         check(&obj)?;
         let size = obj.info.size;
-        let (a, b) = range
-            .resolve(size)
-            .ok_or(BackendError::InvalidRange { size })?;
+        // A copy range must lie inside the source (S3: InvalidRange).
+        let (a, b) = match range {
+            ByteRange::FromTo(a, b) if b < size => (a, b),
+            ByteRange::FromTo(..) => return Err(BackendError::InvalidRange { size }),
+            r => r.resolve(size).ok_or(BackendError::InvalidRange { size })?,
+        };
         let res = c
             .send(true, || {
                 c.signed(Method::GET, &url, &cx.request_id)
@@ -496,16 +596,32 @@ pub(crate) async fn copy_object(
         {
             return Err(BackendError::PreconditionFailed);
         }
+        // The destination exists (it is the source): its conditions are
+        // decided on the object found, and the update below is pinned to
+        // its id, so they hold atomically.
         match &input.condition {
             WriteCondition::IfNoneMatchAny => return Err(BackendError::PreconditionFailed),
-            WriteCondition::IfMatch(e) if e.as_str() != "*" && *e != obj.info.etag => {
+            WriteCondition::IfMatch(e) if *e != obj.info.etag => {
+                return Err(BackendError::PreconditionFailed)
+            }
+            WriteCondition::IfNoneMatch(e) if *e == obj.info.etag => {
                 return Err(BackendError::PreconditionFailed)
             }
             _ => {}
         }
         // Same bytes: the stored checksum is still true.
         meta.checksum = obj.info.meta.checksum.clone();
-        update_metadata(inner, cx, &dest_url, &meta, &obj.internal, &obj.id).await?;
+        match update_metadata(inner, cx, &dest_url, &meta, &obj.internal, &obj.id).await {
+            Ok(()) => {}
+            // Replaced or removed since it was read.
+            Err(BackendError::PreconditionFailed | BackendError::NoSuchKey)
+                if input.condition != WriteCondition::None
+                    || !input.source_conditions.is_empty() =>
+            {
+                return Err(BackendError::ConditionalRequestConflict)
+            }
+            Err(e) => return Err(e),
+        }
         return Ok(CopyObjectOutput {
             etag: obj.info.etag,
             last_modified: now_secs(),
@@ -549,6 +665,19 @@ pub(crate) async fn copy_object(
     let put = native_put(inner, cx, &dest_url, h, response_stream(resp)).await;
     let put = match put {
         Ok(p) => p,
+        Err(e @ (BackendError::PreconditionFailed | BackendError::NoSuchKey))
+            if input.condition != WriteCondition::None =>
+        {
+            return Err(write_refused(
+                inner,
+                cx,
+                input.bucket.as_str(),
+                input.key.as_str(),
+                &input.condition,
+                e,
+            )
+            .await)
+        }
         // The source stream broke: a store-side failure, not the client's.
         Err(BackendError::Body(e)) => {
             return Err(BackendError::ServiceUnavailable(format!(
