@@ -125,3 +125,115 @@ impl Handlers {
         Ok(HttpResponse::NoContent().finish())
     }
 }
+
+// ------------------------------------------------ bucket-configuration store
+
+/// How many (account, bucket) records one instance keeps cached at most;
+/// past it the cache starts afresh (records are re-read on miss).
+const MAX_CACHED_CONFIGS: usize = 100_000;
+
+/// Attempts of a read-modify-write against concurrent writers.
+const UPDATE_ATTEMPTS: usize = 8;
+
+/// This instance's cache of bucket-configuration records (design.md
+/// "Bucket configuration"): the record lives in the store, inside the
+/// bucket's hidden namespace; an entry here is trusted for at most the
+/// configured staleness bound, then re-read. Writes go to the store with
+/// compare-and-swap and refresh the entry, so this instance sees its own
+/// writes at once and other instances within the bound.
+pub struct BucketConfigCache {
+    ttl: Duration,
+    entries: std::sync::Mutex<
+        std::collections::HashMap<
+            (String, String),
+            (std::time::Instant, Option<StoredBucketConfig>),
+        >,
+    >,
+}
+
+impl BucketConfigCache {
+    pub fn new(ttl: Duration) -> Self {
+        BucketConfigCache {
+            ttl,
+            entries: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn key(cx: &RequestContext, bucket: &BucketName) -> (String, String) {
+        (cx.tenant.login.clone(), bucket.as_str().to_owned())
+    }
+
+    fn cached(&self, k: &(String, String)) -> Option<Option<StoredBucketConfig>> {
+        let m = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(k)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn remember(&self, k: (String, String), v: Option<StoredBucketConfig>) {
+        let mut m = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if m.len() >= MAX_CACHED_CONFIGS {
+            m.clear();
+        }
+        m.insert(k, (std::time::Instant::now(), v));
+    }
+
+    /// Forgets a bucket (deleted, or re-created).
+    pub fn forget(&self, cx: &RequestContext, bucket: &BucketName) {
+        let mut m = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        m.remove(&Self::key(cx, bucket));
+    }
+
+    /// The bucket's configuration, at most `ttl` old. NoSuchBucket for a
+    /// missing bucket (on a miss).
+    pub async fn get(
+        &self,
+        backend: &dyn Backend,
+        cx: &RequestContext,
+        bucket: &BucketName,
+    ) -> Result<BucketConfig, BackendError> {
+        let k = Self::key(cx, bucket);
+        if let Some(v) = self.cached(&k) {
+            return Ok(v.map(|s| s.config).unwrap_or_default());
+        }
+        let v = backend.get_bucket_config(cx, bucket).await?;
+        self.remember(k, v.clone());
+        Ok(v.map(|s| s.config).unwrap_or_default())
+    }
+
+    /// Read-modify-write against the stored record (never the cache):
+    /// `change` is applied to the current record and the result written
+    /// with compare-and-swap, retried when another writer got there first.
+    pub async fn update(
+        &self,
+        backend: &dyn Backend,
+        cx: &RequestContext,
+        bucket: &BucketName,
+        change: impl Fn(&mut BucketConfig),
+    ) -> Result<BucketConfig, BackendError> {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let cur = backend.get_bucket_config(cx, bucket).await?;
+            let mut config = cur.as_ref().map(|s| s.config.clone()).unwrap_or_default();
+            change(&mut config);
+            let expected = cur.as_ref().map(|s| s.version.as_str());
+            match backend
+                .put_bucket_config(cx, bucket, &config, expected)
+                .await
+            {
+                Ok(version) => {
+                    self.remember(
+                        Self::key(cx, bucket),
+                        Some(StoredBucketConfig {
+                            config: config.clone(),
+                            version,
+                        }),
+                    );
+                    return Ok(config);
+                }
+                Err(BackendError::PreconditionFailed) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(BackendError::ConditionalRequestConflict)
+    }
+}

@@ -31,6 +31,7 @@ mod object;
 #[cfg(test)]
 mod tests;
 
+pub use bucket_config::BucketConfigCache;
 pub use object::{copy_source, object_meta, parse_range, read_conditions, write_condition};
 
 /// Everything a handler gets: the routed, authenticated request.
@@ -53,6 +54,19 @@ pub struct S3Request {
 pub struct Handlers {
     pub backend: Arc<dyn Backend>,
     pub config: Arc<Config>,
+    /// Bucket-configuration records, cached for this instance.
+    pub bucket_configs: BucketConfigCache,
+}
+
+impl Handlers {
+    pub fn new(backend: Arc<dyn Backend>, config: Arc<Config>) -> Handlers {
+        let ttl = Duration::from_millis(config.server.bucket_config_cache_ms);
+        Handlers {
+            backend,
+            config,
+            bucket_configs: BucketConfigCache::new(ttl),
+        }
+    }
 }
 
 type HResult = Result<HttpResponse, S3Error>;

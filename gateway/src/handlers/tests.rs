@@ -210,13 +210,13 @@ async fn complete_with(delay_ms: u64, ok: bool, after_ms: u64) -> (u16, String) 
     let mut config = Config::default();
     config.server.complete_keepalive_after_ms = after_ms;
     config.server.complete_keepalive_interval_ms = 50;
-    let h = Handlers {
-        backend: Arc::new(SlowComplete {
+    let h = Handlers::new(
+        Arc::new(SlowComplete {
             delay: Duration::from_millis(delay_ms),
             ok,
         }),
-        config: Arc::new(config),
-    };
+        Arc::new(config),
+    );
     let resp = match h.handle(complete_request()).await {
         Ok(r) => r,
         Err(e) => return (e.status(), e.code.as_str().to_owned()),
