@@ -493,6 +493,16 @@ pub struct DeleteError {
     pub message: String,
 }
 
+/// GetBucketEncryption's answer for S3's default, SSE-S3 (AES256).
+pub fn sse_s3_default_configuration() -> String {
+    format!(
+        "{DECL}<ServerSideEncryptionConfiguration xmlns=\"{NS}\"><Rule>\
+         <ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>\
+         </ApplyServerSideEncryptionByDefault><BucketKeyEnabled>false</BucketKeyEnabled>\
+         </Rule></ServerSideEncryptionConfiguration>"
+    )
+}
+
 /// `<LocationConstraint>` holds the region as text (empty for us-east-1).
 #[derive(Debug, Serialize)]
 pub struct LocationConstraint {

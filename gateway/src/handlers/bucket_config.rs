@@ -237,3 +237,120 @@ impl BucketConfigCache {
         Err(BackendError::ConditionalRequestConflict)
     }
 }
+
+// ------------------------------------------------ server-side encryption
+
+/// The SSE-C headers: customer-provided keys, which the gateway never
+/// accepts (it would have to hold every client's keys).
+fn sse_c_header(name: &str) -> bool {
+    name.starts_with("x-amz-server-side-encryption-customer-")
+        || name.starts_with("x-amz-copy-source-server-side-encryption-customer-")
+}
+
+/// What a request's server-side-encryption headers mean here, given
+/// whether the store is declared to encrypt at rest (`[server]
+/// store_encrypts_at_rest`): `Ok(true)` when the answer carries
+/// `x-amz-server-side-encryption: AES256` (every object write and read,
+/// as S3 answers with default encryption), `Ok(false)` when it carries
+/// nothing, or S3's refusal.
+pub(super) fn encryption(
+    store_encrypts: bool,
+    endpoint: Endpoint,
+    h: &HeaderMap,
+) -> Result<bool, S3Error> {
+    use Endpoint as E;
+    if let Some(n) = h.keys().map(|k| k.as_str()).find(|n| sse_c_header(n)) {
+        return Err(S3Error::with_message(
+            S3ErrorCode::NotImplemented,
+            format!(
+                "Server-side encryption with customer-provided keys (SSE-C, {n}) is not supported: \
+                 the gateway does not hold clients' keys."
+            ),
+        ));
+    }
+    let writes = matches!(
+        endpoint,
+        E::PutObject | E::CopyObject | E::CreateMultipartUpload
+    );
+    let object_io = writes
+        || matches!(
+            endpoint,
+            E::GetObject
+                | E::HeadObject
+                | E::UploadPart
+                | E::UploadPartCopy
+                | E::CompleteMultipartUpload
+        );
+    let asked = header(h, "x-amz-server-side-encryption");
+    let kms_key = header(h, "x-amz-server-side-encryption-aws-kms-key-id");
+    if asked.is_none() && kms_key.is_none() {
+        return Ok(store_encrypts && object_io);
+    }
+    if !writes {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "x-amz-server-side-encryption header is not supported for this operation.",
+        ));
+    }
+    if !store_encrypts {
+        return Err(S3Error::with_message(
+            S3ErrorCode::NotImplemented,
+            "Server-side encryption is not available: this endpoint's store is not declared to \
+             encrypt data at rest ([server] store_encrypts_at_rest), so nothing would encrypt \
+             the object.",
+        ));
+    }
+    match asked {
+        Some("AES256") if kms_key.is_none() => Ok(true),
+        Some("aws:kms") | Some("aws:kms:dsse") => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            format!(
+                "Invalid KMS key {:?}: no KMS key is configured on this endpoint (use AES256).",
+                kms_key.unwrap_or("")
+            ),
+        )
+        .extra(
+            "ArgumentName",
+            "x-amz-server-side-encryption-aws-kms-key-id",
+        )),
+        Some("AES256") | None => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "Specifying a KMS key id requires x-amz-server-side-encryption: aws:kms.",
+        )),
+        Some(_) => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "The encryption method specified is not supported",
+        )
+        .extra("ArgumentName", "x-amz-server-side-encryption")),
+    }
+}
+
+impl Handlers {
+    /// See [`encryption`].
+    pub(super) fn check_encryption(&self, r: &S3Request) -> Result<bool, S3Error> {
+        encryption(
+            self.config.server.store_encrypts_at_rest,
+            r.endpoint,
+            &r.headers,
+        )
+    }
+
+    /// With the store declared to encrypt at rest, every bucket has S3's
+    /// default: SSE-S3 (AES256). Otherwise there is no configuration.
+    pub(super) async fn get_bucket_encryption(&self, r: S3Request) -> HResult {
+        if !self.config.server.store_encrypts_at_rest {
+            return self
+                .unconfigured(
+                    r,
+                    S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError,
+                )
+                .await;
+        }
+        let bucket = bucket(&r)?;
+        self.backend
+            .head_bucket(&r.cx, &bucket)
+            .await
+            .map_err(backend_error)?;
+        Ok(xml_ok(xml::sse_s3_default_configuration()))
+    }
+}

@@ -7,7 +7,6 @@ use super::*;
 impl Handlers {
     pub(super) async fn put_object(&self, mut r: S3Request) -> HResult {
         check_canned_acl(&r.headers)?;
-        check_no_encryption(&r.headers)?;
         let meta = object_meta(&r.headers, self.limits())?;
         let condition = write_condition(&r.headers)?;
         let body = self.body(&mut r, self.limits().max_object_size)?;
@@ -157,7 +156,6 @@ impl Handlers {
 
     pub(super) async fn copy_object(&self, r: S3Request) -> HResult {
         check_canned_acl(&r.headers)?;
-        check_no_encryption(&r.headers)?;
         let source = copy_source(&r.headers)?;
         let (bucket, key) = (bucket(&r)?, key(&r)?);
         let metadata = match header(&r.headers, "x-amz-metadata-directive").unwrap_or("COPY") {

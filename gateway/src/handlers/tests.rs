@@ -301,15 +301,55 @@ fn object_headers_carry_non_ascii_values() {
 }
 
 #[test]
-fn encryption_headers_are_refused() {
-    assert!(check_no_encryption(&headers(&[("content-type", "x/y")])).is_ok());
+fn encryption_headers_off_refused_on_acknowledged() {
+    use super::bucket_config::encryption;
+    use Endpoint as E;
+    let plain = headers(&[("content-type", "x/y")]);
+    assert_eq!(encryption(false, E::PutObject, &plain), Ok(false));
+    assert_eq!(encryption(true, E::PutObject, &plain), Ok(true));
+    assert_eq!(encryption(true, E::GetObject, &plain), Ok(true));
+    assert_eq!(encryption(true, E::ListObjects, &plain), Ok(false));
+    // Off: the refusal stays, saying why.
     for h in [
         ("x-amz-server-side-encryption", "AES256"),
         ("x-amz-server-side-encryption", "aws:kms"),
-        ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
     ] {
-        let e = check_no_encryption(&headers(&[h])).unwrap_err();
+        let e = encryption(false, E::PutObject, &headers(&[h])).unwrap_err();
         assert_eq!(e.code, S3ErrorCode::NotImplemented, "{h:?}");
+        assert!(
+            e.message.contains("store_encrypts_at_rest"),
+            "{}",
+            e.message
+        );
+    }
+    // On: AES256 acknowledged on the three writes.
+    let aes = headers(&[("x-amz-server-side-encryption", "AES256")]);
+    for ep in [E::PutObject, E::CopyObject, E::CreateMultipartUpload] {
+        assert_eq!(encryption(true, ep, &aes), Ok(true), "{ep:?}");
+    }
+    assert_eq!(
+        encryption(true, E::GetObject, &aes).unwrap_err().code,
+        S3ErrorCode::InvalidArgument
+    );
+    let kms = headers(&[
+        ("x-amz-server-side-encryption", "aws:kms"),
+        ("x-amz-server-side-encryption-aws-kms-key-id", "k-1"),
+    ]);
+    let e = encryption(true, E::PutObject, &kms).unwrap_err();
+    assert_eq!((e.status(), e.code), (400, S3ErrorCode::InvalidArgument));
+    let odd = headers(&[("x-amz-server-side-encryption", "ROT13")]);
+    assert_eq!(
+        encryption(true, E::PutObject, &odd).unwrap_err().code,
+        S3ErrorCode::InvalidArgument
+    );
+    // SSE-C: always refused, on or off, on every operation.
+    for on in [false, true] {
+        for ep in [E::PutObject, E::GetObject, E::UploadPart] {
+            let c = headers(&[("x-amz-server-side-encryption-customer-algorithm", "AES256")]);
+            let e = encryption(on, ep, &c).unwrap_err();
+            assert_eq!(e.code, S3ErrorCode::NotImplemented);
+            assert!(e.message.contains("SSE-C"));
+        }
     }
 }
 
