@@ -293,7 +293,9 @@ pub struct ObjectMeta {
     /// `Expires`, as the client sent it (S3 returns it verbatim).
     pub expires: Option<String>,
     /// `x-amz-meta-NAME: value` pairs; NAME lower-cased, without the prefix.
-    pub user: Vec<(String, String)>,
+    /// Values are the header's bytes exactly (non-ASCII bytes included,
+    /// never re-encoded between Latin-1 and UTF-8).
+    pub user: Vec<(String, Vec<u8>)>,
     pub storage_class: Option<StorageClass>,
     /// `x-amz-tagging` (URL-query form), kept and returned as a count.
     pub tagging: Option<String>,

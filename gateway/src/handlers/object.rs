@@ -200,16 +200,17 @@ impl Handlers {
 
 /// User metadata and the S3 headers an object keeps.
 pub fn object_meta(h: &HeaderMap, limits: &Limits) -> Result<ObjectMeta, S3Error> {
-    let mut user: Vec<(String, String)> = Vec::new();
+    let mut user: Vec<(String, Vec<u8>)> = Vec::new();
     let mut size = 0usize;
     for (name, value) in h.iter() {
         if let Some(n) = name.as_str().strip_prefix("x-amz-meta-") {
-            let v = String::from_utf8_lossy(value.as_bytes()).trim().to_owned();
+            // The bytes as sent (non-ASCII included), never re-encoded.
+            let v = value.as_bytes().trim_ascii().to_vec();
             size += n.len() + v.len();
             match user.iter_mut().find(|(k, _)| k == n) {
                 Some((_, existing)) => {
-                    existing.push(',');
-                    existing.push_str(&v);
+                    existing.push(b',');
+                    existing.extend_from_slice(&v);
                 }
                 None => user.push((n.to_owned(), v)),
             }
@@ -423,7 +424,9 @@ pub(super) fn object_response(
         }
     }
     for (k, v) in &m.user {
-        resp.append_header((format!("x-amz-meta-{k}"), v.as_str()));
+        if let Ok(v) = actix_web::http::header::HeaderValue::from_bytes(v) {
+            resp.append_header((format!("x-amz-meta-{k}"), v));
+        }
     }
     if let Some(sc) = m.storage_class.filter(|s| *s != StorageClass::Standard) {
         resp.insert_header(("x-amz-storage-class", sc.as_str()));

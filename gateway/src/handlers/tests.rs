@@ -110,7 +110,26 @@ fn metadata_is_collected_and_limited() {
         &limits,
     )
     .unwrap();
-    assert_eq!(m.user, vec![("color".to_owned(), "blue".to_owned())]);
+    assert_eq!(m.user, vec![("color".to_owned(), b"blue".to_vec())]);
+    // Non-ASCII bytes are kept exactly: a Latin-1 byte and UTF-8 text.
+    let mut h = HeaderMap::new();
+    h.insert(
+        actix_web::http::header::HeaderName::from_static("x-amz-meta-l1"),
+        actix_web::http::header::HeaderValue::from_bytes(b"caf\xe9").unwrap(),
+    );
+    h.insert(
+        actix_web::http::header::HeaderName::from_static("x-amz-meta-u8"),
+        actix_web::http::header::HeaderValue::from_bytes("café".as_bytes()).unwrap(),
+    );
+    let mut got = object_meta(&h, &limits).unwrap().user;
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("l1".to_owned(), b"caf\xe9".to_vec()),
+            ("u8".to_owned(), "café".as_bytes().to_vec())
+        ]
+    );
     assert_eq!(m.content_type.as_deref(), Some("text/plain"));
     assert_eq!(m.content_encoding.as_deref(), Some("gzip"));
     assert_eq!(m.storage_class, Some(StorageClass::ReducedRedundancy));

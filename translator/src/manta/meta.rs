@@ -70,7 +70,11 @@ pub(crate) struct Internal {
 }
 
 fn value(v: &str) -> BackendResult<HeaderValue> {
-    HeaderValue::from_bytes(v.as_bytes())
+    value_bytes(v.as_bytes())
+}
+
+fn value_bytes(v: &[u8]) -> BackendResult<HeaderValue> {
+    HeaderValue::from_bytes(v)
         .map_err(|_| BackendError::InvalidArgument("header value with control characters".into()))
 }
 
@@ -86,9 +90,9 @@ pub(crate) fn put_headers(
         return Err(BackendError::MetadataTooLarge);
     }
     let mut native_bytes = 0usize;
-    let mut add = |h: &mut HeaderMap, name: HeaderName, v: &str| -> BackendResult<()> {
+    let mut add = |h: &mut HeaderMap, name: HeaderName, v: &[u8]| -> BackendResult<()> {
         native_bytes += v.len();
-        h.insert(name, value(v)?);
+        h.insert(name, value_bytes(v)?);
         Ok(())
     };
     for (k, v) in &meta.user {
@@ -98,6 +102,7 @@ pub(crate) fn put_headers(
         };
         let name = HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
             .map_err(|_| BackendError::InvalidArgument(format!("invalid metadata name {k:?}")))?;
+        // The value's bytes as the client sent them.
         add(h, name, v)?;
     }
     let internal_pairs = [
@@ -112,11 +117,15 @@ pub(crate) fn put_headers(
     ];
     for (name, v) in internal_pairs {
         if let Some(v) = v {
-            add(h, HeaderName::from_static(name), v)?;
+            add(h, HeaderName::from_static(name), v.as_bytes())?;
         }
     }
     if let Some(ck) = &meta.checksum {
-        add(h, HeaderName::from_static(M_CK), &encode_checksum(ck))?;
+        add(
+            h,
+            HeaderName::from_static(M_CK),
+            encode_checksum(ck).as_bytes(),
+        )?;
     }
     if native_bytes > MAX_NATIVE_METADATA_BYTES {
         return Err(BackendError::MetadataTooLarge);
@@ -287,11 +296,13 @@ pub(crate) fn parse_object(
         let Some(_) = name.strip_prefix("m-") else {
             continue;
         };
-        let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
         if let Some(rest) = name.strip_prefix(M_USER_ESCAPED) {
-            meta.user.push((format!("s3gw-{rest}"), v));
+            meta.user
+                .push((format!("s3gw-{rest}"), v.as_bytes().to_vec()));
             continue;
         }
+        let raw = v.as_bytes();
+        let v = String::from_utf8_lossy(raw).into_owned();
         if name.starts_with(M_INTERNAL) {
             match name {
                 M_CE => meta.content_encoding = Some(v),
@@ -307,7 +318,7 @@ pub(crate) fn parse_object(
             }
             continue;
         }
-        meta.user.push((name[2..].to_owned(), v));
+        meta.user.push((name[2..].to_owned(), raw.to_vec()));
     }
     let parts_count = mp_etag.as_ref().and_then(parts_of);
     Ok(NativeObject {
@@ -427,6 +438,9 @@ mod tests {
             user: vec![
                 ("color".into(), "blue".into()),
                 ("s3gw-up".into(), "sneaky".into()),
+                // Byte for byte: a lone Latin-1 byte and UTF-8 text.
+                ("latin".into(), b"caf\xe9".to_vec()),
+                ("utf8".into(), "café".into()),
             ],
             storage_class: Some(StorageClass::ReducedRedundancy),
             tagging: Some("a=b&c=d".into()),
@@ -476,7 +490,7 @@ mod tests {
     #[test]
     fn metadata_limits() {
         let meta = ObjectMeta {
-            user: vec![("a".into(), "x".repeat(2048))],
+            user: vec![("a".into(), "x".repeat(2048).into())],
             ..Default::default()
         };
         assert!(matches!(
@@ -484,7 +498,7 @@ mod tests {
             Err(BackendError::MetadataTooLarge)
         ));
         let meta = ObjectMeta {
-            user: vec![("a".into(), "x".repeat(2047))],
+            user: vec![("a".into(), "x".repeat(2047).into())],
             ..Default::default()
         };
         assert!(put_headers(&meta, &Internal::default(), &mut HeaderMap::new()).is_ok());
