@@ -762,6 +762,13 @@ async fn sse_s3_acknowledged_and_echoed_when_the_store_encrypts() {
     assert_eq!(out.server_side_encryption(), Some(&Sse::Aes256));
     let g = s3.get_object().bucket("enc").key("k").send().await.unwrap();
     assert_eq!(g.server_side_encryption(), Some(&Sse::Aes256));
+    // The fact is stored with the object, in reserved native metadata.
+    let op = lite.client().for_account("alice");
+    let n = op.head(&op.object_path("enc", "k"), &[]).await;
+    assert_eq!(
+        n.headers.get("m-s3gw-sse").map(|v| v.as_bytes()),
+        Some(&b"AES256"[..])
+    );
     let h = s3
         .head_object()
         .bucket("enc")

@@ -301,6 +301,9 @@ pub struct ObjectMeta {
     pub tagging: Option<String>,
     /// Full-object checksum, returned only with `x-amz-checksum-mode: ENABLED`.
     pub checksum: Option<Checksum>,
+    /// `x-amz-server-side-encryption` the object was written with (`AES256`
+    /// when the store is declared to encrypt at rest), kept as a fact.
+    pub server_side_encryption: Option<String>,
 }
 
 /// The state of an object as GET/HEAD/list report it.

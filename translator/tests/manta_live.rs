@@ -114,6 +114,7 @@ async fn objects_metadata_ranges_conditions_checksums() {
         storage_class: Some(StorageClass::ReducedRedundancy),
         tagging: Some("k1=v1&k2=v2".into()),
         checksum: None,
+        server_side_encryption: None,
     };
     let nasty = "a b/ü+%&=?#\\x";
     let mut input = put("bkt", nasty, data.clone());

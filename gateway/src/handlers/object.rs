@@ -238,6 +238,8 @@ pub fn object_meta(h: &HeaderMap, limits: &Limits) -> Result<ObjectMeta, S3Error
         storage_class,
         tagging: s("x-amz-tagging").filter(|t| !t.is_empty()),
         checksum: None,
+        // Only AES256 gets this far (handlers::bucket_config::encryption).
+        server_side_encryption: s("x-amz-server-side-encryption"),
     })
 }
 

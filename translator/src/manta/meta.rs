@@ -53,6 +53,7 @@ const M_CL: &str = "m-s3gw-cl";
 const M_EX: &str = "m-s3gw-ex";
 const M_TG: &str = "m-s3gw-tg";
 const M_CK: &str = "m-s3gw-ck";
+const M_SSE: &str = "m-s3gw-sse";
 pub(crate) const M_UP: &str = "m-s3gw-up";
 pub(crate) const M_PS: &str = "m-s3gw-ps";
 pub(crate) const M_CA: &str = "m-s3gw-ca";
@@ -111,6 +112,7 @@ pub(crate) fn put_headers(
         (M_CL, meta.content_language.as_deref()),
         (M_EX, meta.expires.as_deref()),
         (M_TG, meta.tagging.as_deref()),
+        (M_SSE, meta.server_side_encryption.as_deref()),
         (M_UP, internal.upload_id.as_deref()),
         (M_PS, internal.part_sizes.as_deref()),
         (M_CA, internal.checksum_choice.as_deref()),
@@ -310,6 +312,7 @@ pub(crate) fn parse_object(
                 M_CL => meta.content_language = Some(v),
                 M_EX => meta.expires = Some(v),
                 M_TG => meta.tagging = Some(v),
+                M_SSE => meta.server_side_encryption = Some(v),
                 M_CK => meta.checksum = decode_checksum(&v),
                 M_UP => internal.upload_id = Some(v),
                 M_PS => internal.part_sizes = Some(v),
@@ -449,6 +452,7 @@ mod tests {
                 value_b64: "AAAAAA==".into(),
                 kind: ChecksumType::FullObject,
             }),
+            server_side_encryption: Some("AES256".into()),
         };
         let internal = Internal {
             multipart_etag: Some(ETag::from_client("0123456789abcdef0123456789abcdef-3")),
