@@ -128,6 +128,11 @@ impl Handlers {
 
 // ------------------------------------------------ bucket-configuration store
 
+/// (account login, bucket name).
+type CacheKey = (String, String);
+/// When it was read, and the record (`None`: never written).
+type CacheEntry = (std::time::Instant, Option<StoredBucketConfig>);
+
 /// How many (account, bucket) records one instance keeps cached at most;
 /// past it the cache starts afresh (records are re-read on miss).
 const MAX_CACHED_CONFIGS: usize = 100_000;
@@ -143,12 +148,7 @@ const UPDATE_ATTEMPTS: usize = 8;
 /// writes at once and other instances within the bound.
 pub struct BucketConfigCache {
     ttl: Duration,
-    entries: std::sync::Mutex<
-        std::collections::HashMap<
-            (String, String),
-            (std::time::Instant, Option<StoredBucketConfig>),
-        >,
-    >,
+    entries: std::sync::Mutex<std::collections::HashMap<CacheKey, CacheEntry>>,
 }
 
 impl BucketConfigCache {
@@ -159,18 +159,18 @@ impl BucketConfigCache {
         }
     }
 
-    fn key(cx: &RequestContext, bucket: &BucketName) -> (String, String) {
+    fn key(cx: &RequestContext, bucket: &BucketName) -> CacheKey {
         (cx.tenant.login.clone(), bucket.as_str().to_owned())
     }
 
-    fn cached(&self, k: &(String, String)) -> Option<Option<StoredBucketConfig>> {
+    fn cached(&self, k: &CacheKey) -> Option<Option<StoredBucketConfig>> {
         let m = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         m.get(k)
             .filter(|(at, _)| at.elapsed() < self.ttl)
             .map(|(_, v)| v.clone())
     }
 
-    fn remember(&self, k: (String, String), v: Option<StoredBucketConfig>) {
+    fn remember(&self, k: CacheKey, v: Option<StoredBucketConfig>) {
         let mut m = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if m.len() >= MAX_CACHED_CONFIGS {
             m.clear();
