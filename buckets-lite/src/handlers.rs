@@ -408,10 +408,12 @@ fn stored_headers(req: &HttpRequest, limits: &Limits) -> Vec<(String, String)> {
     let mut meta_bytes = 0usize;
     for (name, value) in req.headers() {
         let name = name.as_str();
-        // Values are kept as UTF-8 text (non-ASCII allowed, as obs-text).
-        let Ok(value) = std::str::from_utf8(value.as_bytes()) else {
-            continue;
-        };
+        // As the real server (Node) reads header values: each byte one
+        // Latin-1 character; written back the same way, so any byte
+        // round-trips, and the budget below counts the UTF-8 length of that
+        // text (a non-ASCII byte counts twice), as the real server does.
+        let value: String = value.as_bytes().iter().map(|&b| b as char).collect();
+        let value = value.as_str();
         if name.starts_with("m-") {
             if meta_bytes + value.len() >= limits.max_metadata_bytes {
                 continue;
@@ -622,7 +624,11 @@ fn object_headers(resp: &mut actix_web::HttpResponseBuilder, row: &ObjectRow) {
         .insert_header(("Last-Modified", http_date_ms(row.modified_ms)))
         .insert_header(("Durability-Level", row.durability.to_string()));
     for (n, v) in &row.headers {
-        if let Ok(v) = HeaderValue::from_bytes(v.as_bytes()) {
+        // Latin-1 back to bytes (see stored_headers); text stored before
+        // that (any UTF-8) goes out as it is.
+        let latin1: Option<Vec<u8>> = v.chars().map(|c| u8::try_from(c).ok()).collect();
+        let bytes = latin1.unwrap_or_else(|| v.as_bytes().to_vec());
+        if let Ok(v) = HeaderValue::from_bytes(&bytes) {
             resp.append_header((n.as_str(), v));
         }
     }

@@ -76,6 +76,21 @@ pub struct ServerConfig {
     /// The region GetBucketLocation reports (empty for us-east-1, as S3).
     /// Default `us-east-1`.
     pub region: String,
+    /// More regions buckets may be created in (`LocationConstraint` at
+    /// CreateBucket), besides `region`, which is where a bucket created
+    /// without one lives. Any other constraint is refused as S3 refuses it.
+    /// Default empty.
+    pub regions: Vec<String>,
+    /// How stale a bucket's cached configuration (its location; later ACL,
+    /// CORS, tags) may be in this instance, in milliseconds: a change made
+    /// through another instance is seen within this bound. Default 2000.
+    pub bucket_config_cache_ms: u64,
+    /// Declares that the store encrypts every object at rest (e.g. Manta on
+    /// encrypted pools). On: `x-amz-server-side-encryption: AES256` is
+    /// accepted and echoed, and GetBucketEncryption answers the AES256
+    /// default. Off: every server-side-encryption header is refused (501),
+    /// since nothing would encrypt the data. Default false.
+    pub store_encrypts_at_rest: bool,
     /// CompleteMultipartUpload: if assembly takes longer than this many
     /// milliseconds, answer 200 at once and keep the connection alive with
     /// whitespace, then send the result or an `<Error>` document, as S3
@@ -96,6 +111,9 @@ impl Default for ServerConfig {
             shutdown_timeout_secs: 30,
             workers: 0,
             region: "us-east-1".into(),
+            regions: Vec::new(),
+            bucket_config_cache_ms: 2000,
+            store_encrypts_at_rest: false,
             complete_keepalive_after_ms: 2000,
             complete_keepalive_interval_ms: 5000,
         }

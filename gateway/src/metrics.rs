@@ -630,6 +630,32 @@ impl Backend for MeteredBackend {
         self.call(cx, "ListObjects", self.inner.list_objects(cx, input))
             .await
     }
+    async fn get_bucket_config(
+        &self,
+        cx: &RequestContext,
+        bucket: &BucketName,
+    ) -> BackendResult<Option<s3gw_translator::StoredBucketConfig>> {
+        self.call(
+            cx,
+            "GetBucketConfig",
+            self.inner.get_bucket_config(cx, bucket),
+        )
+        .await
+    }
+    async fn put_bucket_config(
+        &self,
+        cx: &RequestContext,
+        bucket: &BucketName,
+        config: &s3gw_translator::BucketConfig,
+        expected: Option<&str>,
+    ) -> BackendResult<String> {
+        self.call(
+            cx,
+            "PutBucketConfig",
+            self.inner.put_bucket_config(cx, bucket, config, expected),
+        )
+        .await
+    }
     async fn put_object(
         &self,
         cx: &RequestContext,

@@ -156,10 +156,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     let config = Arc::new(config);
     let tls = load_tls(&config)?;
     let state = web::Data::new(AppState {
-        handlers: Handlers {
-            backend,
-            config: config.clone(),
-        },
+        handlers: Handlers::new(backend, config.clone()),
         keys: keys.clone(),
         addressing: Addressing::new(config.server.domains.clone()),
         config: config.clone(),

@@ -54,21 +54,20 @@ pub fn iso8601(t: SystemTime) -> String {
     t.format(&fmt).unwrap_or_default()
 }
 
-/// S3's `encoding-type=url` encoding of keys and prefixes: what S3 and
-/// MinIO send and what botocore decodes with `unquote_plus`: unreserved
-/// characters and `/` kept, space as `+`, everything else `%XX` per UTF-8
-/// byte.
+/// S3's `encoding-type=url` encoding of keys, prefixes, delimiters and
+/// markers: unreserved characters and `/` kept, everything else (space
+/// included, as `%20`, never `+`) `%XX` per UTF-8 byte. Every decoder
+/// clients use (botocore's `unquote_plus`, Go's `QueryUnescape`, plain
+/// percent-decoding in the Java and Rust SDKs) reads this back exactly; a
+/// `+` for space would turn into a literal `+` in the last ones.
 pub fn url_encode(s: &str) -> String {
     const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
         .remove(b'-')
         .remove(b'_')
         .remove(b'.')
         .remove(b'~')
-        .remove(b'/')
-        .remove(b' ');
-    percent_encoding::utf8_percent_encode(s, SET)
-        .to_string()
-        .replace(' ', "+")
+        .remove(b'/');
+    percent_encoding::utf8_percent_encode(s, SET).to_string()
 }
 
 // ------------------------------------------------------------ request bodies
@@ -143,6 +142,12 @@ pub struct ListAllMyBucketsResult {
     pub owner: Owner,
     #[serde(rename = "Buckets")]
     pub buckets: Buckets,
+    /// Only when more buckets remain (ListBuckets pagination).
+    #[serde(rename = "ContinuationToken", skip_serializing_if = "Option::is_none")]
+    pub continuation_token: Option<String>,
+    /// Echoed when the request gave one.
+    #[serde(rename = "Prefix", skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -157,6 +162,8 @@ pub struct BucketEntry {
     pub name: String,
     #[serde(rename = "CreationDate")]
     pub creation_date: String,
+    #[serde(rename = "BucketRegion")]
+    pub bucket_region: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -486,6 +493,16 @@ pub struct DeleteError {
     pub message: String,
 }
 
+/// GetBucketEncryption's answer for S3's default, SSE-S3 (AES256).
+pub fn sse_s3_default_configuration() -> String {
+    format!(
+        "{DECL}<ServerSideEncryptionConfiguration xmlns=\"{NS}\"><Rule>\
+         <ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>\
+         </ApplyServerSideEncryptionByDefault><BucketKeyEnabled>false</BucketKeyEnabled>\
+         </Rule></ServerSideEncryptionConfiguration>"
+    )
+}
+
 /// `<LocationConstraint>` holds the region as text (empty for us-east-1).
 #[derive(Debug, Serialize)]
 pub struct LocationConstraint {
@@ -728,7 +745,8 @@ mod tests {
 
     #[test]
     fn url_encoding_matches_s3() {
-        assert_eq!(url_encode("a b/c+d%é&"), "a+b/c%2Bd%25%C3%A9%26");
+        assert_eq!(url_encode("a b/c+d%é&"), "a%20b/c%2Bd%25%C3%A9%26");
+        assert_eq!(url_encode("\u{1}\t\n"), "%01%09%0A");
         assert_eq!(url_encode("plain-key_1.~"), "plain-key_1.~");
     }
 }

@@ -79,6 +79,8 @@ pub struct GatewayOptions {
     pub extra_keys: Vec<GatewayKey>,
     /// Appended verbatim to the generated s3gw.toml.
     pub extra_toml: String,
+    /// Appended verbatim inside its `[server]` section (e.g. `regions = [..]`).
+    pub server_toml: String,
     /// `RUST_LOG` for the gateway.
     pub log_filter: String,
 }
@@ -91,6 +93,7 @@ impl Default for GatewayOptions {
             account: "alice".into(),
             extra_keys: Vec::new(),
             extra_toml: String::new(),
+            server_toml: String::new(),
             log_filter: "s3gw=debug,info".into(),
         }
     }
@@ -145,6 +148,8 @@ impl Gateway {
         let domains: Vec<String> = opts.domains.iter().map(|d| q(d)).collect();
         toml.push_str(&format!("domains = [{}]\n", domains.join(", ")));
         toml.push_str("shutdown_timeout_secs = 5\n");
+        toml.push_str(&opts.server_toml);
+        toml.push('\n');
         if let Some((c, k)) = &opts.tls {
             toml.push_str(&format!(
                 "tls_cert = {}\ntls_key = {}\n",

@@ -416,6 +416,28 @@ pub trait Backend: Send + Sync + 'static {
         Err(BackendError::NotImplemented("ListObjects"))
     }
 
+    /// The bucket's configuration record as stored now (never cached here),
+    /// `None` when it was never written. NoSuchBucket for a missing bucket.
+    async fn get_bucket_config(
+        &self,
+        _cx: &RequestContext,
+        _bucket: &BucketName,
+    ) -> BackendResult<Option<crate::StoredBucketConfig>> {
+        Err(BackendError::NotImplemented("GetBucketConfig"))
+    }
+    /// Writes the record atomically: `expected: None` creates it only if
+    /// absent, `Some(version)` replaces it only if still at that version;
+    /// PreconditionFailed otherwise. Returns the new version.
+    async fn put_bucket_config(
+        &self,
+        _cx: &RequestContext,
+        _bucket: &BucketName,
+        _config: &crate::BucketConfig,
+        _expected: Option<&str>,
+    ) -> BackendResult<String> {
+        Err(BackendError::NotImplemented("PutBucketConfig"))
+    }
+
     async fn put_object(
         &self,
         _cx: &RequestContext,

@@ -5,6 +5,8 @@
 //!   `ObjectKey`, `UploadId`, `PartNumber`, `ETag`, conditions, ranges).
 //! - [`backend`]: the [`Backend`] trait, one method per S3 operation, typed
 //!   inputs and outputs, streaming bodies, S3-semantic errors.
+//! - [`bucket_config`]: the bucket-configuration record (location; later
+//!   ACL, CORS, tags) kept in the bucket's hidden namespace.
 //! - [`manta`]: the implementation over the Manta buckets API (native client,
 //!   wire model, the ONE native-error mapping function, and the S3 features
 //!   the store lacks: multipart, copy, S3 ETags, multi-character delimiters).
@@ -12,9 +14,11 @@
 //!   (COMPOSITE digests, FULL_OBJECT CRC combine).
 
 pub mod backend;
+pub mod bucket_config;
 pub mod checksum;
 pub mod manta;
 pub mod types;
 
 pub use backend::*;
+pub use bucket_config::{BucketConfig, StoredBucketConfig};
 pub use types::*;

@@ -293,12 +293,17 @@ pub struct ObjectMeta {
     /// `Expires`, as the client sent it (S3 returns it verbatim).
     pub expires: Option<String>,
     /// `x-amz-meta-NAME: value` pairs; NAME lower-cased, without the prefix.
-    pub user: Vec<(String, String)>,
+    /// Values are the header's bytes exactly (non-ASCII bytes included,
+    /// never re-encoded between Latin-1 and UTF-8).
+    pub user: Vec<(String, Vec<u8>)>,
     pub storage_class: Option<StorageClass>,
     /// `x-amz-tagging` (URL-query form), kept and returned as a count.
     pub tagging: Option<String>,
     /// Full-object checksum, returned only with `x-amz-checksum-mode: ENABLED`.
     pub checksum: Option<Checksum>,
+    /// `x-amz-server-side-encryption` the object was written with (`AES256`
+    /// when the store is declared to encrypt at rest), kept as a fact.
+    pub server_side_encryption: Option<String>,
 }
 
 /// The state of an object as GET/HEAD/list report it.

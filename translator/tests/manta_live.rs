@@ -114,6 +114,7 @@ async fn objects_metadata_ranges_conditions_checksums() {
         storage_class: Some(StorageClass::ReducedRedundancy),
         tagging: Some("k1=v1&k2=v2".into()),
         checksum: None,
+        server_side_encryption: None,
     };
     let nasty = "a b/ü+%&=?#\\x";
     let mut input = put("bkt", nasty, data.clone());
@@ -229,7 +230,7 @@ async fn objects_metadata_ranges_conditions_checksums() {
 
     // Metadata limits.
     let mut big = put("bkt", "m", "x");
-    big.meta.user = vec![("a".into(), "v".repeat(2100))];
+    big.meta.user = vec![("a".into(), "v".repeat(2100).into())];
     assert!(matches!(
         b.put_object(&cx, big).await,
         Err(BackendError::MetadataTooLarge)
@@ -731,7 +732,7 @@ async fn multipart_three_parts_retry_and_second_instance() {
     assert_eq!(g.info.meta.content_type.as_deref(), Some("video/mp4"));
     assert_eq!(
         g.info.meta.user,
-        vec![("origin".to_owned(), "mpu".to_owned())]
+        vec![("origin".to_owned(), b"mpu".to_vec())]
     );
     let all = read_all(g.body).await;
     assert_eq!(all.len(), 10 * MIB + 1000);
@@ -941,7 +942,7 @@ async fn copy_object_and_upload_part_copy() {
     assert_eq!(out.etag, src.etag);
     let g = b.get_object(&cx, get("dst", "b")).await.unwrap();
     assert_eq!(g.info.meta.content_type.as_deref(), Some("image/png"));
-    assert_eq!(g.info.meta.user, vec![("k".to_owned(), "v".to_owned())]);
+    assert_eq!(g.info.meta.user, vec![("k".to_owned(), b"v".to_vec())]);
     assert_eq!(read_all(g.body).await, &data[..]);
     // REPLACE.
     let m = ObjectMeta {
@@ -987,7 +988,7 @@ async fn copy_object_and_upload_part_copy() {
     let h = b.head_object(&cx, get("src", "a")).await.unwrap();
     assert_eq!(h.info.etag, src.etag);
     assert_eq!(h.info.meta.content_type.as_deref(), Some("image/jpeg"));
-    assert_eq!(h.info.meta.user, vec![("new".to_owned(), "1".to_owned())]);
+    assert_eq!(h.info.meta.user, vec![("new".to_owned(), b"1".to_vec())]);
     // Missing source.
     let mut c = copy("dst", "e", MetadataDirective::Copy);
     c.source.key = key("missing");

@@ -22,8 +22,9 @@ impl Handlers {
             name: bucket(&r)?.to_string(),
             prefix: e(prefix),
             marker: e(marker),
-            next_marker: out
-                .is_truncated
+            // S3 returns NextMarker only when a delimiter was given; without
+            // one the client continues from the last key it got.
+            next_marker: (out.is_truncated && delimiter.is_some())
                 .then_some(out.next_start_after.clone())
                 .flatten()
                 .map(e),

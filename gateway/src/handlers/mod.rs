@@ -31,6 +31,7 @@ mod object;
 #[cfg(test)]
 mod tests;
 
+pub use bucket_config::BucketConfigCache;
 pub use object::{copy_source, object_meta, parse_range, read_conditions, write_condition};
 
 /// Everything a handler gets: the routed, authenticated request.
@@ -53,6 +54,19 @@ pub struct S3Request {
 pub struct Handlers {
     pub backend: Arc<dyn Backend>,
     pub config: Arc<Config>,
+    /// Bucket-configuration records, cached for this instance.
+    pub bucket_configs: BucketConfigCache,
+}
+
+impl Handlers {
+    pub fn new(backend: Arc<dyn Backend>, config: Arc<Config>) -> Handlers {
+        let ttl = Duration::from_millis(config.server.bucket_config_cache_ms);
+        Handlers {
+            backend,
+            config,
+            bucket_configs: BucketConfigCache::new(ttl),
+        }
+    }
 }
 
 type HResult = Result<HttpResponse, S3Error>;
@@ -128,8 +142,24 @@ pub fn not_implemented(op: &str) -> S3Error {
 }
 
 impl Handlers {
-    /// THE dispatch: one-line arms.
+    /// A request, with the server-side-encryption headers decided first
+    /// (bucket_config.rs `encryption`) and, when the store is declared to
+    /// encrypt at rest, `x-amz-server-side-encryption` on every object
+    /// write and read answered.
     pub async fn handle(&self, r: S3Request) -> HResult {
+        let echo_sse = self.check_encryption(&r)?;
+        let mut resp = self.dispatch(r).await?;
+        if echo_sse && resp.status().is_success() {
+            resp.headers_mut().insert(
+                actix_web::http::header::HeaderName::from_static("x-amz-server-side-encryption"),
+                actix_web::http::header::HeaderValue::from_static("AES256"),
+            );
+        }
+        Ok(resp)
+    }
+
+    /// THE dispatch: one-line arms.
+    async fn dispatch(&self, r: S3Request) -> HResult {
         use Endpoint::*;
         match r.endpoint {
             ListBuckets => self.list_buckets(r).await,
@@ -156,13 +186,7 @@ impl Handlers {
             }
             GetBucketPolicy => self.unconfigured(r, S3ErrorCode::NoSuchBucketPolicy).await,
             GetBucketTagging => self.unconfigured(r, S3ErrorCode::NoSuchTagSet).await,
-            GetBucketEncryption => {
-                self.unconfigured(
-                    r,
-                    S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError,
-                )
-                .await
-            }
+            GetBucketEncryption => self.get_bucket_encryption(r).await,
             DeleteBucketCors
             | DeleteBucketLifecycle
             | DeleteBucketPolicy
@@ -278,20 +302,4 @@ fn check_canned_acl(h: &HeaderMap) -> Result<(), S3Error> {
         None | Some("private") | Some("bucket-owner-full-control") => Ok(()),
         Some(other) => Err(not_implemented(&format!("canned ACL {other}"))),
     }
-}
-
-/// Server-side encryption is not something the store offers; accepting the
-/// headers silently would let a client believe its data is encrypted, so
-/// they are refused as S3 refuses what it does not support.
-fn check_no_encryption(h: &HeaderMap) -> Result<(), S3Error> {
-    let asked = h.keys().any(|k| {
-        let k = k.as_str();
-        k == "x-amz-server-side-encryption"
-            || k.starts_with("x-amz-server-side-encryption-customer-")
-            || k.starts_with("x-amz-copy-source-server-side-encryption-customer-")
-    });
-    if asked {
-        return Err(not_implemented("server-side encryption"));
-    }
-    Ok(())
 }

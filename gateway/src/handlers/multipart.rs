@@ -7,7 +7,6 @@ use super::{list::max_param, object::checksum_headers};
 impl Handlers {
     pub(super) async fn create_multipart_upload(&self, r: S3Request) -> HResult {
         check_canned_acl(&r.headers)?;
-        check_no_encryption(&r.headers)?;
         let checksum_algorithm = match header(&r.headers, "x-amz-checksum-algorithm") {
             None => None,
             Some(a) => Some(ChecksumAlgorithm::parse(a).ok_or_else(|| {

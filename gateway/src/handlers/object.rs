@@ -7,7 +7,6 @@ use super::*;
 impl Handlers {
     pub(super) async fn put_object(&self, mut r: S3Request) -> HResult {
         check_canned_acl(&r.headers)?;
-        check_no_encryption(&r.headers)?;
         let meta = object_meta(&r.headers, self.limits())?;
         let condition = write_condition(&r.headers)?;
         let body = self.body(&mut r, self.limits().max_object_size)?;
@@ -157,7 +156,6 @@ impl Handlers {
 
     pub(super) async fn copy_object(&self, r: S3Request) -> HResult {
         check_canned_acl(&r.headers)?;
-        check_no_encryption(&r.headers)?;
         let source = copy_source(&r.headers)?;
         let (bucket, key) = (bucket(&r)?, key(&r)?);
         let metadata = match header(&r.headers, "x-amz-metadata-directive").unwrap_or("COPY") {
@@ -202,16 +200,17 @@ impl Handlers {
 
 /// User metadata and the S3 headers an object keeps.
 pub fn object_meta(h: &HeaderMap, limits: &Limits) -> Result<ObjectMeta, S3Error> {
-    let mut user: Vec<(String, String)> = Vec::new();
+    let mut user: Vec<(String, Vec<u8>)> = Vec::new();
     let mut size = 0usize;
     for (name, value) in h.iter() {
         if let Some(n) = name.as_str().strip_prefix("x-amz-meta-") {
-            let v = String::from_utf8_lossy(value.as_bytes()).trim().to_owned();
+            // The bytes as sent (non-ASCII included), never re-encoded.
+            let v = value.as_bytes().trim_ascii().to_vec();
             size += n.len() + v.len();
             match user.iter_mut().find(|(k, _)| k == n) {
                 Some((_, existing)) => {
-                    existing.push(',');
-                    existing.push_str(&v);
+                    existing.push(b',');
+                    existing.extend_from_slice(&v);
                 }
                 None => user.push((n.to_owned(), v)),
             }
@@ -239,6 +238,8 @@ pub fn object_meta(h: &HeaderMap, limits: &Limits) -> Result<ObjectMeta, S3Error
         storage_class,
         tagging: s("x-amz-tagging").filter(|t| !t.is_empty()),
         checksum: None,
+        // Only AES256 gets this far (handlers::bucket_config::encryption).
+        server_side_encryption: s("x-amz-server-side-encryption"),
     })
 }
 
@@ -447,7 +448,9 @@ pub(super) fn object_response(
         }
     }
     for (k, v) in &m.user {
-        resp.append_header((format!("x-amz-meta-{k}"), v.as_str()));
+        if let Ok(v) = actix_web::http::header::HeaderValue::from_bytes(v) {
+            resp.append_header((format!("x-amz-meta-{k}"), v));
+        }
     }
     if let Some(sc) = m.storage_class.filter(|s| *s != StorageClass::Standard) {
         resp.insert_header(("x-amz-storage-class", sc.as_str()));

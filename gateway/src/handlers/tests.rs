@@ -122,7 +122,26 @@ fn metadata_is_collected_and_limited() {
         &limits,
     )
     .unwrap();
-    assert_eq!(m.user, vec![("color".to_owned(), "blue".to_owned())]);
+    assert_eq!(m.user, vec![("color".to_owned(), b"blue".to_vec())]);
+    // Non-ASCII bytes are kept exactly: a Latin-1 byte and UTF-8 text.
+    let mut h = HeaderMap::new();
+    h.insert(
+        actix_web::http::header::HeaderName::from_static("x-amz-meta-l1"),
+        actix_web::http::header::HeaderValue::from_bytes(b"caf\xe9").unwrap(),
+    );
+    h.insert(
+        actix_web::http::header::HeaderName::from_static("x-amz-meta-u8"),
+        actix_web::http::header::HeaderValue::from_bytes("café".as_bytes()).unwrap(),
+    );
+    let mut got = object_meta(&h, &limits).unwrap().user;
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("l1".to_owned(), b"caf\xe9".to_vec()),
+            ("u8".to_owned(), "café".as_bytes().to_vec())
+        ]
+    );
     assert_eq!(m.content_type.as_deref(), Some("text/plain"));
     assert_eq!(m.content_encoding.as_deref(), Some("gzip"));
     assert_eq!(m.storage_class, Some(StorageClass::ReducedRedundancy));
@@ -222,13 +241,13 @@ async fn complete_with(delay_ms: u64, ok: bool, after_ms: u64) -> (u16, String) 
     let mut config = Config::default();
     config.server.complete_keepalive_after_ms = after_ms;
     config.server.complete_keepalive_interval_ms = 50;
-    let h = Handlers {
-        backend: Arc::new(SlowComplete {
+    let h = Handlers::new(
+        Arc::new(SlowComplete {
             delay: Duration::from_millis(delay_ms),
             ok,
         }),
-        config: Arc::new(config),
-    };
+        Arc::new(config),
+    );
     let resp = match h.handle(complete_request()).await {
         Ok(r) => r,
         Err(e) => return (e.status(), e.code.as_str().to_owned()),
@@ -313,15 +332,55 @@ fn object_headers_carry_non_ascii_values() {
 }
 
 #[test]
-fn encryption_headers_are_refused() {
-    assert!(check_no_encryption(&headers(&[("content-type", "x/y")])).is_ok());
+fn encryption_headers_off_refused_on_acknowledged() {
+    use super::bucket_config::encryption;
+    use Endpoint as E;
+    let plain = headers(&[("content-type", "x/y")]);
+    assert_eq!(encryption(false, E::PutObject, &plain), Ok(false));
+    assert_eq!(encryption(true, E::PutObject, &plain), Ok(true));
+    assert_eq!(encryption(true, E::GetObject, &plain), Ok(true));
+    assert_eq!(encryption(true, E::ListObjects, &plain), Ok(false));
+    // Off: the refusal stays, saying why.
     for h in [
         ("x-amz-server-side-encryption", "AES256"),
         ("x-amz-server-side-encryption", "aws:kms"),
-        ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
     ] {
-        let e = check_no_encryption(&headers(&[h])).unwrap_err();
+        let e = encryption(false, E::PutObject, &headers(&[h])).unwrap_err();
         assert_eq!(e.code, S3ErrorCode::NotImplemented, "{h:?}");
+        assert!(
+            e.message.contains("store_encrypts_at_rest"),
+            "{}",
+            e.message
+        );
+    }
+    // On: AES256 acknowledged on the three writes.
+    let aes = headers(&[("x-amz-server-side-encryption", "AES256")]);
+    for ep in [E::PutObject, E::CopyObject, E::CreateMultipartUpload] {
+        assert_eq!(encryption(true, ep, &aes), Ok(true), "{ep:?}");
+    }
+    assert_eq!(
+        encryption(true, E::GetObject, &aes).unwrap_err().code,
+        S3ErrorCode::InvalidArgument
+    );
+    let kms = headers(&[
+        ("x-amz-server-side-encryption", "aws:kms"),
+        ("x-amz-server-side-encryption-aws-kms-key-id", "k-1"),
+    ]);
+    let e = encryption(true, E::PutObject, &kms).unwrap_err();
+    assert_eq!((e.status(), e.code), (400, S3ErrorCode::InvalidArgument));
+    let odd = headers(&[("x-amz-server-side-encryption", "ROT13")]);
+    assert_eq!(
+        encryption(true, E::PutObject, &odd).unwrap_err().code,
+        S3ErrorCode::InvalidArgument
+    );
+    // SSE-C: always refused, on or off, on every operation.
+    for on in [false, true] {
+        for ep in [E::PutObject, E::GetObject, E::UploadPart] {
+            let c = headers(&[("x-amz-server-side-encryption-customer-algorithm", "AES256")]);
+            let e = encryption(on, ep, &c).unwrap_err();
+            assert_eq!(e.code, S3ErrorCode::NotImplemented);
+            assert!(e.message.contains("SSE-C"));
+        }
     }
 }
 

@@ -33,7 +33,7 @@ const MAX_MARKER_BYTES: usize = 1024;
 const JUMP: char = '\u{10FFFF}';
 
 /// The smallest marker we can send that is not after `name`.
-fn safe_marker(name: &str) -> Option<String> {
+pub(crate) fn safe_marker(name: &str) -> Option<String> {
     let mut end = name.find(|c: char| c.is_control()).unwrap_or(name.len());
     if end > MAX_MARKER_BYTES {
         end = MAX_MARKER_BYTES;
@@ -42,6 +42,23 @@ fn safe_marker(name: &str) -> Option<String> {
         }
     }
     (end > 0).then(|| name[..end].to_owned())
+}
+
+/// The part of an S3 prefix the native store can be asked for: the store
+/// refuses control characters (and more than 1024 bytes) in `prefix`
+/// (buckets-api.md), though names may contain them, so it is cut before the
+/// first such character and the rest is filtered here.
+pub(crate) fn native_prefix(prefix: &str) -> &str {
+    let mut end = prefix
+        .find(|c: char| c.is_control())
+        .unwrap_or(prefix.len());
+    if end > MAX_MARKER_BYTES {
+        end = MAX_MARKER_BYTES;
+        while !prefix.is_char_boundary(end) {
+            end -= 1;
+        }
+    }
+    &prefix[..end]
 }
 
 /// A marker past every name starting with `p` (when it can be sent).
@@ -96,7 +113,9 @@ pub(crate) fn summary(e: &ListEntry) -> Result<ObjectSummary, String> {
 fn native_delimiter(prefix: &str, delim: &str) -> Option<char> {
     let mut chars = delim.chars();
     let c = chars.next()?;
-    if chars.next().is_some() {
+    // The store groups relative to the prefix it was sent: only when that
+    // is the whole prefix; and it takes no control character.
+    if chars.next().is_some() || c.is_control() || native_prefix(prefix) != prefix {
         return None;
     }
     if let Some(rest) = HIDDEN_PREFIX.strip_prefix(prefix) {
@@ -153,10 +172,18 @@ pub(crate) async fn list_objects(
             }
         }
     }
+    let sent_prefix = native_prefix(prefix);
     let mut marker: Option<String> = match &open_cp {
         Some(cp) => jump_past(cp).or_else(|| safe_marker(cp)),
         None => last_seen.as_deref().and_then(safe_marker),
     };
+    // A cut prefix: every wanted name sorts after the part sent.
+    if sent_prefix != prefix
+        && !sent_prefix.is_empty()
+        && marker.as_deref().is_none_or(|m| m < sent_prefix)
+    {
+        marker = Some(sent_prefix.to_owned());
+    }
     let mut items: Vec<Item> = Vec::with_capacity(max + 1);
     'pages: loop {
         let need = max + 1 - items.len();
@@ -172,7 +199,7 @@ pub(crate) async fn list_objects(
             .list_page(
                 &url,
                 &cx.request_id,
-                prefix,
+                sent_prefix,
                 marker.as_deref(),
                 native_delim,
                 limit,
@@ -186,6 +213,14 @@ pub(crate) async fn list_objects(
             last_name = Some(name);
             if last_seen.as_deref().is_some_and(|s| name <= s) {
                 continue;
+            }
+            // Names the cut native prefix let through: before the wanted
+            // range they are skipped; past it the listing is over.
+            if !name.starts_with(prefix) {
+                if name < prefix {
+                    continue;
+                }
+                break 'pages;
             }
             if name.starts_with(HIDDEN_PREFIX) {
                 jump_hidden = true;
@@ -293,6 +328,16 @@ mod tests {
         assert_eq!(safe_marker(&"é".repeat(600)).unwrap().len(), 1024);
         assert!(jump_past("a/").unwrap().as_str() > "a/zzzz");
         assert!(jump_past("a/").unwrap().as_str() < "a0");
+    }
+
+    #[test]
+    fn prefixes_the_store_refuses_are_cut() {
+        assert_eq!(native_prefix("a/b"), "a/b");
+        assert_eq!(native_prefix("a\u{1}b"), "a");
+        assert_eq!(native_prefix("\tb"), "");
+        assert_eq!(native_prefix(&"x".repeat(2000)).len(), 1024);
+        assert_eq!(native_delimiter("a\nb", "/"), None);
+        assert_eq!(native_delimiter("a", "\u{7}"), None);
     }
 
     #[test]

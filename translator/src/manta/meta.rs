@@ -60,6 +60,7 @@ const M_CL: &str = "m-s3gw-cl";
 const M_EX: &str = "m-s3gw-ex";
 const M_TG: &str = "m-s3gw-tg";
 const M_CK: &str = "m-s3gw-ck";
+const M_SSE: &str = "m-s3gw-sse";
 pub(crate) const M_UP: &str = "m-s3gw-up";
 pub(crate) const M_PS: &str = "m-s3gw-ps";
 pub(crate) const M_CA: &str = "m-s3gw-ca";
@@ -108,7 +109,11 @@ impl Internal {
 }
 
 fn value(v: &str) -> BackendResult<HeaderValue> {
-    HeaderValue::from_bytes(v.as_bytes())
+    value_bytes(v.as_bytes())
+}
+
+fn value_bytes(v: &[u8]) -> BackendResult<HeaderValue> {
+    HeaderValue::from_bytes(v)
         .map_err(|_| BackendError::InvalidArgument("header value with control characters".into()))
 }
 
@@ -124,9 +129,9 @@ pub(crate) fn put_headers(
         return Err(BackendError::MetadataTooLarge);
     }
     let mut native_bytes = 0usize;
-    let mut add = |h: &mut HeaderMap, name: HeaderName, v: &str| -> BackendResult<()> {
+    let mut add = |h: &mut HeaderMap, name: HeaderName, v: &[u8]| -> BackendResult<()> {
         native_bytes += v.len();
-        h.insert(name, value(v)?);
+        h.insert(name, value_bytes(v)?);
         Ok(())
     };
     for (k, v) in &meta.user {
@@ -136,6 +141,7 @@ pub(crate) fn put_headers(
         };
         let name = HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
             .map_err(|_| BackendError::InvalidArgument(format!("invalid metadata name {k:?}")))?;
+        // The value's bytes as the client sent them.
         add(h, name, v)?;
     }
     let internal_pairs = [
@@ -144,6 +150,7 @@ pub(crate) fn put_headers(
         (M_CL, meta.content_language.as_deref()),
         (M_EX, meta.expires.as_deref()),
         (M_TG, meta.tagging.as_deref()),
+        (M_SSE, meta.server_side_encryption.as_deref()),
         (M_UP, internal.upload_id.as_deref()),
         (M_PS, internal.part_sizes.as_deref()),
         (M_CA, internal.checksum_choice.as_deref()),
@@ -151,11 +158,15 @@ pub(crate) fn put_headers(
     ];
     for (name, v) in internal_pairs {
         if let Some(v) = v {
-            add(h, HeaderName::from_static(name), v)?;
+            add(h, HeaderName::from_static(name), v.as_bytes())?;
         }
     }
     if let Some(ck) = &meta.checksum {
-        add(h, HeaderName::from_static(M_CK), &encode_checksum(ck))?;
+        add(
+            h,
+            HeaderName::from_static(M_CK),
+            encode_checksum(ck).as_bytes(),
+        )?;
     }
     if native_bytes > MAX_NATIVE_METADATA_BYTES {
         return Err(BackendError::MetadataTooLarge);
@@ -326,11 +337,13 @@ pub(crate) fn parse_object(
         let Some(_) = name.strip_prefix("m-") else {
             continue;
         };
-        let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
         if let Some(rest) = name.strip_prefix(M_USER_ESCAPED) {
-            meta.user.push((format!("s3gw-{rest}"), v));
+            meta.user
+                .push((format!("s3gw-{rest}"), v.as_bytes().to_vec()));
             continue;
         }
+        let raw = v.as_bytes();
+        let v = String::from_utf8_lossy(raw).into_owned();
         if name.starts_with(M_INTERNAL) {
             match name {
                 M_CE => meta.content_encoding = Some(v),
@@ -338,6 +351,7 @@ pub(crate) fn parse_object(
                 M_CL => meta.content_language = Some(v),
                 M_EX => meta.expires = Some(v),
                 M_TG => meta.tagging = Some(v),
+                M_SSE => meta.server_side_encryption = Some(v),
                 M_CK => meta.checksum = decode_checksum(&v),
                 M_UP => internal.upload_id = Some(v),
                 M_PS => internal.part_sizes = Some(v),
@@ -347,7 +361,7 @@ pub(crate) fn parse_object(
             }
             continue;
         }
-        meta.user.push((name[2..].to_owned(), v));
+        meta.user.push((name[2..].to_owned(), raw.to_vec()));
     }
     let parts_count = mp_etag.as_ref().and_then(parts_of);
     Ok(NativeObject {
@@ -475,6 +489,9 @@ mod tests {
             user: vec![
                 ("color".into(), "blue".into()),
                 ("s3gw-up".into(), "sneaky".into()),
+                // Byte for byte: a lone Latin-1 byte and UTF-8 text.
+                ("latin".into(), b"caf\xe9".to_vec()),
+                ("utf8".into(), "café".into()),
             ],
             storage_class: Some(StorageClass::ReducedRedundancy),
             tagging: Some("a=b&c=d".into()),
@@ -483,6 +500,7 @@ mod tests {
                 value_b64: "AAAAAA==".into(),
                 kind: ChecksumType::FullObject,
             }),
+            server_side_encryption: Some("AES256".into()),
         };
         let internal = Internal {
             multipart_etag: Some(ETag::from_client("0123456789abcdef0123456789abcdef-3")),
@@ -524,7 +542,7 @@ mod tests {
     #[test]
     fn metadata_limits() {
         let meta = ObjectMeta {
-            user: vec![("a".into(), "x".repeat(2048))],
+            user: vec![("a".into(), "x".repeat(2048).into())],
             ..Default::default()
         };
         assert!(matches!(
@@ -532,7 +550,7 @@ mod tests {
             Err(BackendError::MetadataTooLarge)
         ));
         let meta = ObjectMeta {
-            user: vec![("a".into(), "x".repeat(2047))],
+            user: vec![("a".into(), "x".repeat(2047).into())],
             ..Default::default()
         };
         assert!(put_headers(&meta, &Internal::default(), &mut HeaderMap::new()).is_ok());

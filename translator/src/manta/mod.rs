@@ -12,11 +12,14 @@
 //! - `list`: ListObjects over native pages (hidden range, delimiters).
 //! - `object`: Put/Get/Head/Delete/Copy, conditional writes.
 //! - `multipart`: multipart uploads as hidden objects in the bucket.
+//! - `bucket_config`: the bucket-configuration record, one hidden object
+//!   per bucket written with create-if-absent / compare-and-swap.
 //!
 //! Nothing here keeps state between requests except the connection pool and
 //! the per-bucket time of the last stale-upload sweep: any gateway instance
 //! can continue anything another one started.
 
+mod bucket_config;
 mod client;
 mod config;
 mod error;
@@ -274,6 +277,24 @@ impl Backend for MantaBackend {
         input: ListObjectsInput,
     ) -> BackendResult<ListObjectsOutput> {
         list::list_objects(&self.inner, cx, input).await
+    }
+
+    async fn get_bucket_config(
+        &self,
+        cx: &RequestContext,
+        bucket: &BucketName,
+    ) -> BackendResult<Option<crate::StoredBucketConfig>> {
+        bucket_config::get(&self.inner, cx, bucket).await
+    }
+
+    async fn put_bucket_config(
+        &self,
+        cx: &RequestContext,
+        bucket: &BucketName,
+        config: &crate::BucketConfig,
+        expected: Option<&str>,
+    ) -> BackendResult<String> {
+        bucket_config::put(&self.inner, cx, bucket, config, expected).await
     }
 
     async fn put_object(

@@ -847,15 +847,19 @@ pub(crate) async fn list_uploads(
             .bucket_url(&cx.tenant.login, input.bucket.as_str())
     );
     let base = records_prefix();
-    let native_prefix = format!("{base}{}", input.prefix);
+    // The store refuses control characters in prefix and marker: send what
+    // it takes and filter the rest here (list.rs).
+    let native_prefix = format!("{base}{}", super::list::native_prefix(&input.prefix));
     let delim = input.delimiter.as_deref().filter(|d| !d.is_empty());
     let km = input.key_marker.as_deref().filter(|k| !k.is_empty());
     // A key marker that is a common prefix continues after the whole prefix.
     let km_is_cp = matches!((km, delim), (Some(k), Some(d)) if k.ends_with(d) && k.starts_with(input.prefix.as_str()));
-    let mut marker = km.map(|k| match &input.upload_id_marker {
-        Some(u) if !km_is_cp => format!("{base}{k}/{u}"),
-        _ => format!("{base}{k}"),
-    });
+    let mut marker = km
+        .map(|k| match &input.upload_id_marker {
+            Some(u) if !km_is_cp => format!("{base}{k}/{u}"),
+            _ => format!("{base}{k}"),
+        })
+        .and_then(|m| super::list::safe_marker(&m));
     let mut items: Vec<UploadItem> = Vec::new();
     let mut last_cp: Option<String> = None;
     'pages: loop {
@@ -879,6 +883,9 @@ pub(crate) async fn list_uploads(
             let Ok(upload_id) = UploadId::parse(uid) else {
                 continue;
             };
+            if !key.starts_with(input.prefix.as_str()) {
+                continue;
+            }
             if let Some(k) = km {
                 let after = if km_is_cp {
                     !key.starts_with(k) && key > k
