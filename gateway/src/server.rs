@@ -15,9 +15,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_service::{IntoServiceFactory, ServiceFactoryExt};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpRequest, HttpResponse};
 use anyhow::Context;
 use base64::Engine;
 use bytes::Bytes;
@@ -163,29 +164,62 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         scheme: if tls.is_some() { "https" } else { "http" },
         metrics: metrics.clone(),
     });
-    let conn_metrics = metrics.clone();
-    let mut server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .default_service(web::to(entry))
-    })
-    // The guard lives in the connection's extensions, dropped with it.
-    .on_connect(move |_, ext| {
-        ext.insert(conn_metrics.connection());
-    })
-    .shutdown_timeout(config.server.shutdown_timeout_secs)
-    .disable_signals();
-    if config.server.workers > 0 {
-        server = server.workers(config.server.workers);
-    }
+    // actix-web's HttpServer cannot take an expect service (it sends
+    // `100 Continue` before any handler runs), so the server is assembled
+    // from its parts: actix-server accepts, actix-http speaks HTTP/1.1 with
+    // OUR expect service, the actix-web App serves. Explicit limits: the
+    // request head must arrive within `limits.header_timeout_ms` (else 408
+    // and close), idle keep-alive connections close after
+    // `limits.keep_alive_secs`, and each worker holds at most
+    // `limits.max_connections` connections (more wait in the backlog).
     let listen = config.listen_addr()?;
-    let is_tls = tls.is_some();
-    server = match tls {
-        Some(t) => server.bind_rustls_0_23(listen, t),
-        None => server.bind(listen),
+    let listener = std::net::TcpListener::bind(listen)
+        .with_context(|| format!("binding server.listen {listen}"))?;
+    let addr = listener.local_addr().context("no address bound")?;
+    let limits = config.limits.clone();
+    let mut builder = actix_server::Server::build()
+        .shutdown_timeout(config.server.shutdown_timeout_secs)
+        .max_concurrent_connections(limits.max_connections)
+        .disable_signals();
+    if config.server.workers > 0 {
+        builder = builder.workers(config.server.workers);
     }
-    .with_context(|| format!("binding server.listen {listen}"))?;
-    let addr = *server.addrs().first().context("no address bound")?;
+    let server_metrics = metrics.clone();
+    macro_rules! http_service {
+        () => {{
+            let st = state.clone();
+            let expect_st = state.clone();
+            let conn_metrics = server_metrics.clone();
+            let app = App::new()
+                .app_data(st)
+                .default_service(web::to(entry))
+                .into_factory()
+                .map_err(|e| e.error_response());
+            actix_http::HttpService::build()
+                .keep_alive(Duration::from_secs(limits.keep_alive_secs))
+                .client_request_timeout(Duration::from_millis(limits.header_timeout_ms))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(addr)
+                // The guard lives in the connection's extensions, dropped with it.
+                .on_connect_ext(move |_, ext| {
+                    ext.insert(conn_metrics.connection());
+                })
+                .expect(actix_service::fn_service(
+                    move |req: actix_http::Request| expect_continue(req, expect_st.clone()),
+                ))
+                .finish(actix_service::map_config(app, |_| {
+                    actix_web::dev::AppConfig::default()
+                }))
+        }};
+    }
+    let is_tls = tls.is_some();
+    builder = match tls {
+        Some(t) => builder.listen("s3gw-https", listener, move || {
+            http_service!().rustls_0_23(t.clone())
+        }),
+        None => builder.listen("s3gw-http", listener, move || http_service!().tcp()),
+    }
+    .with_context(|| format!("serving on {addr}"))?;
     let ops = match config.ops.listen_addr()? {
         Some(listen) => Some(crate::ops::start(
             listen,
@@ -196,7 +230,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         )?),
         None => None,
     };
-    let srv = server.run();
+    let srv = builder.run();
     let handle = srv.handle();
     let task = tokio::spawn(srv);
     Ok(RunningGateway {
@@ -274,7 +308,7 @@ async fn entry(req: HttpRequest, payload: web::Payload, st: web::Data<AppState>)
     );
     let is_head = req.method() == Method::HEAD;
     let result = meter
-        .scope(serve(&req, payload, &st, &request_id, &span))
+        .scope(catch_panics(serve(&req, payload, &st, &request_id, &span)))
         .instrument(span.clone())
         .await;
     let mut resp = match result {
@@ -305,6 +339,29 @@ async fn entry(req: HttpRequest, payload: web::Payload, st: web::Data<AppState>)
     crate::access_log::finish(resp, meter)
 }
 
+/// A panic while serving a request is a bug, not a dropped connection: it
+/// is caught here, logged (inside the request's span, so with its request
+/// id) and answered 500 InternalError with an S3 error document. The panic
+/// text goes to the log only.
+async fn catch_panics<F>(serve: F) -> Result<HttpResponse, S3Error>
+where
+    F: std::future::Future<Output = Result<HttpResponse, S3Error>>,
+{
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(serve).catch_unwind().await {
+        Ok(r) => r,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic payload".into());
+            tracing::error!(panic = %what, "request handler panicked; answered 500 InternalError");
+            Err(S3ErrorCode::InternalError.into())
+        }
+    }
+}
+
 /// Renders an S3 error: the `<Error>` document, or no body for HEAD (and
 /// 304), as S3 does.
 pub fn error_response(
@@ -325,14 +382,28 @@ pub fn error_response(
         .body(xml::error_document(e, resource, request_id, true))
 }
 
-async fn serve(
-    req: &HttpRequest,
-    payload: web::Payload,
+/// What every request must pass before its body is read: header size,
+/// the one signed host, addressing, the query decoded once, routing, the
+/// signature and key, the operation served, bucket name and key. Run for
+/// every request by [`serve`], and before `100 Continue` by
+/// [`expect_continue`], so a request that will fail is answered without
+/// its body ever being asked for.
+struct Admitted {
+    host: String,
+    query: Query,
+    endpoint: router::Endpoint,
+    auth: auth::Authenticated,
+    bucket: Option<BucketName>,
+    key: Option<ObjectKey>,
+}
+
+async fn admit(
+    method: &Method,
+    uri: &actix_web::http::Uri,
+    headers: &HeaderMap,
     st: &AppState,
-    request_id: &str,
     span: &tracing::Span,
-) -> Result<HttpResponse, S3Error> {
-    let headers = req.headers();
+) -> Result<Admitted, S3Error> {
     let header_bytes: usize = headers
         .iter()
         .map(|(k, v)| k.as_str().len() + v.len() + 4)
@@ -340,19 +411,15 @@ async fn serve(
     if header_bytes > st.config.limits.max_header_bytes {
         return Err(S3ErrorCode::RequestHeaderSectionTooLarge.into());
     }
-    let host = req
-        .uri()
-        .authority()
-        .map(|a| a.as_str())
-        .or_else(|| headers.get("host").and_then(|h| h.to_str().ok()))
-        .unwrap_or("");
-    let raw_path = req.uri().path();
-    let raw_query = req.uri().query().unwrap_or("");
+    let host = signed_host(uri, headers)?;
+    let raw_path = uri.path();
+    let raw_query = uri.query().unwrap_or("");
     let target = st.addressing.resolve(host, raw_path)?;
     crate::access_log::note_target(target.bucket.as_deref(), target.key.as_deref());
     let query = Query::parse(raw_query);
+    check_response_overrides(&query)?;
     let endpoint = router::route(
-        req.method(),
+        method,
         target.bucket.as_deref(),
         target.key.as_deref(),
         &query,
@@ -365,7 +432,7 @@ async fn serve(
     }
 
     let parts = RequestParts {
-        method: req.method().as_str(),
+        method: method.as_str(),
         raw_path,
         raw_query,
         headers,
@@ -403,12 +470,45 @@ async fn serve(
                 _ if k.len() > s3gw_translator::MAX_KEY_BYTES => {
                     S3ErrorCode::KeyTooLongError.into()
                 }
+                // S3 refuses a NUL in a key as an unparseable URI.
+                _ if k.contains('\0') => S3ErrorCode::InvalidURI.into(),
+                _ if s3gw_translator::types::is_dot_segment(k) => S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    "The object keys \".\" and \"..\" are not supported by this endpoint.",
+                ),
                 _ => S3Error::with_message(S3ErrorCode::InvalidArgument, "Invalid object key"),
             })
         })
         .transpose()?;
+    Ok(Admitted {
+        host: host.to_owned(),
+        query,
+        endpoint,
+        auth,
+        bucket,
+        key,
+    })
+}
+
+async fn serve(
+    req: &HttpRequest,
+    payload: web::Payload,
+    st: &AppState,
+    request_id: &str,
+    span: &tracing::Span,
+) -> Result<HttpResponse, S3Error> {
+    let headers = req.headers();
+    let Admitted {
+        host,
+        query,
+        endpoint,
+        auth,
+        bucket,
+        key,
+    } = admit(req.method(), req.uri(), headers, st, span).await?;
+    let idle = Duration::from_millis(st.config.limits.body_idle_timeout_ms);
     let body = matches!(*req.method(), Method::PUT | Method::POST)
-        .then(|| crate::access_log::count_in(bridge(payload)));
+        .then(|| crate::access_log::count_in(bridge(payload, idle)));
     let account = &auth.credential.account;
     let cx = RequestContext {
         tenant: Tenant {
@@ -433,16 +533,184 @@ async fn serve(
     st.handlers.handle(r).await
 }
 
+/// The `Expect: 100-continue` service: actix-http sends `100 Continue` as
+/// soon as this answers Ok, so the request is admitted ([`admit`]:
+/// signature, key, bucket name, key, operation) and, for uploads, its
+/// body headers are checked (declared lengths, Content-MD5 and checksum
+/// header shapes, the bucket's existence) BEFORE the client is told to
+/// send its body. A request
+/// that fails gets its final S3 error answer (with a request id) and its
+/// body is never read. The request is admitted again by [`serve`] (a cached
+/// key and one HMAC): the two never disagree, because they run the same
+/// function on the same head.
+async fn expect_continue(
+    req: actix_http::Request,
+    st: web::Data<AppState>,
+) -> Result<actix_http::Request, actix_web::Error> {
+    let (request_id, id2) = request_ids();
+    let span = tracing::info_span!(
+        "s3",
+        request_id = %request_id,
+        phase = "expect",
+        operation = tracing::field::Empty,
+        bucket = tracing::field::Empty,
+        access_key_id = tracing::field::Empty,
+    );
+    let head = req.head();
+    let checked = async {
+        let a = admit(&head.method, &head.uri, &head.headers, &st, &span).await?;
+        if matches!(
+            a.endpoint,
+            router::Endpoint::PutObject | router::Endpoint::UploadPart
+        ) {
+            let limits = st
+                .config
+                .limits
+                .body_limits(st.config.limits.max_object_size);
+            let empty: s3gw_translator::ByteStream = Box::pin(futures_util::stream::empty());
+            crate::body::verified_body(empty, Some(&a.auth), &head.headers, &limits)?;
+            // The bucket must exist (one native HEAD, only for requests
+            // that asked to be told before sending their body).
+            if let Some(bucket) = &a.bucket {
+                let account = &a.auth.credential.account;
+                let cx = RequestContext {
+                    tenant: Tenant {
+                        login: account.login.clone(),
+                        uuid: account.uuid.clone(),
+                    },
+                    request_id: request_id.clone(),
+                };
+                st.handlers
+                    .backend
+                    .head_bucket(&cx, bucket)
+                    .await
+                    .map_err(crate::handlers::backend_error)?;
+            }
+        }
+        Ok::<(), S3Error>(())
+    }
+    .instrument(span.clone())
+    .await;
+    let Err(e) = checked else {
+        return Ok(req);
+    };
+    span.in_scope(|| {
+        tracing::debug!(
+            status = e.status(),
+            code = e.code.as_str(),
+            "refused before 100 Continue"
+        )
+    });
+    let mut resp = error_response(
+        &e,
+        head.method == Method::HEAD,
+        head.uri.path(),
+        &request_id,
+    );
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert(HeaderName::from_static("x-amz-request-id"), v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&id2) {
+        h.insert(HeaderName::from_static("x-amz-id-2"), v);
+    }
+    h.insert(
+        HeaderName::from_static("server"),
+        HeaderValue::from_static("s3gw"),
+    );
+    // The body was never asked for: the connection cannot be reused.
+    h.insert(
+        actix_web::http::header::CONNECTION,
+        HeaderValue::from_static("close"),
+    );
+    Err(actix_web::error::InternalError::from_response("refused before 100 Continue", resp).into())
+}
+
+/// The ONE host a request names, for addressing AND signatures: the `Host`
+/// header the signature covers. An absolute-form request target
+/// (`PUT http://other-bucket.domain/key`) must name the same authority,
+/// else 400: otherwise a request signed for one bucket could act on another.
+/// Several `Host` headers are refused too (RFC 9112: 400).
+fn signed_host<'r>(
+    uri: &'r actix_web::http::Uri,
+    headers: &'r HeaderMap,
+) -> Result<&'r str, S3Error> {
+    let mut hosts = headers.get_all("host");
+    let host = match (hosts.next(), hosts.next()) {
+        (_, Some(_)) => {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                "A request may carry only one Host header.",
+            ))
+        }
+        (Some(h), None) => Some(h.to_str().map_err(|_| {
+            S3Error::with_message(S3ErrorCode::InvalidRequest, "The Host header is not valid.")
+        })?),
+        (None, None) => None,
+    };
+    match (uri.authority(), host) {
+        (Some(a), Some(h)) if a.as_str().eq_ignore_ascii_case(h.trim()) => Ok(h.trim()),
+        (Some(_), _) => Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "The authority of an absolute request target must equal the Host header.",
+        )),
+        (None, h) => Ok(h.map(str::trim).unwrap_or("")),
+    }
+}
+
+/// `response-*` overrides become response headers: a control character in
+/// one (which no header may carry) is 400 InvalidArgument, never a 500.
+fn check_response_overrides(query: &Query) -> Result<(), S3Error> {
+    for (name, value) in query.pairs() {
+        if !name.starts_with("response-") {
+            continue;
+        }
+        let bad = value
+            .as_deref()
+            .unwrap_or("")
+            .bytes()
+            .any(|b| (b < b' ' && b != b'\t') || b == 0x7f);
+        if bad {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "A response header override contains a control character.",
+            )
+            .extra("ArgumentName", name.clone()));
+        }
+    }
+    Ok(())
+}
+
 /// Bridges actix's payload (not `Send`: it lives on this worker's thread)
 /// into the `Send` stream the verifier and the backend consume: a local
 /// task pumps it into a small bounded channel, so memory stays bounded and
 /// back-pressure reaches the client's TCP window.
-fn bridge(mut payload: web::Payload) -> ByteStream {
+///
+/// Each read from the client has an idle deadline (`limits.body_idle_timeout_ms`,
+/// S3 uses about 20 s): a client that stops sending (or trickles a byte at
+/// a time slower than that) fails the body with 400 RequestTimeout, which
+/// aborts the native write, instead of holding a connection and an upload
+/// open for ever. Only waiting for the client counts: time spent waiting
+/// for the store to take a piece (back-pressure) does not.
+fn bridge(mut payload: web::Payload, idle: Duration) -> ByteStream {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, BodyError>>(4);
     actix_rt::spawn(async move {
-        while let Some(item) = payload.next().await {
-            let item =
-                item.map_err(|e| -> BodyError { Box::new(std::io::Error::other(e.to_string())) });
+        loop {
+            let item = match tokio::time::timeout(idle, payload.next()).await {
+                Ok(Some(item)) => item
+                    .map_err(|e| -> BodyError { Box::new(std::io::Error::other(e.to_string())) }),
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::debug!(
+                        idle_ms = idle.as_millis() as u64,
+                        "request body idle: RequestTimeout"
+                    );
+                    let _ = tx
+                        .send(Err(Box::new(S3Error::new(S3ErrorCode::RequestTimeout))))
+                        .await;
+                    break;
+                }
+            };
             let failed = item.is_err();
             if tx.send(item).await.is_err() || failed {
                 break;
@@ -469,6 +737,82 @@ mod tests {
             .decode(&id2)
             .is_ok());
         assert_ne!(request_ids().0, id);
+    }
+
+    /// A panic inside the service is caught at the boundary: 500
+    /// InternalError, and the panic text never reaches the client.
+    #[actix_rt::test]
+    async fn a_panicking_handler_is_answered_500_internal_error() {
+        let e = catch_panics(async {
+            if true {
+                panic!("secret detail of a bug");
+            }
+            Ok(HttpResponse::Ok().finish())
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(e.code, S3ErrorCode::InternalError);
+        assert!(!e.message.contains("secret detail"));
+        let r = error_response(&e, false, "/b/k", "REQ");
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = actix_web::body::to_bytes(r.into_body()).await.ok().unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(body.contains("<Code>InternalError</Code>"), "{body}");
+        assert!(!body.contains("secret detail"));
+        let ok = catch_panics(async { Ok(HttpResponse::Ok().finish()) }).await;
+        assert_eq!(ok.unwrap().status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn one_host_for_addressing_and_signing() {
+        let h = |pairs: &[(&str, &str)]| crate::auth::test_support::headers(pairs);
+        let uri = |s: &str| s.parse::<actix_web::http::Uri>().unwrap();
+        // Origin form: the Host header.
+        assert_eq!(
+            signed_host(&uri("/k"), &h(&[("host", "a.s3.test")])).unwrap(),
+            "a.s3.test"
+        );
+        // Absolute form naming the same authority (any case): fine.
+        assert_eq!(
+            signed_host(&uri("http://A.s3.test/k"), &h(&[("host", "a.s3.test")])).unwrap(),
+            "a.s3.test"
+        );
+        // Another authority than the signed Host: 400, whichever style.
+        for (target, host) in [
+            ("http://b.s3.test/k", "a.s3.test"),
+            ("http://s3.test/k", "a.s3.test"),
+            ("http://s3.test/b/k", "s3.test:80"),
+            ("http://127.0.0.1:1/b/k", "127.0.0.1:2"),
+        ] {
+            let e = signed_host(&uri(target), &h(&[("host", host)])).unwrap_err();
+            assert_eq!(e.code, S3ErrorCode::InvalidRequest, "{target} {host}");
+        }
+        assert!(signed_host(&uri("http://b.s3.test/k"), &h(&[])).is_err());
+        let two = h(&[("host", "a.s3.test"), ("host", "b.s3.test")]);
+        assert!(signed_host(&uri("/k"), &two).is_err());
+    }
+
+    #[test]
+    fn control_characters_in_response_overrides_are_invalid_argument() {
+        for raw in [
+            "response-content-type=a%0Db",
+            "response-content-disposition=%00",
+            "response-expires=x%0A",
+            "response-cache-control=%7F",
+        ] {
+            let e = check_response_overrides(&Query::parse(raw)).unwrap_err();
+            assert_eq!(e.code, S3ErrorCode::InvalidArgument, "{raw}");
+        }
+        for raw in [
+            "response-content-type=text%2Fplain",
+            "response-content-disposition=attachment%3B%20filename%3D%22%C3%BC.txt%22",
+            "prefix=%0A",
+        ] {
+            assert!(
+                check_response_overrides(&Query::parse(raw)).is_ok(),
+                "{raw}"
+            );
+        }
     }
 
     #[actix_rt::test]
