@@ -133,6 +133,19 @@ pub struct Limits {
     pub max_chunk_header_bytes: usize,
     /// Most bytes of aws-chunked trailer lines. Default 16384.
     pub max_trailer_bytes: usize,
+    /// Longest wait, in milliseconds, for the next bytes of a request body;
+    /// beyond it: 400 RequestTimeout and the upload is aborted (S3 uses
+    /// about 20 s). Default 20000.
+    pub body_idle_timeout_ms: u64,
+    /// Longest time, in milliseconds, a client may take to send a
+    /// connection's first request head; beyond it: 408 and the connection
+    /// closes. Default 10000.
+    pub header_timeout_ms: u64,
+    /// Seconds an idle keep-alive connection stays open. Default 5.
+    pub keep_alive_secs: u64,
+    /// Most connections per worker thread at once (more wait in the listen
+    /// backlog). Default 4096.
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -149,6 +162,10 @@ impl Default for Limits {
             min_chunk_size: b.min_chunk_size,
             max_chunk_header_bytes: b.max_chunk_header_bytes,
             max_trailer_bytes: b.max_trailer_bytes,
+            body_idle_timeout_ms: 20_000,
+            header_timeout_ms: 10_000,
+            keep_alive_secs: 5,
+            max_connections: 4096,
         }
     }
 }
@@ -317,6 +334,12 @@ impl Config {
             }
         }
         let l = &self.limits;
+        if l.body_idle_timeout_ms == 0 || l.header_timeout_ms == 0 || l.max_connections == 0 {
+            return Err(invalid(
+                "limits.body_idle_timeout_ms",
+                "body_idle_timeout_ms, header_timeout_ms and max_connections must be above 0",
+            ));
+        }
         if l.max_delete_keys == 0 || l.max_delete_keys > 1000 {
             return Err(invalid(
                 "limits.max_delete_keys",

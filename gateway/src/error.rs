@@ -60,6 +60,7 @@ s3_error_codes! {
     InvalidRequest => 400, "Invalid Request";
     InvalidStorageClass => 400, "The storage class you specified is not valid";
     InvalidToken => 400, "The provided token is malformed or otherwise invalid.";
+    InvalidURI => 400, "Couldn't parse the specified URI.";
     KeyTooLongError => 400, "Your key is too long";
     MalformedXML => 400, "The XML you provided was not well-formed or did not validate against our published schema.";
     MaxMessageLengthExceeded => 400, "Your request was too big.";
@@ -140,6 +141,13 @@ impl fmt::Display for S3Error {
 
 impl std::error::Error for S3Error {}
 
+/// A spawned task that failed (panicked or was cancelled): the detail goes
+/// to the log, the client gets a generic 500 InternalError.
+pub fn task_failed(e: tokio::task::JoinError) -> S3Error {
+    tracing::warn!(error = %e, "request task failed");
+    S3Error::new(S3ErrorCode::InternalError)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +163,20 @@ mod tests {
         for c in S3ErrorCode::ALL {
             assert!((300..600).contains(&c.status()), "{c:?}");
         }
+    }
+
+    /// A task's JoinError text (a panic message) never reaches the client.
+    #[tokio::test]
+    async fn a_failed_task_is_a_generic_internal_error() {
+        let joined = tokio::spawn(async {
+            if true {
+                panic!("internal detail /secret/path");
+            }
+        })
+        .await;
+        let e = task_failed(joined.unwrap_err());
+        assert_eq!(e.code, S3ErrorCode::InternalError);
+        assert_eq!(e.message, S3ErrorCode::InternalError.default_message());
+        assert!(e.extra.is_empty());
     }
 }

@@ -23,11 +23,9 @@ impl Query {
     /// `application/x-www-form-urlencoded`, which is how S3 reads query
     /// strings (SDKs encode a space as `%20`, older tools as `+`).
     pub fn parse(raw: &str) -> Query {
+        // The one decoder the signatures also use (decoded once, same rules).
         let decode = |s: &str| {
-            let s = s.replace('+', " ");
-            percent_encoding::percent_decode_str(&s)
-                .decode_utf8_lossy()
-                .into_owned()
+            String::from_utf8_lossy(&crate::auth::sigv4::decode_component(s)).into_owned()
         };
         Query(
             raw.split('&')
@@ -38,6 +36,10 @@ impl Query {
                 })
                 .collect(),
         )
+    }
+    /// Every `(name, value)` pair, in request order.
+    pub fn pairs(&self) -> &[(String, Option<String>)] {
+        &self.0
     }
     /// Whether the keyword is present (with or without a value).
     pub fn has(&self, name: &str) -> bool {

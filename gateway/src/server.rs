@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use anyhow::Context;
@@ -177,6 +177,15 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         ext.insert(conn_metrics.connection());
     })
     .shutdown_timeout(config.server.shutdown_timeout_secs)
+    // Explicit connection limits: the request head must arrive within
+    // `limits.header_timeout_ms` (else 408 and close), idle keep-alive
+    // connections close, and each worker holds at most
+    // `limits.max_connections` connections (more wait in the backlog).
+    .client_request_timeout(Duration::from_millis(config.limits.header_timeout_ms))
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .keep_alive(Duration::from_secs(config.limits.keep_alive_secs))
+    .max_connections(config.limits.max_connections)
+    .max_connection_rate(config.limits.max_connections.min(256))
     .disable_signals();
     if config.server.workers > 0 {
         server = server.workers(config.server.workers);
@@ -277,7 +286,7 @@ async fn entry(req: HttpRequest, payload: web::Payload, st: web::Data<AppState>)
     );
     let is_head = req.method() == Method::HEAD;
     let result = meter
-        .scope(serve(&req, payload, &st, &request_id, &span))
+        .scope(catch_panics(serve(&req, payload, &st, &request_id, &span)))
         .instrument(span.clone())
         .await;
     let mut resp = match result {
@@ -306,6 +315,29 @@ async fn entry(req: HttpRequest, payload: web::Payload, st: web::Data<AppState>)
         HeaderValue::from_static("s3gw"),
     );
     crate::access_log::finish(resp, meter)
+}
+
+/// A panic while serving a request is a bug, not a dropped connection: it
+/// is caught here, logged (inside the request's span, so with its request
+/// id) and answered 500 InternalError with an S3 error document. The panic
+/// text goes to the log only.
+async fn catch_panics<F>(serve: F) -> Result<HttpResponse, S3Error>
+where
+    F: std::future::Future<Output = Result<HttpResponse, S3Error>>,
+{
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(serve).catch_unwind().await {
+        Ok(r) => r,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic payload".into());
+            tracing::error!(panic = %what, "request handler panicked; answered 500 InternalError");
+            Err(S3ErrorCode::InternalError.into())
+        }
+    }
 }
 
 /// Renders an S3 error: the `<Error>` document, or no body for HEAD (and
@@ -343,17 +375,13 @@ async fn serve(
     if header_bytes > st.config.limits.max_header_bytes {
         return Err(S3ErrorCode::RequestHeaderSectionTooLarge.into());
     }
-    let host = req
-        .uri()
-        .authority()
-        .map(|a| a.as_str())
-        .or_else(|| headers.get("host").and_then(|h| h.to_str().ok()))
-        .unwrap_or("");
+    let host = signed_host(req.uri(), headers)?;
     let raw_path = req.uri().path();
     let raw_query = req.uri().query().unwrap_or("");
     let target = st.addressing.resolve(host, raw_path)?;
     crate::access_log::note_target(target.bucket.as_deref(), target.key.as_deref());
     let query = Query::parse(raw_query);
+    check_response_overrides(&query)?;
     let endpoint = router::route(
         req.method(),
         target.bucket.as_deref(),
@@ -406,12 +434,19 @@ async fn serve(
                 _ if k.len() > s3gw_translator::MAX_KEY_BYTES => {
                     S3ErrorCode::KeyTooLongError.into()
                 }
+                // S3 refuses a NUL in a key as an unparseable URI.
+                _ if k.contains('\0') => S3ErrorCode::InvalidURI.into(),
+                _ if s3gw_translator::types::is_dot_segment(k) => S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    "The object keys \".\" and \"..\" are not supported by this endpoint.",
+                ),
                 _ => S3Error::with_message(S3ErrorCode::InvalidArgument, "Invalid object key"),
             })
         })
         .transpose()?;
+    let idle = Duration::from_millis(st.config.limits.body_idle_timeout_ms);
     let body = matches!(*req.method(), Method::PUT | Method::POST)
-        .then(|| crate::access_log::count_in(bridge(payload)));
+        .then(|| crate::access_log::count_in(bridge(payload, idle)));
     let account = &auth.credential.account;
     let cx = RequestContext {
         tenant: Tenant {
@@ -436,16 +471,91 @@ async fn serve(
     st.handlers.handle(r).await
 }
 
+/// The ONE host a request names, for addressing AND signatures: the `Host`
+/// header the signature covers. An absolute-form request target
+/// (`PUT http://other-bucket.domain/key`) must name the same authority,
+/// else 400: otherwise a request signed for one bucket could act on another.
+/// Several `Host` headers are refused too (RFC 9112: 400).
+fn signed_host<'r>(
+    uri: &'r actix_web::http::Uri,
+    headers: &'r HeaderMap,
+) -> Result<&'r str, S3Error> {
+    let mut hosts = headers.get_all("host");
+    let host = match (hosts.next(), hosts.next()) {
+        (_, Some(_)) => {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                "A request may carry only one Host header.",
+            ))
+        }
+        (Some(h), None) => Some(h.to_str().map_err(|_| {
+            S3Error::with_message(S3ErrorCode::InvalidRequest, "The Host header is not valid.")
+        })?),
+        (None, None) => None,
+    };
+    match (uri.authority(), host) {
+        (Some(a), Some(h)) if a.as_str().eq_ignore_ascii_case(h.trim()) => Ok(h.trim()),
+        (Some(_), _) => Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "The authority of an absolute request target must equal the Host header.",
+        )),
+        (None, h) => Ok(h.map(str::trim).unwrap_or("")),
+    }
+}
+
+/// `response-*` overrides become response headers: a control character in
+/// one (which no header may carry) is 400 InvalidArgument, never a 500.
+fn check_response_overrides(query: &Query) -> Result<(), S3Error> {
+    for (name, value) in query.pairs() {
+        if !name.starts_with("response-") {
+            continue;
+        }
+        let bad = value
+            .as_deref()
+            .unwrap_or("")
+            .bytes()
+            .any(|b| (b < b' ' && b != b'\t') || b == 0x7f);
+        if bad {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "A response header override contains a control character.",
+            )
+            .extra("ArgumentName", name.clone()));
+        }
+    }
+    Ok(())
+}
+
 /// Bridges actix's payload (not `Send`: it lives on this worker's thread)
 /// into the `Send` stream the verifier and the backend consume: a local
 /// task pumps it into a small bounded channel, so memory stays bounded and
 /// back-pressure reaches the client's TCP window.
-fn bridge(mut payload: web::Payload) -> ByteStream {
+///
+/// Each read from the client has an idle deadline (`limits.body_idle_timeout_ms`,
+/// S3 uses about 20 s): a client that stops sending (or trickles a byte at
+/// a time slower than that) fails the body with 400 RequestTimeout, which
+/// aborts the native write, instead of holding a connection and an upload
+/// open for ever. Only waiting for the client counts: time spent waiting
+/// for the store to take a piece (back-pressure) does not.
+fn bridge(mut payload: web::Payload, idle: Duration) -> ByteStream {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, BodyError>>(4);
     actix_rt::spawn(async move {
-        while let Some(item) = payload.next().await {
-            let item =
-                item.map_err(|e| -> BodyError { Box::new(std::io::Error::other(e.to_string())) });
+        loop {
+            let item = match tokio::time::timeout(idle, payload.next()).await {
+                Ok(Some(item)) => item
+                    .map_err(|e| -> BodyError { Box::new(std::io::Error::other(e.to_string())) }),
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::debug!(
+                        idle_ms = idle.as_millis() as u64,
+                        "request body idle: RequestTimeout"
+                    );
+                    let _ = tx
+                        .send(Err(Box::new(S3Error::new(S3ErrorCode::RequestTimeout))))
+                        .await;
+                    break;
+                }
+            };
             let failed = item.is_err();
             if tx.send(item).await.is_err() || failed {
                 break;
@@ -472,6 +582,82 @@ mod tests {
             .decode(&id2)
             .is_ok());
         assert_ne!(request_ids().0, id);
+    }
+
+    /// A panic inside the service is caught at the boundary: 500
+    /// InternalError, and the panic text never reaches the client.
+    #[actix_rt::test]
+    async fn a_panicking_handler_is_answered_500_internal_error() {
+        let e = catch_panics(async {
+            if true {
+                panic!("secret detail of a bug");
+            }
+            Ok(HttpResponse::Ok().finish())
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(e.code, S3ErrorCode::InternalError);
+        assert!(!e.message.contains("secret detail"));
+        let r = error_response(&e, false, "/b/k", "REQ");
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = actix_web::body::to_bytes(r.into_body()).await.ok().unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(body.contains("<Code>InternalError</Code>"), "{body}");
+        assert!(!body.contains("secret detail"));
+        let ok = catch_panics(async { Ok(HttpResponse::Ok().finish()) }).await;
+        assert_eq!(ok.unwrap().status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn one_host_for_addressing_and_signing() {
+        let h = |pairs: &[(&str, &str)]| crate::auth::test_support::headers(pairs);
+        let uri = |s: &str| s.parse::<actix_web::http::Uri>().unwrap();
+        // Origin form: the Host header.
+        assert_eq!(
+            signed_host(&uri("/k"), &h(&[("host", "a.s3.test")])).unwrap(),
+            "a.s3.test"
+        );
+        // Absolute form naming the same authority (any case): fine.
+        assert_eq!(
+            signed_host(&uri("http://A.s3.test/k"), &h(&[("host", "a.s3.test")])).unwrap(),
+            "a.s3.test"
+        );
+        // Another authority than the signed Host: 400, whichever style.
+        for (target, host) in [
+            ("http://b.s3.test/k", "a.s3.test"),
+            ("http://s3.test/k", "a.s3.test"),
+            ("http://s3.test/b/k", "s3.test:80"),
+            ("http://127.0.0.1:1/b/k", "127.0.0.1:2"),
+        ] {
+            let e = signed_host(&uri(target), &h(&[("host", host)])).unwrap_err();
+            assert_eq!(e.code, S3ErrorCode::InvalidRequest, "{target} {host}");
+        }
+        assert!(signed_host(&uri("http://b.s3.test/k"), &h(&[])).is_err());
+        let two = h(&[("host", "a.s3.test"), ("host", "b.s3.test")]);
+        assert!(signed_host(&uri("/k"), &two).is_err());
+    }
+
+    #[test]
+    fn control_characters_in_response_overrides_are_invalid_argument() {
+        for raw in [
+            "response-content-type=a%0Db",
+            "response-content-disposition=%00",
+            "response-expires=x%0A",
+            "response-cache-control=%7F",
+        ] {
+            let e = check_response_overrides(&Query::parse(raw)).unwrap_err();
+            assert_eq!(e.code, S3ErrorCode::InvalidArgument, "{raw}");
+        }
+        for raw in [
+            "response-content-type=text%2Fplain",
+            "response-content-disposition=attachment%3B%20filename%3D%22%C3%BC.txt%22",
+            "prefix=%0A",
+        ] {
+            assert!(
+                check_response_overrides(&Query::parse(raw)).is_ok(),
+                "{raw}"
+            );
+        }
     }
 
     #[actix_rt::test]

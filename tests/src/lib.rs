@@ -8,10 +8,13 @@
 //! - [`slapd`]: start a real OpenLDAP `slapd` with a UFDS-shaped schema on a
 //!   free loopback port, and write UFDS-style changelog records.
 //! - [`gateway`]: start a real `s3gw` process in front of the above.
+//! - [`raw`]: raw HTTP/1.1 over a socket with hand-made SigV4/SigV2
+//!   signatures (sign first, tamper after), for hostile requests.
 //!
 //! Test binaries live in `tests/tests/*.rs`, one per area.
 
 pub mod buckets_lite;
 pub mod gateway;
 pub mod procs;
+pub mod raw;
 pub mod slapd;

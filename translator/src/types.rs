@@ -67,6 +67,13 @@ impl fmt::Display for BucketName {
 
 /// An S3 object key: 1..1024 bytes of UTF-8 without NUL, outside the
 /// gateway's hidden prefix. It is the native object name byte for byte.
+///
+/// The keys `.` and `..` are refused: the native object URL carries the
+/// name as ONE percent-encoded path segment, and a URL parser removes the
+/// dot-segments `.` and `..` (also when percent-encoded), so such a name
+/// would address the bucket or the object list instead (MinIO refuses them
+/// too). Every other key travels verbatim; the property test in
+/// `manta::client` checks that the native path decodes back to the key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectKey(String);
 
@@ -75,7 +82,7 @@ pub const MAX_KEY_BYTES: usize = 1024;
 
 impl ObjectKey {
     pub fn parse(s: &str) -> Result<Self, ParseError> {
-        if s.is_empty() || s.len() > MAX_KEY_BYTES || s.contains('\0') {
+        if s.is_empty() || s.len() > MAX_KEY_BYTES || s.contains('\0') || is_dot_segment(s) {
             return Err(ParseError::ObjectKey);
         }
         if s.starts_with(HIDDEN_PREFIX) {
@@ -86,6 +93,11 @@ impl ObjectKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// `.` or `..`: a name a URL path cannot carry as a segment.
+pub fn is_dot_segment(s: &str) -> bool {
+    s == "." || s == ".."
 }
 
 impl fmt::Display for ObjectKey {

@@ -275,6 +275,10 @@ fn utf8(v: &[u8]) -> String {
     String::from_utf8_lossy(v).into_owned()
 }
 
+/// 9999-12-31T23:59:59Z: the last `Expires` a date can render (and more
+/// than any link needs).
+const LAST_EXPIRES: u64 = 253_402_300_799;
+
 fn iso8601(t: SystemTime) -> String {
     let format =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
@@ -586,13 +590,19 @@ impl Claim {
                 "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters",
             ));
         };
-        let at = expires.parse::<u64>().map_err(|_| {
-            S3Error::with_message(
-                S3ErrorCode::AccessDenied,
-                "Invalid date (should be seconds since epoch)",
-            )
-        })?;
-        let expiry = SystemTime::UNIX_EPOCH + Duration::from_secs(at);
+        // An attacker's number: parsed and added with checks (an overflow
+        // is an unusable date, 403, never a panic).
+        let expiry = expires
+            .parse::<u64>()
+            .ok()
+            .filter(|at| *at <= LAST_EXPIRES)
+            .and_then(|at| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(at)))
+            .ok_or_else(|| {
+                S3Error::with_message(
+                    S3ErrorCode::AccessDenied,
+                    "Invalid date (should be seconds since epoch)",
+                )
+            })?;
         // SigV2 links have no maximum lifetime in S3; only expiry applies.
         if now > expiry {
             return Err(expired(now).extra("Expires", iso8601(expiry)));
@@ -701,7 +711,9 @@ impl V4Claim {
         secret: &[u8],
         cfg: &AuthConfig,
     ) -> Result<PayloadMode, S3Error> {
-        let key = sigv4::cached_signing_key(
+        // Looked up or derived; remembered only once a signature verified
+        // with it, so unauthenticated requests cannot fill the cache.
+        let (key, cached) = sigv4::signing_key(
             &self.scope.access_key_id,
             secret,
             &self.scope.date,
@@ -742,6 +754,15 @@ impl V4Claim {
                     );
             }
             return Err(e);
+        }
+        if !cached {
+            sigv4::remember_signing_key(
+                &self.scope.access_key_id,
+                secret,
+                &self.scope.date,
+                &self.scope.region,
+                &key,
+            );
         }
         Ok(match self.payload_hash.as_str() {
             sigv4::UNSIGNED_PAYLOAD => PayloadMode::Unsigned,

@@ -10,6 +10,8 @@ use hmac::{Hmac, Mac};
 use percent_encoding::percent_decode_str;
 use sha1::Sha1;
 
+use super::sigv4::decode_component;
+
 type HmacSha1 = Hmac<Sha1>;
 
 /// "The subresources that must be included when constructing the
@@ -56,25 +58,29 @@ const SUB_RESOURCES: &[&str] = &[
 ];
 
 /// The `?sub&sub=value` suffix of the CanonicalizedResource. "If the value
-/// ... [is] a query string parameter, [it] must not be URL-encoded": values
-/// are decoded; names keep their wire spelling.
+/// ... [is] a query string parameter, [it] must not be URL-encoded": names
+/// AND values are decoded once, with the router's rules
+/// ([`super::sigv4::decode_component`]), before they are compared with the
+/// list, so `?%61cl` is the `acl` the router acts on and is signed as such.
 fn sub_resource_suffix(raw_query: &str) -> String {
-    let mut subs: Vec<(&str, Option<String>)> = raw_query
+    let mut subs: Vec<(String, Option<String>)> = raw_query
         .split('&')
+        .filter(|p| !p.is_empty())
         .filter_map(|p| {
             let (k, v) = match p.split_once('=') {
                 Some((k, v)) => (k, Some(v)),
                 None => (p, None),
             };
-            SUB_RESOURCES.binary_search(&k).ok()?;
-            let v = v.map(|v| percent_decode_str(v).decode_utf8_lossy().into_owned());
+            let k = String::from_utf8_lossy(&decode_component(k)).into_owned();
+            SUB_RESOURCES.binary_search(&k.as_str()).ok()?;
+            let v = v.map(|v| String::from_utf8_lossy(&decode_component(v)).into_owned());
             Some((k, v))
         })
         .collect();
     if subs.is_empty() {
         return String::new();
     }
-    subs.sort_by(|a, b| a.0.cmp(b.0));
+    subs.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = String::from("?");
     for (i, (k, v)) in subs.iter().enumerate() {
         if i > 0 {
@@ -201,13 +207,15 @@ pub fn verify(secret: &[u8], string_to_sign: &str, provided: &[u8]) -> bool {
 
 /// A SigV2 `Date` / `x-amz-date`: RFC 1123 with `GMT` (httpdate) or with a
 /// numeric zone as the AWS examples use (`Tue, 27 Mar 2007 19:36:42 +0000`).
+/// A date before 1970 is no usable request time (None: AccessDenied, as S3).
 pub fn parse_date(s: &str) -> Option<std::time::SystemTime> {
     let s = s.trim();
     if let Ok(t) = httpdate::parse_http_date(s) {
-        return Some(t);
+        return (t >= std::time::SystemTime::UNIX_EPOCH).then_some(t);
     }
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc2822)
         .ok()
+        .filter(|t| t.unix_timestamp() >= 0)
         .map(Into::into)
 }
 
@@ -409,5 +417,37 @@ mod tests {
         );
         assert!(parse_date("Tue, 27 Mar 2007 19:36:42 +0000").is_some());
         assert!(parse_date("yesterday").is_none());
+        // Before 1970: no usable time (AccessDenied, never a skew answer).
+        assert!(parse_date("Tue, 27 Mar 1956 19:36:42 +0000").is_none());
+        assert!(parse_date("Thu, 31 Dec 1969 23:59:59 GMT").is_none());
+        assert!(parse_date("").is_none());
+    }
+
+    /// Sub-resource names are decoded (once, with the router's rules)
+    /// before they are matched: an encoded `?%61cl` or `?%75ploads` is
+    /// signed as the `acl`/`uploads` the router acts on, and a `+` in a
+    /// value is the router's space.
+    #[test]
+    fn encoded_sub_resources_are_signed_as_decoded() {
+        assert_eq!(
+            canonical_resource_candidates("/b", "%75ploads", None)[0],
+            "/b?uploads"
+        );
+        assert_eq!(
+            canonical_resource_candidates("/b/k", "%61cl", None)[0],
+            "/b/k?acl"
+        );
+        assert_eq!(
+            canonical_resource_candidates("/b/k", "%72esponse-content-type=a%2Fb", None)[0],
+            "/b/k?response-content-type=a/b"
+        );
+        assert_eq!(
+            canonical_resource_candidates("/b/k", "response-content-disposition=a+b", None)[0],
+            "/b/k?response-content-disposition=a b"
+        );
+        // Whatever the spelling, the router sees the same names.
+        for raw in ["%75ploads", "uploads"] {
+            assert!(crate::router::Query::parse(raw).has("uploads"));
+        }
     }
 }

@@ -211,10 +211,19 @@ pub fn parse_hex32(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// Percent-decodes a query component. S3 does not treat '+' as a space
-/// in query strings (the SDKs send `%20` and `%2B`), so '+' stays '+'.
+/// Decodes one query component: THE query decoder of the gateway, used
+/// for the SigV4 canonical query, SigV2's sub-resources and the router's
+/// [`crate::router::Query`] (so `response-*` overrides too), so what is
+/// signed is what acts. `+` means a space, as in
+/// `application/x-www-form-urlencoded` and as S3 reads query strings (the
+/// SDKs send `%20` for a space and `%2B` for a plus, so they sign and mean
+/// the same either way); then percent-decoding, once.
 pub fn decode_component(s: &str) -> Vec<u8> {
-    percent_decode(s.as_bytes()).collect()
+    let plus_as_space: Vec<u8> = s
+        .bytes()
+        .map(|b| if b == b'+' { b' ' } else { b })
+        .collect();
+    percent_decode(&plus_as_space).collect()
 }
 
 /// "UriEncode()" of one query name or value.
@@ -437,24 +446,40 @@ type SigningKeyMap = std::collections::HashMap<(String, String, String), CachedK
 static SIGNING_KEYS: LazyLock<Mutex<SigningKeyMap>> =
     LazyLock::new(|| Mutex::new(SigningKeyMap::new()));
 
-/// The signing key for an S3 scope, from the process-wide cache.
-pub fn cached_signing_key(
+/// The signing key for an S3 scope: from the process-wide cache (`true`),
+/// or derived (`false`) and NOT cached yet: the caller remembers it with
+/// [`remember_signing_key`] only after a signature verified with it, so a
+/// flood of unauthenticated requests (any id, date, region) neither fills
+/// nor churns the cache.
+pub fn signing_key(
     access_key_id: &str,
     secret: &[u8],
     date: &str,
     region: &str,
-) -> SigningKey {
+) -> (SigningKey, bool) {
     let fingerprint: [u8; 32] = Sha256::digest(secret).into();
     let id = (access_key_id.to_owned(), date.to_owned(), region.to_owned());
     {
         let map = SIGNING_KEYS.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = map.get(&id) {
             if bool::from(c.secret_fingerprint.ct_eq(&fingerprint)) {
-                return c.key.clone();
+                return (c.key.clone(), true);
             }
         }
     }
-    let key = derive_signing_key(secret, date, region, "s3");
+    (derive_signing_key(secret, date, region, "s3"), false)
+}
+
+/// Caches a derived key after a signature verified with it.
+pub fn remember_signing_key(
+    access_key_id: &str,
+    secret: &[u8],
+    date: &str,
+    region: &str,
+    key: &SigningKey,
+) {
+    let fingerprint: [u8; 32] = Sha256::digest(secret).into();
+    let id = (access_key_id.to_owned(), date.to_owned(), region.to_owned());
     let mut map = SIGNING_KEYS.lock().unwrap_or_else(|p| p.into_inner());
     if map.len() >= SIGNING_KEY_CACHE_CAP {
         map.clear();
@@ -466,7 +491,6 @@ pub fn cached_signing_key(
             key: key.clone(),
         },
     );
-    key
 }
 
 /// What the aws-chunked decoder needs to verify a signed chunk stream:
@@ -869,12 +893,14 @@ mod tests {
     }
 
     #[test]
-    fn canonical_query_encodes_sorts_and_keeps_plus_literal() {
+    fn canonical_query_encodes_sorts_and_decodes_plus_as_the_router_does() {
         assert_eq!(
             canonical_query("prefix=a b&delimiter=%2F&uploads&a=%7e", None),
             "a=~&delimiter=%2F&prefix=a%20b&uploads="
         );
-        assert_eq!(canonical_query("k=a+b", None), "k=a%2Bb");
+        // `+` is a space (decoded once, as the router reads it); `%2B` a plus.
+        assert_eq!(canonical_query("k=a+b", None), "k=a%20b");
+        assert_eq!(canonical_query("k=a%2Bb", None), "k=a%2Bb");
         assert_eq!(canonical_query("b=2&b=1", None), "b=1&b=2");
     }
 
@@ -898,10 +924,16 @@ mod tests {
 
     #[test]
     fn signing_key_cache_hits_and_notices_a_new_secret() {
-        let a = cached_signing_key("AKIDCACHETEST0001", b"one", "20130524", "us-east-1");
-        let b = cached_signing_key("AKIDCACHETEST0001", b"one", "20130524", "us-east-1");
+        let (a, cached) = signing_key("AKIDCACHETEST0001", b"one", "20130524", "us-east-1");
+        assert!(!cached, "nothing is cached before a signature verified");
+        let (_, cached) = signing_key("AKIDCACHETEST0001", b"one", "20130524", "us-east-1");
+        assert!(!cached, "deriving alone does not cache");
+        remember_signing_key("AKIDCACHETEST0001", b"one", "20130524", "us-east-1", &a);
+        let (b, cached) = signing_key("AKIDCACHETEST0001", b"one", "20130524", "us-east-1");
+        assert!(cached);
         assert_eq!(a.sign("x"), b.sign("x"));
-        let c = cached_signing_key("AKIDCACHETEST0001", b"two", "20130524", "us-east-1");
+        let (c, cached) = signing_key("AKIDCACHETEST0001", b"two", "20130524", "us-east-1");
+        assert!(!cached, "a rotated secret misses");
         assert_ne!(a.sign("x"), c.sign("x"));
         assert_eq!(
             c.sign("x"),

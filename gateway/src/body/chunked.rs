@@ -230,16 +230,19 @@ impl Decoder {
     }
 
     fn trailer_line(&mut self, line: &[u8]) -> Result<(), S3Error> {
+        // Every line after the final chunk counts against the trailer
+        // limit, blank ones too (with their line end): otherwise a client
+        // could send blank lines for ever after its last chunk.
+        self.trailer_bytes += line.len() + 1;
+        if self.trailer_bytes > self.limits.max_trailer_bytes {
+            return Err(invalid("aws-chunked trailer too long"));
+        }
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             return Ok(());
         }
         if !self.trailers_allowed {
             return Err(invalid("unexpected data after the final aws-chunked chunk"));
-        }
-        self.trailer_bytes += line.len();
-        if self.trailer_bytes > self.limits.max_trailer_bytes {
-            return Err(invalid("aws-chunked trailer too long"));
         }
         let line =
             std::str::from_utf8(line).map_err(|_| invalid("malformed aws-chunked trailer"))?;

@@ -201,7 +201,16 @@ pub(crate) fn verified_body_with_mode(
     }
 
     let length = if chunked {
-        parse_length(headers, "x-amz-decoded-content-length")?
+        // S3 requires the decoded length of every aws-chunked upload: 411
+        // MissingContentLength without it, before any byte is read.
+        Some(
+            parse_length(headers, "x-amz-decoded-content-length")?.ok_or_else(|| {
+                S3Error::with_message(
+                    S3ErrorCode::MissingContentLength,
+                    "You must provide the x-amz-decoded-content-length header with an aws-chunked body.",
+                )
+            })?,
+        )
     } else {
         parse_length(headers, "content-length")?
     };

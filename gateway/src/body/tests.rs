@@ -396,7 +396,7 @@ fn early_eof_never_completes() {
 
 #[test]
 fn malformed_framing_is_invalid_request() {
-    let h = headers(&[]);
+    let h = headers(&[("x-amz-decoded-content-length", "3")]);
     for body in [
         &b"zz\r\nabc\r\n0\r\n\r\n"[..],
         b"3\r\nabcX\r\n0\r\n\r\n",
@@ -685,4 +685,57 @@ fn throughput() {
         PayloadMode::StreamingUnsignedTrailer,
         &h,
     );
+}
+
+/// S3 requires `x-amz-decoded-content-length` with every aws-chunked body:
+/// 411 MissingContentLength before a byte is read, in every streaming mode.
+#[test]
+fn streaming_without_decoded_length_is_missing_content_length() {
+    for mode in [
+        PayloadMode::StreamingUnsignedTrailer,
+        signed_mode(SEED, false),
+        signed_mode(SEED, true),
+    ] {
+        let e = verified_body_with_mode(
+            stream_of(vec![b"0\r\n\r\n".to_vec()]),
+            mode,
+            &headers(&[]),
+            &BodyLimits::default(),
+        )
+        .err()
+        .expect("refused");
+        assert_eq!(e.code, S3ErrorCode::MissingContentLength);
+        assert_eq!(e.status(), 411);
+    }
+}
+
+/// Blank lines after the final chunk count against the trailer limit: a
+/// client cannot keep a body open by sending them for ever.
+#[test]
+fn blank_lines_after_the_final_chunk_are_bounded() {
+    let h = headers(&[("x-amz-decoded-content-length", "3")]);
+    let limits = BodyLimits {
+        max_trailer_bytes: 64,
+        ..BodyLimits::default()
+    };
+    let mut body = b"3\r\nabc\r\n0\r\n".to_vec();
+    body.extend(b"\r\n".repeat(100));
+    let (_, err) = run(
+        vec![body],
+        PayloadMode::StreamingUnsignedTrailer,
+        &h,
+        &limits,
+    );
+    assert_eq!(err.unwrap().code, S3ErrorCode::InvalidRequest);
+    // A few blank lines, as clients send, are fine.
+    let mut body = b"3\r\nabc\r\n0\r\n".to_vec();
+    body.extend(b"\r\n".repeat(3));
+    let (out, err) = run(
+        vec![body],
+        PayloadMode::StreamingUnsignedTrailer,
+        &h,
+        &limits,
+    );
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(out, b"abc");
 }

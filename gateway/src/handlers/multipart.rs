@@ -188,7 +188,7 @@ impl Handlers {
         let after = Duration::from_millis(self.config.server.complete_keepalive_after_ms);
         if let Ok(joined) = tokio::time::timeout(after, &mut task).await {
             let out = joined
-                .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, format!("{e}")))?
+                .map_err(crate::error::task_failed)?
                 .map_err(backend_error)?;
             let mut s = String::from(xml::declaration());
             s.push_str(&render(out));
