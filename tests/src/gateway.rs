@@ -25,10 +25,6 @@
 //! log is checked and the test fails if the gateway panicked (see
 //! [`panics_in`]), unless the test said it provokes one
 //! ([`Gateway::expect_panics`]). No test file can forget the check.
-//!
-//! [`sigv4_authorization`] signs a raw request (any method, path, query and
-//! headers, exactly as they go on the wire) for tests that write requests
-//! to sockets themselves.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -326,55 +322,6 @@ pub fn panics_in(log: &str) -> Vec<String> {
     out
 }
 
-/// A SigV4 `Authorization` header value for a raw request, signed by an
-/// implementation independent of the gateway's. `path` and `query` are
-/// exactly what goes on the wire and must already be in canonical form
-/// (path encoded once; query pairs encoded and sorted, `name=value`);
-/// `headers` are the signed headers as `(lower-case name, value)`, which
-/// must include `host` and `x-amz-date` (`amz_date` is its value,
-/// `YYYYMMDDTHHMMSSZ`) and usually `x-amz-content-sha256`.
-pub fn sigv4_authorization(
-    key: &GatewayKey,
-    method: &str,
-    path: &str,
-    query: &str,
-    headers: &[(&str, &str)],
-    payload_hash: &str,
-    amz_date: &str,
-) -> String {
-    use hmac::{Hmac, Mac};
-    use sha2::{Digest, Sha256};
-    let hmac = |k: &[u8], d: &[u8]| {
-        let mut m = Hmac::<Sha256>::new_from_slice(k).expect("any key length");
-        m.update(d);
-        m.finalize().into_bytes().to_vec()
-    };
-    let date = &amz_date[..8.min(amz_date.len())];
-    let scope = format!("{date}/us-east-1/s3/aws4_request");
-    let mut hs: Vec<(String, String)> = headers
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    hs.sort();
-    let canonical: String = hs.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
-    let signed = hs
-        .iter()
-        .map(|(k, _)| k.as_str())
-        .collect::<Vec<_>>()
-        .join(";");
-    let creq = format!("{method}\n{path}\n{query}\n{canonical}\n{signed}\n{payload_hash}");
-    let sts = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(creq.as_bytes()))
-    );
-    let k = sigv4_signing_key(&key.secret, date);
-    let sig = hex::encode(hmac(&k, sts.as_bytes()));
-    format!(
-        "AWS4-HMAC-SHA256 Credential={}/{scope},SignedHeaders={signed},Signature={sig}",
-        key.access_key_id
-    )
-}
-
 /// The first key of a keys file (the embedded default's development key).
 pub fn read_first_key(path: &Path) -> GatewayKey {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -407,31 +354,4 @@ pub fn wildcard_cert(dir: &Path, domain: &str) -> (PathBuf, PathBuf, String) {
     std::fs::write(&c, &cert_pem).expect("cert.pem");
     std::fs::write(&k, ck.key_pair.serialize_pem()).expect("key.pem");
     (c, k, cert_pem)
-}
-
-/// The SigV4 signing key of `secret` for `date` (`YYYYMMDD`), region
-/// `us-east-1`, service `s3` (for chunk signatures of raw aws-chunked
-/// bodies).
-pub fn sigv4_signing_key(secret: &str, date: &str) -> Vec<u8> {
-    use hmac::{Hmac, Mac};
-    let hmac = |k: &[u8], d: &[u8]| {
-        let mut m = Hmac::<sha2::Sha256>::new_from_slice(k).expect("any key length");
-        m.update(d);
-        m.finalize().into_bytes().to_vec()
-    };
-    let mut k = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
-    for part in ["us-east-1", "s3", "aws4_request"] {
-        k = hmac(&k, part.as_bytes());
-    }
-    k
-}
-
-/// A SigV2 signature (base64 HMAC-SHA1) of `string_to_sign`, for raw
-/// `Authorization: AWS id:sig` headers and `Signature=` query links.
-pub fn sigv2_signature(secret: &str, string_to_sign: &str) -> String {
-    use base64::Engine;
-    use hmac::{Hmac, Mac};
-    let mut m = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("any key length");
-    m.update(string_to_sign.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes())
 }
