@@ -15,9 +15,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use actix_service::{IntoServiceFactory, ServiceFactoryExt};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpRequest, HttpResponse};
 use anyhow::Context;
 use base64::Engine;
 use bytes::Bytes;
@@ -166,38 +167,62 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         scheme: if tls.is_some() { "https" } else { "http" },
         metrics: metrics.clone(),
     });
-    let conn_metrics = metrics.clone();
-    let mut server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .default_service(web::to(entry))
-    })
-    // The guard lives in the connection's extensions, dropped with it.
-    .on_connect(move |_, ext| {
-        ext.insert(conn_metrics.connection());
-    })
-    .shutdown_timeout(config.server.shutdown_timeout_secs)
-    // Explicit connection limits: the request head must arrive within
-    // `limits.header_timeout_ms` (else 408 and close), idle keep-alive
-    // connections close, and each worker holds at most
+    // actix-web's HttpServer cannot take an expect service (it sends
+    // `100 Continue` before any handler runs), so the server is assembled
+    // from its parts: actix-server accepts, actix-http speaks HTTP/1.1 with
+    // OUR expect service, the actix-web App serves. Explicit limits: the
+    // request head must arrive within `limits.header_timeout_ms` (else 408
+    // and close), idle keep-alive connections close after
+    // `limits.keep_alive_secs`, and each worker holds at most
     // `limits.max_connections` connections (more wait in the backlog).
-    .client_request_timeout(Duration::from_millis(config.limits.header_timeout_ms))
-    .client_disconnect_timeout(Duration::from_secs(1))
-    .keep_alive(Duration::from_secs(config.limits.keep_alive_secs))
-    .max_connections(config.limits.max_connections)
-    .max_connection_rate(config.limits.max_connections.min(256))
-    .disable_signals();
-    if config.server.workers > 0 {
-        server = server.workers(config.server.workers);
-    }
     let listen = config.listen_addr()?;
-    let is_tls = tls.is_some();
-    server = match tls {
-        Some(t) => server.bind_rustls_0_23(listen, t),
-        None => server.bind(listen),
+    let listener = std::net::TcpListener::bind(listen)
+        .with_context(|| format!("binding server.listen {listen}"))?;
+    let addr = listener.local_addr().context("no address bound")?;
+    let limits = config.limits.clone();
+    let mut builder = actix_server::Server::build()
+        .shutdown_timeout(config.server.shutdown_timeout_secs)
+        .max_concurrent_connections(limits.max_connections)
+        .disable_signals();
+    if config.server.workers > 0 {
+        builder = builder.workers(config.server.workers);
     }
-    .with_context(|| format!("binding server.listen {listen}"))?;
-    let addr = *server.addrs().first().context("no address bound")?;
+    let server_metrics = metrics.clone();
+    macro_rules! http_service {
+        () => {{
+            let st = state.clone();
+            let expect_st = state.clone();
+            let conn_metrics = server_metrics.clone();
+            let app = App::new()
+                .app_data(st)
+                .default_service(web::to(entry))
+                .into_factory()
+                .map_err(|e| e.error_response());
+            actix_http::HttpService::build()
+                .keep_alive(Duration::from_secs(limits.keep_alive_secs))
+                .client_request_timeout(Duration::from_millis(limits.header_timeout_ms))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(addr)
+                // The guard lives in the connection's extensions, dropped with it.
+                .on_connect_ext(move |_, ext| {
+                    ext.insert(conn_metrics.connection());
+                })
+                .expect(actix_service::fn_service(
+                    move |req: actix_http::Request| expect_continue(req, expect_st.clone()),
+                ))
+                .finish(actix_service::map_config(app, |_| {
+                    actix_web::dev::AppConfig::default()
+                }))
+        }};
+    }
+    let is_tls = tls.is_some();
+    builder = match tls {
+        Some(t) => builder.listen("s3gw-https", listener, move || {
+            http_service!().rustls_0_23(t.clone())
+        }),
+        None => builder.listen("s3gw-http", listener, move || http_service!().tcp()),
+    }
+    .with_context(|| format!("serving on {addr}"))?;
     let ops = match config.ops.listen_addr()? {
         Some(listen) => Some(crate::ops::start(
             listen,
@@ -208,7 +233,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         )?),
         None => None,
     };
-    let srv = server.run();
+    let srv = builder.run();
     let handle = srv.handle();
     let task = tokio::spawn(srv);
     Ok(RunningGateway {
@@ -360,14 +385,28 @@ pub fn error_response(
         .body(xml::error_document(e, resource, request_id, true))
 }
 
-async fn serve(
-    req: &HttpRequest,
-    payload: web::Payload,
+/// What every request must pass before its body is read: header size,
+/// the one signed host, addressing, the query decoded once, routing, the
+/// signature and key, the operation served, bucket name and key. Run for
+/// every request by [`serve`], and before `100 Continue` by
+/// [`expect_continue`], so a request that will fail is answered without
+/// its body ever being asked for.
+struct Admitted {
+    host: String,
+    query: Query,
+    endpoint: router::Endpoint,
+    auth: auth::Authenticated,
+    bucket: Option<BucketName>,
+    key: Option<ObjectKey>,
+}
+
+async fn admit(
+    method: &Method,
+    uri: &actix_web::http::Uri,
+    headers: &HeaderMap,
     st: &AppState,
-    request_id: &str,
     span: &tracing::Span,
-) -> Result<HttpResponse, S3Error> {
-    let headers = req.headers();
+) -> Result<Admitted, S3Error> {
     let header_bytes: usize = headers
         .iter()
         .map(|(k, v)| k.as_str().len() + v.len() + 4)
@@ -375,15 +414,15 @@ async fn serve(
     if header_bytes > st.config.limits.max_header_bytes {
         return Err(S3ErrorCode::RequestHeaderSectionTooLarge.into());
     }
-    let host = signed_host(req.uri(), headers)?;
-    let raw_path = req.uri().path();
-    let raw_query = req.uri().query().unwrap_or("");
+    let host = signed_host(uri, headers)?;
+    let raw_path = uri.path();
+    let raw_query = uri.query().unwrap_or("");
     let target = st.addressing.resolve(host, raw_path)?;
     crate::access_log::note_target(target.bucket.as_deref(), target.key.as_deref());
     let query = Query::parse(raw_query);
     check_response_overrides(&query)?;
     let endpoint = router::route(
-        req.method(),
+        method,
         target.bucket.as_deref(),
         target.key.as_deref(),
         &query,
@@ -396,7 +435,7 @@ async fn serve(
     }
 
     let parts = RequestParts {
-        method: req.method().as_str(),
+        method: method.as_str(),
         raw_path,
         raw_query,
         headers,
@@ -444,6 +483,32 @@ async fn serve(
             })
         })
         .transpose()?;
+    Ok(Admitted {
+        host: host.to_owned(),
+        query,
+        endpoint,
+        auth,
+        bucket,
+        key,
+    })
+}
+
+async fn serve(
+    req: &HttpRequest,
+    payload: web::Payload,
+    st: &AppState,
+    request_id: &str,
+    span: &tracing::Span,
+) -> Result<HttpResponse, S3Error> {
+    let headers = req.headers();
+    let Admitted {
+        host,
+        query,
+        endpoint,
+        auth,
+        bucket,
+        key,
+    } = admit(req.method(), req.uri(), headers, st, span).await?;
     let idle = Duration::from_millis(st.config.limits.body_idle_timeout_ms);
     let body = matches!(*req.method(), Method::PUT | Method::POST)
         .then(|| crate::access_log::count_in(bridge(payload, idle)));
@@ -469,6 +534,81 @@ async fn serve(
         origin,
     };
     st.handlers.handle(r).await
+}
+
+/// The `Expect: 100-continue` service: actix-http sends `100 Continue` as
+/// soon as this answers Ok, so the request is admitted ([`admit`]:
+/// signature, key, bucket name, key, operation) and, for uploads, its
+/// body headers are checked (declared lengths, Content-MD5 and checksum
+/// header shapes) BEFORE the client is told to send its body. A request
+/// that fails gets its final S3 error answer (with a request id) and its
+/// body is never read. The request is admitted again by [`serve`] (a cached
+/// key and one HMAC): the two never disagree, because they run the same
+/// function on the same head.
+async fn expect_continue(
+    req: actix_http::Request,
+    st: web::Data<AppState>,
+) -> Result<actix_http::Request, actix_web::Error> {
+    let (request_id, id2) = request_ids();
+    let span = tracing::info_span!(
+        "s3",
+        request_id = %request_id,
+        phase = "expect",
+        operation = tracing::field::Empty,
+        bucket = tracing::field::Empty,
+        access_key_id = tracing::field::Empty,
+    );
+    let head = req.head();
+    let checked = async {
+        let a = admit(&head.method, &head.uri, &head.headers, &st, &span).await?;
+        if matches!(
+            a.endpoint,
+            router::Endpoint::PutObject | router::Endpoint::UploadPart
+        ) {
+            let limits = st
+                .config
+                .limits
+                .body_limits(st.config.limits.max_object_size);
+            let empty: s3gw_translator::ByteStream = Box::pin(futures_util::stream::empty());
+            crate::body::verified_body(empty, Some(&a.auth), &head.headers, &limits)?;
+        }
+        Ok::<(), S3Error>(())
+    }
+    .instrument(span.clone())
+    .await;
+    let Err(e) = checked else {
+        return Ok(req);
+    };
+    span.in_scope(|| {
+        tracing::debug!(
+            status = e.status(),
+            code = e.code.as_str(),
+            "refused before 100 Continue"
+        )
+    });
+    let mut resp = error_response(
+        &e,
+        head.method == Method::HEAD,
+        head.uri.path(),
+        &request_id,
+    );
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert(HeaderName::from_static("x-amz-request-id"), v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&id2) {
+        h.insert(HeaderName::from_static("x-amz-id-2"), v);
+    }
+    h.insert(
+        HeaderName::from_static("server"),
+        HeaderValue::from_static("s3gw"),
+    );
+    // The body was never asked for: the connection cannot be reused.
+    h.insert(
+        actix_web::http::header::CONNECTION,
+        HeaderValue::from_static("close"),
+    );
+    Err(actix_web::error::InternalError::from_response("refused before 100 Continue", resp).into())
 }
 
 /// The ONE host a request names, for addressing AND signatures: the `Host`

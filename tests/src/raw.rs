@@ -388,7 +388,52 @@ pub fn send(addr: SocketAddr, bytes: &[u8]) -> RawResponse {
 /// closed before a status line. Bodies: `content-length`, chunked, or
 /// until close; none for 204/304.
 pub fn read_response(s: &mut TcpStream) -> Option<RawResponse> {
+    read_response_from(s, Vec::new(), true)
+}
+
+/// The first thing the server answers, a `1xx` interim response included
+/// (`100 Continue` is returned as a response with status 100 and no body).
+/// Anything read past it is returned too, to continue with
+/// [`read_response_after`].
+pub fn read_first_answer(s: &mut TcpStream) -> Option<(RawResponse, Vec<u8>)> {
     let mut buf = Vec::new();
+    loop {
+        if let Some(end) = find(&buf, b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            let status: u16 = head.split(' ').nth(1)?.parse().ok()?;
+            if (100..200).contains(&status) {
+                let rest = buf[end + 4..].to_vec();
+                return Some((
+                    RawResponse {
+                        status,
+                        headers: Vec::new(),
+                        body: Vec::new(),
+                    },
+                    rest,
+                ));
+            }
+            return read_response_from(s, buf, false).map(|r| (r, Vec::new()));
+        }
+        let mut chunk = [0u8; 8192];
+        match s.read(&mut chunk) {
+            Ok(0) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) => panic!("reading the response: {e} (a hang?)"),
+        }
+    }
+}
+
+/// The final response after [`read_first_answer`] gave an interim one.
+pub fn read_response_after(s: &mut TcpStream, already: Vec<u8>) -> Option<RawResponse> {
+    read_response_from(s, already, true)
+}
+
+fn read_response_from(
+    s: &mut TcpStream,
+    start: Vec<u8>,
+    skip_interim: bool,
+) -> Option<RawResponse> {
+    let mut buf = start;
     loop {
         let (status, headers, rest) = loop {
             if let Some(end) = find(&buf, b"\r\n\r\n") {
@@ -409,7 +454,7 @@ pub fn read_response(s: &mut TcpStream) -> Option<RawResponse> {
                 Err(e) => panic!("reading the response: {e} (a hang?)"),
             }
         };
-        if (100..200).contains(&status) {
+        if skip_interim && (100..200).contains(&status) {
             buf = rest;
             continue;
         }

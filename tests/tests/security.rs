@@ -437,3 +437,74 @@ fn slow_bodies_and_slow_headers_time_out() {
     }
     env.assert_healthy();
 }
+
+/// Defect 11 / issue 11: `Expect: 100-continue` is answered only after the
+/// request is authenticated. A bad signature, an unknown key, a bad bucket
+/// name, a `.` key or a streaming upload without its decoded length gets
+/// its final 4xx S3 error (with a request id) INSTEAD of `100 Continue`,
+/// without the client ever sending the body; a good request gets `100
+/// Continue`, sends its body and is stored.
+#[test]
+fn expect_100_continue_only_after_authentication() {
+    let env = start();
+    env.create_bucket("sec-e");
+    let host = env.path_host();
+    let expect = |mut r: raw::RawRequest, len: usize| {
+        r.set_header("expect", "100-continue");
+        r.set_header("content-length", &len.to_string());
+        let mut bytes = r.to_bytes();
+        bytes.truncate(bytes.len() - r.body.len());
+        bytes
+    };
+
+    let good = env.s.v4("PUT", &host, "/sec-e/k", &[], &[], b"payload");
+    let mut bad_sig = good.clone();
+    bad_sig.target = "/sec-e/other".into();
+    let mut unknown_key = env.s.clone();
+    unknown_key.key.access_key_id = "AKIAUNKNOWNUNKNOWN00".into();
+    let unknown = unknown_key.v4("PUT", &host, "/sec-e/k", &[], &[], b"payload");
+    let bad_bucket = env
+        .s
+        .v4("PUT", &host, "/Bad_Bucket/k", &[], &[], b"payload");
+    let dot = env.s.v4("PUT", &host, "/sec-e/..", &[], &[], b"payload");
+    let streaming = env.s.v4(
+        "PUT",
+        &host,
+        "/sec-e/s",
+        &[],
+        &[
+            ("content-encoding", "aws-chunked"),
+            ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+        ],
+        b"3\r\nabc\r\n0\r\n\r\n",
+    );
+    for (what, r, status, code) in [
+        ("bad signature", bad_sig, 403, "SignatureDoesNotMatch"),
+        ("unknown key", unknown, 403, "InvalidAccessKeyId"),
+        ("bad bucket", bad_bucket, 400, "InvalidBucketName"),
+        ("dot key", dot, 400, "InvalidArgument"),
+        ("no decoded length", streaming, 411, "MissingContentLength"),
+    ] {
+        let len = r.body.len();
+        let mut c = raw::connect(env.gw.addr);
+        c.write_all(&expect(r, len)).unwrap();
+        let (resp, _) = raw::read_first_answer(&mut c).expect("an answer without the body");
+        assert_ne!(
+            resp.status, 100,
+            "{what}: 100 Continue before authentication"
+        );
+        resp.assert_s3_error(status, code);
+    }
+    assert_eq!(env.keys("sec-e"), Vec::<String>::new());
+
+    // The good request: 100 Continue first, then the body, then 200.
+    let mut c = raw::connect(env.gw.addr);
+    c.write_all(&expect(good.clone(), good.body.len())).unwrap();
+    let (interim, rest) = raw::read_first_answer(&mut c).expect("an answer");
+    assert_eq!(interim.status, 100, "{interim:?}");
+    c.write_all(&good.body).unwrap();
+    let done = raw::read_response_after(&mut c, rest).expect("the final answer");
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert_eq!(env.keys("sec-e"), ["k"]);
+    env.assert_healthy();
+}
