@@ -5,7 +5,8 @@
 # with proptest.
 #
 #   scripts/fuzz.sh                 one bounded pass (what scripts/test-all.sh runs;
-#                                   S3GW_FUZZ_CASES cases per target, default 2000)
+#                                   S3GW_FUZZ_CASES cases per target, default 10000,
+#                                   about a minute in all)
 #   scripts/fuzz.sh --cases N       one pass of N cases per target
 #   scripts/fuzz.sh --hours H       passes with fresh random seeds until H hours
 #                                   (fractions allowed: --hours 0.5) have passed,
@@ -19,13 +20,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cases="${S3GW_FUZZ_CASES:-2000}"
+cases="${S3GW_FUZZ_CASES:-10000}"
 hours=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --cases) cases="$2"; shift 2 ;;
         --hours) hours="$2"; cases="${S3GW_FUZZ_CASES:-20000}"; shift 2 ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done

@@ -686,6 +686,26 @@ fn xml_escape(s: &str) -> String {
         .replace('\'', "&apos;")
 }
 
+/// A key made of any characters XML 1.0 can carry, with the ones XML
+/// itself normalises replaced: '\r' (end-of-line handling), leading and
+/// trailing whitespace (the deserializer trims text), and U+0085 / U+2028.
+/// KNOWN DEFECT (found by this target, reported; gateway/src/xml.rs is not
+/// this target's file): quick-xml's deserializer applies XML 1.1
+/// end-of-line rules, so U+0085 and U+2028 in a key arrive as '\n' and a
+/// DeleteObjects names a different key than the client meant. They are
+/// excluded until xml.rs decodes text with XML 1.0 rules.
+fn xml_key(chars: Vec<char>) -> String {
+    let inner: String = chars
+        .into_iter()
+        .map(|c| match c as u32 {
+            0xD | 0x85 | 0x2028 => 'x',
+            0x9 | 0xA | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF => c,
+            _ => 'x',
+        })
+        .collect();
+    format!("k{inner}k")
+}
+
 proptest! {
     #![proptest_config(config())]
 
@@ -716,20 +736,11 @@ proptest! {
     #[test]
     fn xml_documents_round_trip(
         keys in proptest::collection::vec(
-            proptest::collection::vec(any::<char>().prop_filter("XML 1.0 characters", |c| {
-                matches!(*c as u32, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
-            }), 1..20).prop_map(String::from_iter),
+            proptest::collection::vec(any::<char>(), 0..20).prop_map(xml_key),
             0..8,
         ),
         parts in proptest::collection::vec((1u32..=10_000, "[0-9a-f]{32}"), 0..8),
     ) {
-        // Keys whose whitespace XML itself normalises are out of scope.
-        // KNOWN DEFECT (reported, gateway/src/xml.rs is not this target's
-        // file): quick-xml's deserializer applies XML 1.1 end-of-line rules,
-        // so U+0085 and U+2028 in a key arrive as '\n' and a DeleteObjects
-        // names a different key than the client meant. Found by this target;
-        // excluded until xml.rs decodes text with XML 1.0 rules.
-        prop_assume!(keys.iter().all(|k| !k.contains(['\r', '\u{85}', '\u{2028}']) && k.trim() == k));
         let doc: String = keys.iter().map(|k| format!("<Object><Key>{}</Key></Object>", xml_escape(k))).collect();
         let parsed = xml::parse::<xml::Delete>(format!("<Delete>{doc}</Delete>").as_bytes());
         prop_assert!(parsed.is_ok(), "{:?}", parsed.err());
@@ -865,6 +876,33 @@ mod regressions {
             };
             let claim = Claim::parse(&parts, &AuthConfig::default(), now());
             assert!(claim.is_err(), "Expires={expires}: {claim:?}");
+        }
+    }
+
+    /// Found by `xml_documents_never_panic` (minimal input first): markup
+    /// the deserializer skips (a DOCTYPE) between two pieces of text made
+    /// quick-xml 0.38 hit `unreachable!()` ("Cannot be two consequent Text
+    /// events"): a panic on an unauthenticated-size request body. Now
+    /// MalformedXML.
+    #[test]
+    fn xml_text_split_by_skipped_markup_is_malformed_not_a_panic() {
+        let docs: [&[u8]; 4] = [
+            b"<CompleteMultipartUpload><LocationConstraint>--><!DOCTYPE d [<!ENTITY e \"x\">]>><?xml version=\"1.0\"?>",
+            b"<CreateBucketConfiguration><LocationConstraint>a<!DOCTYPE d>b</LocationConstraint></CreateBucketConfiguration>",
+            b"<CreateBucketConfiguration><LocationConstraint>a<?pi x?>b</LocationConstraint></CreateBucketConfiguration>",
+            b"<CreateBucketConfiguration><LocationConstraint>a<!--c-->b</LocationConstraint></CreateBucketConfiguration>",
+        ];
+        for doc in &docs[..2] {
+            let r = xml::parse::<xml::CreateBucketConfiguration>(doc).map(|_| ());
+            assert_eq!(
+                r.map_err(|e| e.code),
+                Err(crate::error::S3ErrorCode::MalformedXML)
+            );
+        }
+        // Skipped markup without a DTD still parses (text joined).
+        for doc in &docs[2..] {
+            let c = xml::parse::<xml::CreateBucketConfiguration>(doc).expect("well-formed");
+            assert_eq!(c.location_constraint.as_deref(), Some("ab"));
         }
     }
 }

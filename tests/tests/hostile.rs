@@ -122,6 +122,7 @@ const CASES: &[Case] = &[
     ("10001 parts", 400, "", |x| x.xml("POST", "/hostile/mpu", &format!("uploadId={}", x.upload_id), &format!("<CompleteMultipartUpload>{}</CompleteMultipartUpload>", (1..=10_001).map(|i| format!("<Part><PartNumber>{i}</PartNumber><ETag>\"e\"</ETag></Part>")).collect::<String>()))),
     ("part number not a number", 400, "", |x| x.xml("POST", "/hostile/mpu", &format!("uploadId={}", x.upload_id), "<CompleteMultipartUpload><Part><PartNumber>1e99</PartNumber><ETag>\"e\"</ETag></Part></CompleteMultipartUpload>")),
     ("malformed CreateBucketConfiguration", 400, "MalformedXML", |x| x.xml("PUT", "/hostile-new", "", "<CreateBucketConfiguration><LocationConstraint>")),
+    ("DOCTYPE splitting text (panicked quick-xml)", 400, "MalformedXML", |x| x.xml("PUT", "/hostile-dtd", "", "<CreateBucketConfiguration><LocationConstraint>a<!DOCTYPE d>b</LocationConstraint></CreateBucketConfiguration>")),
     ("malformed VersioningConfiguration", 400, "MalformedXML", |x| x.xml("PUT", "/hostile", "versioning=", "<VersioningConfiguration><Status>")),
     // ---- aws-chunked bodies
     ("aws-chunked tampered data", 403, "SignatureDoesNotMatch", |x| x.aws_chunked("/hostile/k", None, |b| tamper_first_data_byte(b))),
