@@ -355,3 +355,21 @@ pub fn wildcard_cert(dir: &Path, domain: &str) -> (PathBuf, PathBuf, String) {
     std::fs::write(&k, ck.key_pair.serialize_pem()).expect("key.pem");
     (c, k, cert_pem)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::panics_in;
+
+    #[test]
+    fn panics_in_finds_the_hook_and_the_boundary_lines_only() {
+        let log = "INFO s3gw: request done\n\
+                   thread 'actix-rt|system:0|arbiter:0' panicked at gateway/src/x.rs:1:2:\n\
+                   boom\n\
+                   ERROR s3gw: request handler panicked; answered 500 InternalError panic=boom\n\
+                   INFO s3gw: key \"panic-room\" stored\n";
+        let found = panics_in(log);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].contains("panicked at") && found[0].ends_with("boom"));
+        assert!(panics_in("INFO all good\n").is_empty());
+    }
+}
