@@ -540,7 +540,8 @@ async fn serve(
 /// soon as this answers Ok, so the request is admitted ([`admit`]:
 /// signature, key, bucket name, key, operation) and, for uploads, its
 /// body headers are checked (declared lengths, Content-MD5 and checksum
-/// header shapes) BEFORE the client is told to send its body. A request
+/// header shapes, the bucket's existence) BEFORE the client is told to
+/// send its body. A request
 /// that fails gets its final S3 error answer (with a request id) and its
 /// body is never read. The request is admitted again by [`serve`] (a cached
 /// key and one HMAC): the two never disagree, because they run the same
@@ -571,6 +572,23 @@ async fn expect_continue(
                 .body_limits(st.config.limits.max_object_size);
             let empty: s3gw_translator::ByteStream = Box::pin(futures_util::stream::empty());
             crate::body::verified_body(empty, Some(&a.auth), &head.headers, &limits)?;
+            // The bucket must exist (one native HEAD, only for requests
+            // that asked to be told before sending their body).
+            if let Some(bucket) = &a.bucket {
+                let account = &a.auth.credential.account;
+                let cx = RequestContext {
+                    tenant: Tenant {
+                        login: account.login.clone(),
+                        uuid: account.uuid.clone(),
+                    },
+                    request_id: request_id.clone(),
+                };
+                st.handlers
+                    .backend
+                    .head_bucket(&cx, bucket)
+                    .await
+                    .map_err(crate::handlers::backend_error)?;
+            }
         }
         Ok::<(), S3Error>(())
     }

@@ -440,7 +440,8 @@ fn slow_bodies_and_slow_headers_time_out() {
 
 /// Defect 11 / issue 11: `Expect: 100-continue` is answered only after the
 /// request is authenticated. A bad signature, an unknown key, a bad bucket
-/// name, a `.` key or a streaming upload without its decoded length gets
+/// name, a missing bucket, a `.` key or a streaming upload without its
+/// decoded length gets
 /// its final 4xx S3 error (with a request id) INSTEAD of `100 Continue`,
 /// without the client ever sending the body; a good request gets `100
 /// Continue`, sends its body and is stored.
@@ -466,6 +467,9 @@ fn expect_100_continue_only_after_authentication() {
     let bad_bucket = env
         .s
         .v4("PUT", &host, "/Bad_Bucket/k", &[], &[], b"payload");
+    let no_bucket = env
+        .s
+        .v4("PUT", &host, "/sec-missing/k", &[], &[], b"payload");
     let dot = env.s.v4("PUT", &host, "/sec-e/..", &[], &[], b"payload");
     let streaming = env.s.v4(
         "PUT",
@@ -482,6 +486,7 @@ fn expect_100_continue_only_after_authentication() {
         ("bad signature", bad_sig, 403, "SignatureDoesNotMatch"),
         ("unknown key", unknown, 403, "InvalidAccessKeyId"),
         ("bad bucket", bad_bucket, 400, "InvalidBucketName"),
+        ("no such bucket", no_bucket, 404, "NoSuchBucket"),
         ("dot key", dot, 400, "InvalidArgument"),
         ("no decoded length", streaming, 411, "MissingContentLength"),
     ] {
