@@ -4,7 +4,8 @@
 # Installs what it needs on a fresh Debian machine (slapd, ldap-utils, s3cmd,
 # rclone, curl; awscli and boto3 in a virtual environment under target/),
 # then: cargo fmt --check, clippy with -D warnings, builds every binary, runs
-# every Rust test (unit, contract, LDAP, end-to-end), the real-client matrix,
+# every Rust test (unit, contract, LDAP, end-to-end, the hostile-client suite),
+# a bounded pass of the fuzz targets, the real-client matrix,
 # and the benchmark's smoke mode.
 #
 # Environment:
@@ -58,6 +59,9 @@ cargo build --workspace --bins --quiet
 
 step "cargo test (unit, contract, LDAP, end-to-end)"
 cargo test --workspace --no-fail-fast -- --test-threads="${S3GW_TEST_THREADS:-4}"
+
+step "fuzz targets, bounded (scripts/fuzz.sh; longer runs: scripts/fuzz.sh --hours N)"
+scripts/fuzz.sh
 
 if [ -x tests/clients/run.sh ]; then
     step "real-client matrix (aws cli, boto3, s3cmd, rclone)"

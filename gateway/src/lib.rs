@@ -41,3 +41,6 @@ pub mod ops;
 pub mod router;
 pub mod server;
 pub mod xml;
+
+#[cfg(test)]
+mod fuzz;

@@ -20,6 +20,11 @@
 //!
 //! The process's stderr goes to `<dir>/s3gw.log` ([`Gateway::log_text`]);
 //! it is stopped by its own pid on drop (SIGTERM, then SIGKILL).
+//!
+//! A panic is a bug report: when a [`Gateway`] is dropped or stopped, its
+//! log is checked and the test fails if the gateway panicked (see
+//! [`panics_in`]), unless the test said it provokes one
+//! ([`Gateway::expect_panics`]). No test file can forget the check.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -109,6 +114,8 @@ pub struct Gateway {
     /// The key the tests sign with.
     pub key: GatewayKey,
     child: ChildProcess,
+    /// Set by [`Gateway::expect_panics`]: the drop-time log check is off.
+    panics_expected: bool,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -249,6 +256,7 @@ impl Gateway {
             dir,
             key,
             child,
+            panics_expected: false,
             _tmp: tmp,
         }
     }
@@ -268,10 +276,55 @@ impl Gateway {
     }
 
     /// SIGTERM and wait for the exit (graceful shutdown); the status.
+    /// The log is then checked for panics (as on drop).
     pub fn stop(mut self) -> Option<std::process::ExitStatus> {
         self.child.signal(libc::SIGTERM);
         self.child.wait_timeout(crate::procs::STOP_DEADLINE)
     }
+
+    /// For a test that provokes a panic on purpose (the service boundary's
+    /// catch): its log is not checked for panics when it stops.
+    pub fn expect_panics(&mut self) {
+        self.panics_expected = true;
+    }
+
+    /// Fails the test now if the gateway's log shows a panic so far.
+    pub fn assert_no_panic(&self) {
+        let panics = panics_in(&self.log_text());
+        assert!(
+            panics.is_empty(),
+            "the gateway panicked (a panic is a bug report); log {}:\n{}",
+            self.dir.join("s3gw.log").display(),
+            panics.join("\n")
+        );
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        // A failing test already reports its own failure; a second panic
+        // while unwinding would abort the test binary.
+        if self.panics_expected || std::thread::panicking() {
+            return;
+        }
+        self.assert_no_panic();
+    }
+}
+
+/// The lines of a gateway log that report a panic: the standard panic
+/// hook's `thread '...' panicked at file:line:col:` and a line logged by
+/// the service boundary's catch (any line saying `panicked`), each with the
+/// line after it (the message).
+pub fn panics_in(log: &str) -> Vec<String> {
+    let lines: Vec<&str> = log.lines().collect();
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.contains("panicked") {
+            let next = lines.get(i + 1).copied().unwrap_or("");
+            out.push(format!("{l}\n{next}"));
+        }
+    }
+    out
 }
 
 /// The first key of a keys file (the embedded default's development key).
@@ -306,4 +359,22 @@ pub fn wildcard_cert(dir: &Path, domain: &str) -> (PathBuf, PathBuf, String) {
     std::fs::write(&c, &cert_pem).expect("cert.pem");
     std::fs::write(&k, ck.key_pair.serialize_pem()).expect("key.pem");
     (c, k, cert_pem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::panics_in;
+
+    #[test]
+    fn panics_in_finds_the_hook_and_the_boundary_lines_only() {
+        let log = "INFO s3gw: request done\n\
+                   thread 'actix-rt|system:0|arbiter:0' panicked at gateway/src/x.rs:1:2:\n\
+                   boom\n\
+                   ERROR s3gw: request handler panicked; answered 500 InternalError panic=boom\n\
+                   INFO s3gw: key \"panic-room\" stored\n";
+        let found = panics_in(log);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].contains("panicked at") && found[0].ends_with("boom"));
+        assert!(panics_in("INFO all good\n").is_empty());
+    }
 }

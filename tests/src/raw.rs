@@ -131,7 +131,9 @@ impl RawSigner {
         }
     }
 
-    fn signing_key(&self, date: &str) -> Vec<u8> {
+    /// The SigV4 signing key for `date` (`YYYYMMDD`), e.g. to sign the
+    /// chunks of a raw aws-chunked body.
+    pub fn signing_key(&self, date: &str) -> Vec<u8> {
         let k = hmac_sha256(
             format!("AWS4{}", self.key.secret).as_bytes(),
             date.as_bytes(),

@@ -17,7 +17,7 @@
 //! aborts its native write; the gateway downcasts the error back to the
 //! precise S3 error.
 
-mod chunked;
+pub(crate) mod chunked;
 pub mod digest;
 
 use std::collections::VecDeque;

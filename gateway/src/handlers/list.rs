@@ -250,11 +250,11 @@ pub(super) fn max_param(q: &Query, name: &str) -> Result<u32, S3Error> {
     }
 }
 
-pub(super) fn encode_token(key: &str) -> String {
+pub(crate) fn encode_token(key: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(key.as_bytes())
 }
 
-pub(super) fn decode_token(t: &str) -> Result<String, S3Error> {
+pub(crate) fn decode_token(t: &str) -> Result<String, S3Error> {
     base64::engine::general_purpose::STANDARD
         .decode(t.trim())
         .ok()

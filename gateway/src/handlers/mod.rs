@@ -25,7 +25,7 @@ use crate::xml::{self, NS};
 
 mod bucket;
 mod bucket_config;
-mod list;
+pub(crate) mod list;
 mod multipart;
 mod object;
 #[cfg(test)]
