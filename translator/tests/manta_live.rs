@@ -458,6 +458,20 @@ async fn listing_equivalence() {
         };
         keys.insert(k);
     }
+    // SQL LIKE metacharacters (the real store matches `prefix` as an
+    // unescaped LIKE pattern) and look-alikes they would wrongly match.
+    for i in 0..400 {
+        keys.insert(match i % 8 {
+            0 => format!("p_{}/{i}", i % 3),
+            1 => format!("px{}/{i}", i % 3),
+            2 => format!("p%{i}"),
+            3 => format!("p\\{}/{i}", i % 2),
+            4 => format!("pé_{i}"),
+            5 => format!("p_%\\{i}"),
+            6 => format!("p{i}"),
+            _ => format!("pü/{}/{i}", i % 5),
+        });
+    }
     let results: Vec<_> = stream::iter(keys.iter().cloned())
         .map(|k| {
             let b = b.clone();
@@ -497,6 +511,16 @@ async fn listing_equivalence() {
         ("dir3/", Some("/")),
         ("x--", Some("--")),
         (".", None),
+        ("p_", Some("/")),
+        ("p_", None),
+        ("p_1/", Some("/")),
+        ("p%", None),
+        ("p\\", Some("/")),
+        ("p\\1/", None),
+        ("p_%", None),
+        ("pé_", None),
+        ("p", Some("/")),
+        ("pü/", Some("/")),
     ] {
         for m in [7, 1000] {
             combos.push((p, d, m));
