@@ -431,10 +431,14 @@ impl NativeResponse {
             .and_then(|v| String::from_utf8(v.as_bytes().to_vec()).ok())
     }
 
-    /// The `code` of a JSON error body.
+    /// The `code` of a JSON error body, flat (`{"code":..}`) or nested as
+    /// the real server's 409s (`{"statusCode":409,"body":{"code":..}}`).
     pub fn error_code(&self) -> Option<String> {
         let v: serde_json::Value = serde_json::from_slice(&self.body).ok()?;
-        v.get("code")?.as_str().map(str::to_owned)
+        v.get("code")
+            .or_else(|| v.get("body")?.get("code"))?
+            .as_str()
+            .map(str::to_owned)
     }
 
     /// The body as JSON lines (a listing), panicking on malformed lines or
