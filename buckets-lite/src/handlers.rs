@@ -454,9 +454,13 @@ fn stored_headers(req: &HttpRequest, limits: &Limits) -> Vec<(String, String)> {
     out
 }
 
+/// The stored Content-Type. The real server replaces a value without `/`
+/// by a lookup from the object name, losing any parameters
+/// (`middleware.js`); buckets-lite replaces it by the lookup's default,
+/// `application/octet-stream`.
 fn content_type(req: &HttpRequest) -> String {
     header(req, "content-type")
-        .filter(|v| !v.is_empty())
+        .filter(|v| v.contains('/'))
         .unwrap_or("application/octet-stream")
         .to_owned()
 }

@@ -168,6 +168,22 @@ async fn routes_statuses_and_headers() {
         Some("application/octet-stream")
     );
     assert_eq!(r.header("durability-level").as_deref(), Some("2"));
+    // A Content-Type without `/` is replaced, parameters and all.
+    let r = c
+        .put_object(
+            "bkt",
+            "ct",
+            b"x".to_vec(),
+            &[("content-type", "weird; x=1")],
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let r = c.head(&c.object_path("bkt", "ct"), &[]).await;
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/octet-stream")
+    );
+    assert_eq!(c.delete(&c.object_path("bkt", "ct"), &[]).await.status, 204);
     let r = c.head(&c.object_path("bkt", "empty"), &[]).await;
     assert_eq!(
         r.header("durability-level").as_deref(),
