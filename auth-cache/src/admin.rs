@@ -111,6 +111,9 @@ pub enum AdminError {
     /// The keys file cannot be read or written.
     #[error("keys file: {0}")]
     File(String),
+    /// The key source cannot do this.
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 /// Tenant self-service on access keys, for both sources.
@@ -140,6 +143,16 @@ pub trait KeyAdmin: Send + Sync {
     ) -> Result<(), AdminError>;
     /// Deletes a key.
     async fn delete(&self, owner: &KeyOwner, id: &AccessKeyId) -> Result<(), AdminError>;
+    /// Sets an account's `disabled` flag (a directory only).
+    async fn set_account_disabled(
+        &self,
+        _account_login: &str,
+        _disabled: bool,
+    ) -> Result<(), AdminError> {
+        Err(AdminError::Unsupported(
+            "accounts can be disabled only in a directory ([keys] source = \"ldap\")",
+        ))
+    }
 }
 
 fn now_ms() -> u64 {
@@ -181,14 +194,21 @@ impl LdapKeyAdmin {
         LdapKeyAdmin { cfg }
     }
 
+    /// Runs one operation under the operation timeout; an error names the
+    /// operation and the directory's URL.
     async fn timed<T>(
         &self,
+        what: &str,
         fut: impl std::future::Future<Output = ldap3::result::Result<T>>,
     ) -> Result<T, AdminError> {
+        let url = &self.cfg.url;
         match tokio::time::timeout(self.cfg.operation_timeout, fut).await {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(AdminError::Directory(e.to_string())),
-            Err(_) => Err(AdminError::Directory("timed out".into())),
+            Ok(Err(e)) => Err(AdminError::Directory(format!("{what} at {url}: {e}"))),
+            Err(_) => Err(AdminError::Directory(format!(
+                "{what} at {url}: no answer within {:?}",
+                self.cfg.operation_timeout
+            ))),
         }
     }
 
@@ -203,12 +223,17 @@ impl LdapKeyAdmin {
                 .set_starttls(self.cfg.starttls);
         }
         let (conn, mut ldap) = self
-            .timed(LdapConnAsync::with_settings(settings, &self.cfg.url))
+            .timed(
+                "connect",
+                LdapConnAsync::with_settings(settings, &self.cfg.url),
+            )
             .await?;
         ldap3::drive!(conn);
         let (dn, pw) = (&self.cfg.bind_dn, self.cfg.bind_password.expose_str());
-        self.timed(async { ldap.simple_bind(dn, pw).await?.success() })
-            .await?;
+        self.timed(&format!("bind as {dn:?}"), async {
+            ldap.simple_bind(dn, pw).await?.success()
+        })
+        .await?;
         Ok(ldap)
     }
 
@@ -224,7 +249,7 @@ impl LdapKeyAdmin {
             ldap_escape(owner.account_login.as_str())
         );
         let (entries, _) = self
-            .timed(async {
+            .timed("find account", async {
                 ldap.search(base, Scope::OneLevel, &filter, vec!["uuid"])
                     .await?
                     .success()
@@ -251,7 +276,7 @@ impl LdapKeyAdmin {
             ldap_escape(prefixed.as_str())
         );
         let (entries, _) = self
-            .timed(async {
+            .timed("find sub-user", async {
                 ldap.search(&acct.dn, Scope::OneLevel, &filter, vec!["uuid"])
                     .await?
                     .success()
@@ -274,6 +299,24 @@ impl LdapKeyAdmin {
         owner: &KeyOwner,
         dn: &str,
     ) -> Result<Vec<KeyInfo>, AdminError> {
+        Ok(self
+            .list_ranked(ldap, owner, dn)
+            .await?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect())
+    }
+
+    /// The owner's keys sorted by id, each with its rank in creation order:
+    /// the directory's own change sequence number (`entryCSN`, assigned by
+    /// the server, so later writes rank later) where it has one, else
+    /// `created` and then the id.
+    async fn list_ranked(
+        &self,
+        ldap: &mut Ldap,
+        owner: &KeyOwner,
+        dn: &str,
+    ) -> Result<Vec<(KeyInfo, usize)>, AdminError> {
         let attrs = vec![
             "accesskeyid",
             "status",
@@ -281,36 +324,105 @@ impl LdapKeyAdmin {
             "created",
             "updated",
             "credentialtype",
+            "entryCSN",
         ];
         let (entries, _) = self
-            .timed(async {
+            .timed("list keys", async {
                 ldap.search(dn, Scope::OneLevel, "(objectclass=accesskey)", attrs)
                     .await?
                     .success()
             })
             .await?;
-        let mut out: Vec<KeyInfo> = entries
+        let mut out: Vec<(KeyInfo, Option<String>)> = entries
             .into_iter()
             .map(SearchEntry::construct)
             .filter_map(|e| {
                 let a = ufds::normalise(e.attrs);
                 let get = |k: &str| a.get(k).and_then(|v| v.first()).cloned();
-                Some(KeyInfo {
-                    access_key_id: get("accesskeyid")?.parse().ok()?,
-                    status: get("status")
-                        .and_then(|s| KeyStatus::parse(&s))
-                        .unwrap_or(KeyStatus::Inactive),
-                    description: get("description"),
-                    created: get("created").and_then(|v| v.parse().ok()),
-                    updated: get("updated").and_then(|v| v.parse().ok()),
-                    credential_type: get("credentialtype").unwrap_or_else(|| "permanent".into()),
-                    account_login: owner.account_login.clone(),
-                    subuser_login: owner.subuser_login.clone(),
-                })
+                let csn = get("entrycsn");
+                Some((
+                    KeyInfo {
+                        access_key_id: get("accesskeyid")?.parse().ok()?,
+                        status: get("status")
+                            .and_then(|s| KeyStatus::parse(&s))
+                            .unwrap_or(KeyStatus::Inactive),
+                        description: get("description"),
+                        created: get("created").and_then(|v| v.parse().ok()),
+                        updated: get("updated").and_then(|v| v.parse().ok()),
+                        credential_type: get("credentialtype")
+                            .unwrap_or_else(|| "permanent".into()),
+                        account_login: owner.account_login.clone(),
+                        subuser_login: owner.subuser_login.clone(),
+                    },
+                    csn,
+                ))
             })
             .collect();
-        out.sort_by(|a, b| a.access_key_id.cmp(&b.access_key_id));
-        Ok(out)
+        let all_csn = out.iter().all(|(_, c)| c.is_some());
+        out.sort_by(|(a, ac), (b, bc)| {
+            let by_csn = if all_csn {
+                ac.cmp(bc)
+            } else {
+                std::cmp::Ordering::Equal
+            };
+            by_csn
+                .then(a.created.cmp(&b.created))
+                .then(a.access_key_id.cmp(&b.access_key_id))
+        });
+        let mut ranked: Vec<(KeyInfo, usize)> = out
+            .into_iter()
+            .enumerate()
+            .map(|(i, (k, _))| (k, i + 1))
+            .collect();
+        ranked.sort_by(|a, b| a.0.access_key_id.cmp(&b.0.access_key_id));
+        Ok(ranked)
+    }
+
+    /// Whether a key with this id exists anywhere under the users base.
+    async fn id_exists(&self, ldap: &mut Ldap, id: &AccessKeyId) -> Result<bool, AdminError> {
+        let filter = format!(
+            "(&(objectclass=accesskey)(accesskeyid={}))",
+            ldap_escape(id.as_str())
+        );
+        let base = &self.cfg.users_base;
+        let (entries, _) = self
+            .timed("look for the key id", async {
+                ldap.search(base, Scope::Subtree, &filter, vec!["1.1"])
+                    .await?
+                    .success()
+            })
+            .await?;
+        Ok(!entries.is_empty())
+    }
+
+    /// Sets an account's `disabled` attribute (UFDS's spelling: the strings
+    /// `true` / `false`): every key of the account and of its sub-users
+    /// stops (or starts again) authenticating within one poll interval.
+    async fn account_disabled(
+        &self,
+        account_login: &str,
+        disabled: bool,
+    ) -> Result<(), AdminError> {
+        let mut ldap = self.connect().await?;
+        let (dn, ..) = self
+            .owner_dn(&mut ldap, &KeyOwner::account(account_login))
+            .await?;
+        let v = if disabled { "true" } else { "false" };
+        let res = self
+            .timed(
+                "modify account",
+                ldap.modify(&dn, vec![Mod::Replace("disabled", HashSet::from([v]))]),
+            )
+            .await?;
+        let _ = ldap.unbind().await;
+        match res.rc {
+            0 => Ok(()),
+            RC_NO_SUCH_OBJECT => Err(AdminError::NoSuchUser),
+            _ => Err(AdminError::Directory(format!(
+                "modify account at {}: {res}",
+                self.cfg.url
+            ))),
+        }
     }
 
     async fn modify(
@@ -328,12 +440,12 @@ impl LdapKeyAdmin {
             Mod::Replace(attr, HashSet::from([value])),
             Mod::Replace("updated", HashSet::from([updated.as_str()])),
         ];
-        let res = self.timed(ldap.modify(&key_dn, mods)).await?;
+        let res = self.timed("modify key", ldap.modify(&key_dn, mods)).await?;
         let _ = ldap.unbind().await;
         match res.rc {
             0 => Ok(()),
             RC_NO_SUCH_OBJECT => Err(AdminError::NoSuchKey),
-            _ => Err(AdminError::Directory(res.to_string())),
+            _ => Err(AdminError::Directory(format!("at {}: {res}", self.cfg.url))),
         }
     }
 }
@@ -353,7 +465,20 @@ impl KeyAdmin for LdapKeyAdmin {
         if self.list_under(&mut ldap, owner, &dn).await?.len() >= MAX_KEYS_PER_USER {
             return Err(AdminError::TooManyKeys);
         }
-        let id = generate_access_key_id();
+        // An id that exists anywhere (under any owner) is never created a
+        // second time: a duplicate authenticates nobody.
+        let mut id = generate_access_key_id();
+        let mut tries = 0;
+        while self.id_exists(&mut ldap, &id).await? {
+            tries += 1;
+            if tries >= 3 {
+                return Err(AdminError::Directory(format!(
+                    "create key at {}: generated ids keep colliding with existing ones",
+                    self.cfg.url
+                )));
+            }
+            id = generate_access_key_id();
+        }
         let secret = generate_secret();
         let now = now_ms();
         let now_s = now.to_string();
@@ -370,8 +495,37 @@ impl KeyAdmin for LdapKeyAdmin {
             attrs.push(("description", HashSet::from([d])));
         }
         let key_dn = format!("accesskeyid={}, {dn}", id.as_str());
-        self.timed(async { ldap.add(&key_dn, attrs).await?.success() })
-            .await?;
+        self.timed("add key", async {
+            ldap.add(&key_dn, attrs).await?.success()
+        })
+        .await?;
+        // The limit under concurrent creates: the directory is the
+        // arbiter. Count after the add; a key that ranks past the limit in
+        // the server's own order (entryCSN) is rolled back. Later writes
+        // rank later, so the first MAX_KEYS_PER_USER keep theirs and every
+        // other creator removes its own.
+        let ranked = self.list_ranked(&mut ldap, owner, &dn).await;
+        let rank = match &ranked {
+            Ok(r) => r
+                .iter()
+                .find(|(k, _)| k.access_key_id == id)
+                .map(|(_, n)| *n),
+            Err(_) => None,
+        };
+        if rank.is_none_or(|n| n > MAX_KEYS_PER_USER) {
+            let del = self.timed("roll back key", ldap.delete(&key_dn)).await;
+            let _ = ldap.unbind().await;
+            ranked?;
+            del?;
+            return Err(if rank.is_some() {
+                AdminError::TooManyKeys
+            } else {
+                AdminError::Directory(format!(
+                    "create key at {}: the new key is not listed",
+                    self.cfg.url
+                ))
+            });
+        }
         let _ = ldap.unbind().await;
         Ok(NewKey {
             access_key_id: id.clone(),
@@ -417,16 +571,24 @@ impl KeyAdmin for LdapKeyAdmin {
         self.modify(owner, id, "description", description).await
     }
 
+    async fn set_account_disabled(
+        &self,
+        account_login: &str,
+        disabled: bool,
+    ) -> Result<(), AdminError> {
+        self.account_disabled(account_login, disabled).await
+    }
+
     async fn delete(&self, owner: &KeyOwner, id: &AccessKeyId) -> Result<(), AdminError> {
         let mut ldap = self.connect().await?;
         let (dn, ..) = self.owner_dn(&mut ldap, owner).await?;
         let key_dn = format!("accesskeyid={}, {dn}", id.as_str());
-        let res = self.timed(ldap.delete(&key_dn)).await?;
+        let res = self.timed("delete key", ldap.delete(&key_dn)).await?;
         let _ = ldap.unbind().await;
         match res.rc {
             0 => Ok(()),
             RC_NO_SUCH_OBJECT => Err(AdminError::NoSuchKey),
-            _ => Err(AdminError::Directory(res.to_string())),
+            _ => Err(AdminError::Directory(format!("at {}: {res}", self.cfg.url))),
         }
     }
 }

@@ -58,6 +58,16 @@ pub struct CacheStats {
     pub since_last_poll: Option<Duration>,
     /// The initial load is done.
     pub ready: bool,
+    /// Access key ids currently present more than once in the source
+    /// (each authenticates nobody).
+    pub duplicate_key_ids: u64,
+    /// Lookups refused because their id is present more than once.
+    pub ambiguous_lookups: u64,
+    /// How changes are followed (LDAP): `changelog`, `syncrepl`, `poll`.
+    pub follow_mode: Option<&'static str>,
+    /// The directory answered within the grace period (always true for a
+    /// keys file). Readiness requires it.
+    pub directory_ok: bool,
 }
 
 #[derive(Default)]
@@ -68,6 +78,7 @@ pub(crate) struct Counters {
     pub rate_limited: AtomicU64,
     pub ldap_queries: AtomicU64,
     pub ldap_errors: AtomicU64,
+    pub ambiguous: AtomicU64,
 }
 
 pub(crate) type LookupResult = Result<Option<Arc<Credential>>, LookupError>;
@@ -239,6 +250,13 @@ impl KeyCache {
                 c.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(None);
             }
+            Resolved::Ambiguous => {
+                // Fail closed: logged when the duplicate was loaded.
+                c.hits.fetch_add(1, Ordering::Relaxed);
+                c.ambiguous.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(access_key_id = %id, "refused: access key id present more than once in the directory");
+                return Ok(None);
+            }
             Resolved::Unknown => {
                 c.misses.fetch_add(1, Ordering::Relaxed);
             }
@@ -284,12 +302,35 @@ impl KeyCache {
         self.inner.ready.load(Ordering::Acquire)
     }
 
+    /// Whether the key source is usable for readiness: a keys file always;
+    /// a directory once loaded and while it answered within the grace
+    /// period (past it, every lookup is answered 503, so the instance must
+    /// leave the load balancer).
+    pub fn directory_ok(&self) -> bool {
+        match &self.inner.kind {
+            Kind::File => true,
+            Kind::Ldap(state) => self.is_ready() && state.within_grace(&self.inner),
+        }
+    }
+
     /// Current counters.
     pub fn stats(&self) -> CacheStats {
         let i = &self.inner;
         let c = &i.counters;
+        let (keys_cached, duplicate_key_ids) = {
+            let s = i.store.read().expect("lock");
+            (s.key_count() as u64, s.duplicate_ids() as u64)
+        };
+        let follow_mode = match &i.kind {
+            Kind::File => None,
+            Kind::Ldap(st) => st.mode.lock().expect("lock").map(|m| m.as_str()),
+        };
         CacheStats {
-            keys_cached: i.store.read().expect("lock").keys.len() as u64,
+            keys_cached,
+            duplicate_key_ids,
+            ambiguous_lookups: c.ambiguous.load(Ordering::Relaxed),
+            follow_mode,
+            directory_ok: self.directory_ok(),
             hits: c.hits.load(Ordering::Relaxed),
             misses: c.misses.load(Ordering::Relaxed),
             negative_hits: c.negative_hits.load(Ordering::Relaxed),

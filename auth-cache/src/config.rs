@@ -13,7 +13,10 @@
 //! # users_base = "ou=users, o=smartdc"
 //! # changelog_base = "cn=changelog"
 //! # latest_changenumber_dn = "cn=latestchangenumber"
+//! # follow = "auto"                           # auto | changelog | syncrepl | poll
 //! # poll_interval = 10.0
+//! # reconcile_interval = 300.0
+//! # miss_timeout = 2.0
 //! # poll_batch = 1000
 //! # page_size = 500
 //! # negative_ttl = 10.0
@@ -99,10 +102,27 @@ pub struct LdapConfig {
     /// The entry whose `count` is the newest changenumber.
     #[serde(default = "d_latest")]
     pub latest_changenumber_dn: String,
-    /// Pause between changelog polls when the last one was empty, seconds.
+    /// How changes are followed: `auto` (the default) uses UFDS's
+    /// `cn=changelog` when the directory has one, else RFC 4533 syncrepl
+    /// when the directory offers it (OpenLDAP's syncprov), else a
+    /// `modifyTimestamp` poll; the choice is logged at start.
+    #[serde(default)]
+    pub follow: FollowMode,
+    /// Pause between changelog (or `modifyTimestamp`) polls when the last
+    /// one was empty, and between liveness probes under syncrepl, seconds.
     /// A revocation takes effect within this time. Default 10 (as mahi).
     #[serde(default = "d_poll", deserialize_with = "secs")]
     pub poll_interval: Duration,
+    /// Every this many seconds the whole directory is read again and
+    /// replaces the cache: heals anything a follower missed (and, under
+    /// the `modifyTimestamp` poll, is what catches deletes). Default 300.
+    #[serde(default = "d_reconcile", deserialize_with = "secs")]
+    pub reconcile_interval: Duration,
+    /// Timeout of the directory query for an id the cache does not hold
+    /// (a request waits for it), seconds. Default 2. Once the directory is
+    /// known to be unreachable, such lookups fail at once.
+    #[serde(default = "d_miss_timeout", deserialize_with = "secs")]
+    pub miss_timeout: Duration,
     /// Size limit of one changelog poll (mahi: 1000). A full batch is
     /// followed by another poll at once.
     #[serde(default = "d_poll_batch")]
@@ -163,7 +183,10 @@ impl LdapConfig {
             users_base: d_users_base(),
             changelog_base: d_changelog_base(),
             latest_changenumber_dn: d_latest(),
+            follow: FollowMode::Auto,
             poll_interval: d_poll(),
+            reconcile_interval: d_reconcile(),
+            miss_timeout: d_miss_timeout(),
             poll_batch: d_poll_batch(),
             page_size: d_page_size(),
             negative_ttl: d_negative_ttl(),
@@ -181,6 +204,87 @@ impl LdapConfig {
     }
 }
 
+/// How the LDAP source follows changes (`[keys] follow`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FollowMode {
+    /// Changelog if present, else syncrepl if offered, else poll.
+    #[default]
+    Auto,
+    /// UFDS's `cn=changelog` (what UFDS offers; mahi does the same).
+    Changelog,
+    /// RFC 4533 content synchronisation, refreshAndPersist.
+    Syncrepl,
+    /// A `modifyTimestamp` poll; deletes are caught by the reconcile.
+    Poll,
+}
+
+impl KeySourceConfig {
+    /// Checks what can be checked without a network: the URL's scheme and
+    /// host, the CA file, the timings; for a keys file, that it reads and
+    /// parses exactly as `serve` will load it. The error names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            KeySourceConfig::File(f) => crate::file::read_keys_file(&f.path)
+                .map(|_| ())
+                .map_err(|e| format!("keys.path: {e}")),
+            KeySourceConfig::Ldap(l) => l.validate(),
+        }
+    }
+}
+
+impl LdapConfig {
+    /// See [`KeySourceConfig::validate`].
+    pub fn validate(&self) -> Result<(), String> {
+        let lower = self.url.to_ascii_lowercase();
+        let rest = lower
+            .strip_prefix("ldap://")
+            .or_else(|| lower.strip_prefix("ldaps://"))
+            .ok_or_else(|| format!("keys.url: {:?} is not an ldap:// or ldaps:// URL", self.url))?;
+        let hostport = rest.split('/').next().unwrap_or("");
+        let host = match hostport.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || hostport.starts_with('[') => {
+                if p.parse::<u16>().map_or(true, |p| p == 0) {
+                    return Err(format!("keys.url: {:?} has no valid port", self.url));
+                }
+                h
+            }
+            _ => hostport,
+        };
+        if host.is_empty() || host.contains(['@', '?', '#', ' ']) {
+            return Err(format!("keys.url: {:?} names no host", self.url));
+        }
+        if self.bind_dn.trim().is_empty() {
+            return Err("keys.bind_dn: must not be empty".into());
+        }
+        if self.starttls && lower.starts_with("ldaps://") {
+            return Err("keys.starttls: not with an ldaps:// URL".into());
+        }
+        if lower.starts_with("ldaps://") || self.starttls || self.ca_file.is_some() {
+            crate::ldap::tls_config(self).map_err(|e| match e {
+                crate::cache::StartError::Config(m) | crate::cache::StartError::KeysFile(m) => {
+                    format!("keys.{m}")
+                }
+            })?;
+        }
+        if self.page_size == 0 || self.poll_batch == 0 {
+            return Err("keys.page_size and keys.poll_batch must be > 0".into());
+        }
+        for (k, d) in [
+            ("keys.poll_interval", self.poll_interval),
+            ("keys.reconcile_interval", self.reconcile_interval),
+            ("keys.miss_timeout", self.miss_timeout),
+            ("keys.operation_timeout", self.operation_timeout),
+            ("keys.connect_timeout", self.connect_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(format!("{k}: must be positive"));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn d_reload() -> Duration {
     Duration::from_secs(2)
 }
@@ -195,6 +299,12 @@ fn d_latest() -> String {
 }
 fn d_poll() -> Duration {
     Duration::from_secs(10)
+}
+fn d_reconcile() -> Duration {
+    Duration::from_secs(300)
+}
+fn d_miss_timeout() -> Duration {
+    Duration::from_secs(2)
 }
 fn d_poll_batch() -> u32 {
     1000
@@ -269,6 +379,33 @@ mod tests {
         assert_eq!(c.grace, Duration::from_secs(900));
         assert_eq!(c.users_base, "ou=users, o=smartdc");
         assert!(!format!("{c:?}").contains("\"pw\""));
+    }
+
+    #[test]
+    fn validation_names_the_key() {
+        let ok = LdapConfig::new("ldap://127.0.0.1:389", "cn=x", "p");
+        assert_eq!(ok.validate(), Ok(()));
+        assert_eq!(
+            LdapConfig::new("ldaps://ufds.example.com", "cn=x", "p").validate(),
+            Ok(())
+        );
+        for bad in [
+            "http://127.0.0.1:389",
+            "127.0.0.1:389",
+            "ldap://",
+            "ldap://:389",
+            "ldap://h:0",
+            "ldap://h:x",
+        ] {
+            let e = LdapConfig::new(bad, "cn=x", "p").validate().unwrap_err();
+            assert!(e.starts_with("keys.url"), "{bad}: {e}");
+        }
+        let mut c = ok.clone();
+        c.ca_file = Some("/nonexistent/ca.pem".into());
+        assert!(c.validate().unwrap_err().contains("ca_file"));
+        let mut c = ok;
+        c.miss_timeout = Duration::ZERO;
+        assert!(c.validate().unwrap_err().contains("keys.miss_timeout"));
     }
 
     #[test]

@@ -117,22 +117,23 @@ pub(crate) fn to_store(file: &KeysFile, path: &Path) -> Store {
                 },
             );
         }
-        if store.keys.contains_key(&id) {
-            tracing::warn!(file = %path.display(), access_key_id = %id, "duplicate key id; the last one wins");
+        let id_s = id.to_string();
+        let others = store.insert_key(KeyRecord {
+            id,
+            secret: k.secret.clone(),
+            status: k.status,
+            account_uuid: k.account_uuid.clone(),
+            subuser_uuid: k.subuser_uuid.clone(),
+            description: k.description.clone(),
+            updated: k.updated,
+            temporary: false,
+        });
+        if !others.is_empty() {
+            tracing::error!(
+                file = %path.display(), access_key_id = %id_s,
+                "access key id listed for more than one owner: it authenticates nobody"
+            );
         }
-        store.keys.insert(
-            id.clone(),
-            KeyRecord {
-                id,
-                secret: k.secret.clone(),
-                status: k.status,
-                account_uuid: k.account_uuid.clone(),
-                subuser_uuid: k.subuser_uuid.clone(),
-                description: k.description.clone(),
-                updated: k.updated,
-                temporary: false,
-            },
-        );
     }
     store
 }
@@ -162,7 +163,7 @@ pub(crate) fn start(
                 match read_keys_file(&cfg.path) {
                     Ok(file) => {
                         let store = to_store(&file, &cfg.path);
-                        tracing::info!(file = %cfg.path.display(), keys = store.keys.len(), "keys file reloaded");
+                        tracing::info!(file = %cfg.path.display(), keys = store.key_count(), "keys file reloaded");
                         *inner.store.write().expect("lock") = store;
                         seen = now;
                     }

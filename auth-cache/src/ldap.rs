@@ -13,18 +13,20 @@
 //! `operation_timeout`, so a server that accepts and never answers costs
 //! timeouts, never a hang.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
+use ldap3::controls::{parse_syncinfo, EntryState, RefreshMode, SyncInfo, SyncRequest, SyncState};
 use ldap3::{
     ldap_escape, Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry, SearchOptions,
 };
 use tokio::sync::Notify;
 
 use crate::cache::{Inner, Kind, LookupError, LookupResult, NegativeCache, StartError};
-use crate::config::LdapConfig;
+use crate::config::{FollowMode, LdapConfig};
 use crate::store::{Resolved, Store};
 use crate::types::AccessKeyId;
 use crate::ufds::{self, Target};
@@ -45,6 +47,14 @@ const ENTRY_ATTRS: &[&str] = &[
     "updated",
     "credentialtype",
 ];
+
+/// The people and keys.
+const LOAD_FILTER: &str = "(|(objectclass=sdcperson)(objectclass=accesskey))";
+
+/// RFC 4533 Sync Request control (listed in a RootDSE's supportedControl).
+const SYNC_REQUEST_OID: &str = "1.3.6.1.4.1.4203.1.9.1.1";
+/// RFC 4533 Sync State control (on every entry of a sync search).
+const SYNC_STATE_OID: &str = "1.3.6.1.4.1.4203.1.9.1.2";
 
 /// Attributes read from changelog records.
 const CHANGE_ATTRS: &[&str] = &["changenumber", "targetdn", "changetype", "changes"];
@@ -86,6 +96,12 @@ pub(crate) struct LdapState {
     broken: Notify,
     pub negative: Mutex<NegativeCache>,
     limiter: Mutex<Bucket>,
+    /// The mechanism in use (set at the first connect).
+    pub mode: Mutex<Option<Mode>>,
+    /// When the last full load / reconcile finished.
+    last_reconcile: Mutex<Instant>,
+    /// Poll mode: the newest `modifyTimestamp` seen.
+    newest_modified: Mutex<Option<String>>,
 }
 
 impl LdapState {
@@ -120,6 +136,9 @@ impl LdapState {
             tls,
             conn: Mutex::new(None),
             broken: Notify::new(),
+            mode: Mutex::new(None),
+            last_reconcile: Mutex::new(Instant::now()),
+            newest_modified: Mutex::new(None),
             cfg,
         })
     }
@@ -135,6 +154,12 @@ impl LdapState {
             )),
             _ => Ok(()),
         }
+    }
+
+    /// Whether the directory answered within the grace period (always
+    /// true before the first load: readiness then waits for the load).
+    pub fn within_grace(&self, inner: &Inner) -> bool {
+        self.check_grace(inner).is_ok()
     }
 
     pub fn drop_connection(&self) {
@@ -229,8 +254,66 @@ async fn connect(inner: &Inner) -> Result<Ldap, String> {
     Ok(ldap)
 }
 
-/// The background follower: connect, load once, poll forever; reconnect
-/// with backoff on any failure.
+/// How this directory's changes are followed (see `FollowMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Changelog,
+    Syncrepl,
+    Poll,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Changelog => "changelog",
+            Mode::Syncrepl => "syncrepl",
+            Mode::Poll => "poll",
+        }
+    }
+}
+
+/// Picks the mechanism: the configured one, or (auto) the changelog when
+/// the directory has one, else syncrepl when its RootDSE lists the Sync
+/// Request control, else the `modifyTimestamp` poll.
+async fn detect(inner: &Inner, mut ldap: Ldap) -> Result<Mode, String> {
+    let cfg = &state(inner).cfg;
+    match cfg.follow {
+        FollowMode::Changelog => return Ok(Mode::Changelog),
+        FollowMode::Syncrepl => return Ok(Mode::Syncrepl),
+        FollowMode::Poll => return Ok(Mode::Poll),
+        FollowMode::Auto => {}
+    }
+    let r = op(inner, "look for the changelog", async {
+        ldap.search(
+            &cfg.changelog_base,
+            Scope::Base,
+            "(objectclass=*)",
+            vec!["1.1"],
+        )
+        .await
+    })
+    .await?;
+    match r.1.rc {
+        0 => return Ok(Mode::Changelog),
+        RC_NO_SUCH_OBJECT => {}
+        _ => return Err(format!("look for the changelog: {}", r.1)),
+    }
+    let r = op(inner, "read the RootDSE", async {
+        ldap.search("", Scope::Base, "(objectclass=*)", vec!["supportedControl"])
+            .await?
+            .success()
+    })
+    .await?;
+    let syncrepl = r.0.into_iter().map(SearchEntry::construct).any(|e| {
+        ufds::normalise(e.attrs)
+            .get("supportedcontrol")
+            .is_some_and(|v| v.iter().any(|c| c == SYNC_REQUEST_OID))
+    });
+    Ok(if syncrepl { Mode::Syncrepl } else { Mode::Poll })
+}
+
+/// The background follower: connect, pick the mechanism, load, follow;
+/// reconnect with backoff on any failure.
 pub(crate) async fn follow(inner: Arc<Inner>) {
     let st = state(&inner);
     let cfg = &st.cfg;
@@ -247,54 +330,319 @@ pub(crate) async fn follow(inner: Arc<Inner>) {
         };
         *st.conn.lock().expect("lock") = Some(ldap.clone());
         tracing::info!(url = %cfg.url, "LDAP connected");
-        if !inner.ready.load(Ordering::Acquire) {
-            let t0 = Instant::now();
-            match initial_load(&inner, ldap.clone()).await {
-                Ok(keys) => {
-                    inner.ready.store(true, Ordering::Release);
-                    inner.mark_success();
-                    tracing::info!(keys, elapsed = ?t0.elapsed(), "initial key load done");
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "initial key load failed");
-                    st.drop_connection();
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(cfg.backoff_max);
-                    continue;
-                }
-            }
-        }
-        backoff = cfg.backoff_min;
-        loop {
-            let r = poll_once(&inner, ldap.clone()).await;
-            if r.is_ok() {
-                // A miss query that timed out (e.g. a server paused for a
-                // moment) withdraws the connection so later misses fail
-                // fast; a poll that works on it puts it back.
-                st.conn
-                    .lock()
-                    .expect("lock")
-                    .get_or_insert_with(|| ldap.clone());
-            }
-            match r {
-                Ok(0) => {
-                    inner.mark_success();
-                    tokio::select! {
-                        _ = tokio::time::sleep(cfg.poll_interval) => {}
-                        _ = st.broken.notified() => {}
+        let r = match detect(&inner, ldap.clone()).await {
+            Ok(mode) => {
+                let before = st.mode.lock().expect("lock").replace(mode);
+                if before != Some(mode) {
+                    match mode {
+                        Mode::Changelog => tracing::info!(
+                            url = %cfg.url, changelog = %cfg.changelog_base,
+                            "following the directory's changelog (UFDS)"
+                        ),
+                        Mode::Syncrepl => tracing::info!(
+                            url = %cfg.url, changelog = %cfg.changelog_base,
+                            "the directory has no changelog: following changes with RFC 4533 syncrepl (refreshAndPersist)"
+                        ),
+                        Mode::Poll => tracing::warn!(
+                            url = %cfg.url, changelog = %cfg.changelog_base,
+                            reconcile_interval = ?cfg.reconcile_interval,
+                            "the directory has neither a changelog nor syncrepl: polling modifyTimestamp; deletes take effect at the next full reconcile"
+                        ),
                     }
                 }
-                // A non-empty batch: poll again at once (mahi does too).
-                Ok(_) => inner.mark_success(),
-                Err(e) => {
-                    tracing::warn!(error = %e, "LDAP changelog poll failed; reconnecting");
-                    break;
+                match mode {
+                    Mode::Changelog | Mode::Poll => {
+                        follow_polling(&inner, ldap, mode, &mut backoff).await
+                    }
+                    Mode::Syncrepl => follow_syncrepl(&inner, ldap, &mut backoff).await,
                 }
             }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = r {
+            tracing::warn!(url = %cfg.url, error = %e, retry_in = ?backoff, "LDAP follower failed; reconnecting");
         }
         st.drop_connection();
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(cfg.backoff_max);
+    }
+}
+
+/// The changelog follower (UFDS) or the `modifyTimestamp` poll: a full load
+/// at start, on reconnect (poll mode: deletes may have been missed) and
+/// every `reconcile_interval`; polls in between. Returns on failure.
+async fn follow_polling(
+    inner: &Inner,
+    ldap: Ldap,
+    mode: Mode,
+    backoff: &mut std::time::Duration,
+) -> Result<(), String> {
+    let st = state(inner);
+    let cfg = &st.cfg;
+    let mut loaded: Option<Instant> = None;
+    let need_load = !inner.ready.load(Ordering::Acquire) || mode == Mode::Poll;
+    if !need_load {
+        loaded = Some(*st.last_reconcile.lock().expect("lock"));
+    }
+    loop {
+        if loaded.is_none_or(|t| t.elapsed() >= cfg.reconcile_interval) {
+            let t0 = Instant::now();
+            let keys = full_load(inner, ldap.clone(), mode)
+                .await
+                .map_err(|e| format!("full load: {e}"))?;
+            let first = !inner.ready.swap(true, Ordering::AcqRel);
+            inner.mark_success();
+            let now = Instant::now();
+            *st.last_reconcile.lock().expect("lock") = now;
+            loaded = Some(now);
+            *backoff = cfg.backoff_min;
+            if first {
+                tracing::info!(keys, elapsed = ?t0.elapsed(), mode = mode.as_str(), "initial key load done");
+            } else {
+                tracing::info!(keys, elapsed = ?t0.elapsed(), mode = mode.as_str(), "full reconcile done");
+            }
+        }
+        let r = match mode {
+            Mode::Poll => poll_modified(inner, ldap.clone()).await.map(|()| 0),
+            _ => poll_once(inner, ldap.clone()).await,
+        };
+        if r.is_ok() {
+            // A miss query that timed out (e.g. a server paused for a
+            // moment) withdraws the connection so later misses fail
+            // fast; a poll that works on it puts it back.
+            st.conn
+                .lock()
+                .expect("lock")
+                .get_or_insert_with(|| ldap.clone());
+        }
+        match r {
+            Ok(0) => {
+                inner.mark_success();
+                tokio::select! {
+                    _ = tokio::time::sleep(cfg.poll_interval) => {}
+                    _ = st.broken.notified() => {}
+                }
+            }
+            // A non-empty batch: poll again at once (mahi does too).
+            Ok(_) => inner.mark_success(),
+            Err(e) => return Err(format!("{} poll: {e}", mode.as_str())),
+        }
+    }
+}
+
+/// A cheap round trip on the connection (RootDSE), under the operation
+/// timeout: the liveness probe of the syncrepl follower.
+async fn probe(inner: &Inner, mut ldap: Ldap) -> Result<(), String> {
+    op(inner, "probe", async {
+        ldap.search("", Scope::Base, "(objectclass=*)", vec!["1.1"])
+            .await?
+            .success()
+    })
+    .await
+    .map(|_| ())
+}
+
+/// The syncrepl follower: one refreshAndPersist search without a cookie;
+/// its refresh phase is a full load (swapped in when the server says the
+/// refresh is done), then every add, modify and delete is pushed by the
+/// server. A probe every `poll_interval` proves the directory answers (a
+/// silent persistent search cannot); every `reconcile_interval` the search
+/// is abandoned and started again (a full reconcile). Returns on failure.
+async fn follow_syncrepl(
+    inner: &Inner,
+    ldap: Ldap,
+    backoff: &mut std::time::Duration,
+) -> Result<(), String> {
+    let st = state(inner);
+    let cfg = &st.cfg;
+    loop {
+        let mut search = ldap.clone();
+        let mut attrs: Vec<&str> = ENTRY_ATTRS.to_vec();
+        attrs.push("entryUUID");
+        let ctrl = SyncRequest {
+            mode: RefreshMode::RefreshAndPersist,
+            cookie: None,
+            reload_hint: false,
+        };
+        let mut stream = op(inner, "syncrepl search", async {
+            search
+                .with_controls(ctrl)
+                .streaming_search(&cfg.users_base, Scope::Subtree, LOAD_FILTER, attrs)
+                .await
+        })
+        .await?;
+        let t0 = Instant::now();
+        // entryUUID -> DN: deletes arrive as entryUUIDs.
+        let mut uuids: HashMap<Vec<u8>, String> = HashMap::new();
+        let mut fresh: Option<Store> = Some(Store::default());
+        let mut last_entry = Instant::now();
+        let mut next_probe = Instant::now() + cfg.poll_interval;
+        let restart = loop {
+            let refreshing = fresh.is_some();
+            let wake = if refreshing {
+                (last_entry + cfg.operation_timeout).min(next_probe)
+            } else {
+                next_probe
+            };
+            let item = tokio::select! {
+                r = stream.next() => Some(r),
+                _ = tokio::time::sleep_until(wake.into()) => None,
+                _ = st.broken.notified() => { next_probe = Instant::now(); None }
+            };
+            let Some(item) = item else {
+                if refreshing && last_entry.elapsed() >= cfg.operation_timeout {
+                    return Err("syncrepl refresh: timed out".into());
+                }
+                if Instant::now() >= next_probe {
+                    probe(inner, ldap.clone()).await?;
+                    next_probe = Instant::now() + cfg.poll_interval;
+                    if !refreshing {
+                        inner.mark_success();
+                        st.conn
+                            .lock()
+                            .expect("lock")
+                            .get_or_insert_with(|| ldap.clone());
+                        if st.last_reconcile.lock().expect("lock").elapsed()
+                            >= cfg.reconcile_interval
+                        {
+                            break true;
+                        }
+                    }
+                }
+                continue;
+            };
+            let entry = match item {
+                Ok(Some(e)) => e,
+                Ok(None) => {
+                    let res = stream.finish().await;
+                    return Err(format!("syncrepl search ended: {res}"));
+                }
+                Err(e) => {
+                    inner.counters.ldap_errors.fetch_add(1, Ordering::Relaxed);
+                    return Err(format!("syncrepl search: {e}"));
+                }
+            };
+            last_entry = Instant::now();
+            if entry.is_intermediate() {
+                let info = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    parse_syncinfo(entry)
+                }))
+                .map_err(|_| "malformed syncInfo message".to_string())?;
+                let done = match info {
+                    SyncInfo::RefreshDelete { refresh_done, .. }
+                    | SyncInfo::RefreshPresent { refresh_done, .. } => refresh_done,
+                    SyncInfo::NewCookie(_) | SyncInfo::SyncIdSet { .. } => false,
+                };
+                if done {
+                    if let Some(store) = fresh.take() {
+                        finish_refresh(inner, store, t0, backoff);
+                    }
+                }
+                continue;
+            }
+            if entry.is_ref() {
+                continue;
+            }
+            let sync_state = entry
+                .1
+                .iter()
+                .find(|c| c.1.ctype == SYNC_STATE_OID)
+                .and_then(|c| {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        c.1.parse::<SyncState>()
+                    }))
+                    .ok()
+                });
+            let e = SearchEntry::construct(entry);
+            let Some(sync_state) = sync_state else {
+                tracing::warn!(dn = %e.dn, "syncrepl entry without a sync state; skipped");
+                continue;
+            };
+            apply_synced(inner, &mut fresh, &mut uuids, sync_state, e);
+        };
+        if restart {
+            let id = stream.ldap_handle().last_id();
+            let _ = stream.finish().await;
+            let mut l = ldap.clone();
+            let _ = op(inner, "abandon syncrepl search", l.abandon(id)).await;
+            tracing::debug!("syncrepl: starting a full reconcile");
+        }
+    }
+}
+/// The refresh phase is over: its store replaces the cache's.
+fn finish_refresh(inner: &Inner, store: Store, t0: Instant, backoff: &mut std::time::Duration) {
+    let st = state(inner);
+    let keys = store.key_count();
+    *inner.store.write().expect("lock") = store;
+    let first = !inner.ready.swap(true, Ordering::AcqRel);
+    inner.mark_success();
+    *st.last_reconcile.lock().expect("lock") = Instant::now();
+    *backoff = st.cfg.backoff_min;
+    if first {
+        tracing::info!(keys, elapsed = ?t0.elapsed(), mode = "syncrepl", "initial key load done");
+    } else {
+        tracing::info!(keys, elapsed = ?t0.elapsed(), mode = "syncrepl", "full reconcile done");
+    }
+}
+
+/// Applies one entry of the sync search: to the refresh's store while the
+/// refresh runs, to the cache's afterwards.
+fn apply_synced(
+    inner: &Inner,
+    fresh: &mut Option<Store>,
+    uuids: &mut HashMap<Vec<u8>, String>,
+    ss: SyncState,
+    e: SearchEntry,
+) {
+    let st = state(inner);
+    let base = &st.cfg.users_base;
+    let mut guard;
+    let store: &mut Store = match fresh {
+        Some(s) => s,
+        None => {
+            guard = inner.store.write().expect("lock");
+            &mut guard
+        }
+    };
+    if matches!(ss.state, EntryState::Delete) {
+        let dn = uuids
+            .remove(&ss.entry_uuid)
+            .or_else(|| (!e.dn.is_empty()).then(|| e.dn.clone()));
+        match dn {
+            Some(dn) => remove_dn(st, store, &dn),
+            None => tracing::warn!(
+                "syncrepl delete of an unknown entryUUID; the next reconcile heals it"
+            ),
+        }
+        return;
+    }
+    uuids.insert(ss.entry_uuid, e.dn.clone());
+    let attrs = ufds::normalise(e.attrs);
+    if let Target::Key { id, .. } = ufds::classify(&e.dn, base) {
+        st.negative.lock().expect("lock").remove(&id);
+    }
+    // An add or a modify carries the whole entry: it replaces ours.
+    if let Err(why) = ufds::insert_entry(store, &e.dn, &attrs, base) {
+        tracing::warn!(dn = %e.dn, %why, "skipping malformed entry");
+    }
+}
+
+/// Removes the person or key at `dn`. A revoked key that keeps being tried
+/// must not become a miss query per request: it goes to the negative cache.
+fn remove_dn(st: &LdapState, store: &mut Store, dn: &str) {
+    match ufds::classify(dn, &st.cfg.users_base) {
+        Target::Key {
+            id,
+            account,
+            subuser,
+        } => {
+            store.remove_key(&id, &account, subuser.as_deref());
+            st.negative.lock().expect("lock").insert(id, Instant::now());
+        }
+        Target::Person { uuid, .. } => {
+            store.people.remove(&uuid);
+        }
+        Target::Other => {}
     }
 }
 
@@ -347,10 +695,21 @@ async fn latest_changenumber(inner: &Inner, mut ldap: Ldap) -> Result<u64, Strin
         .unwrap_or(0))
 }
 
-/// Loads everything; returns the number of keys.
-async fn initial_load(inner: &Inner, ldap: Ldap) -> Result<usize, String> {
+/// Loads everything into a fresh store that then replaces the cache's;
+/// returns the number of keys. Changelog mode: the changelog is followed
+/// from the number read before the load (overlap is harmless). Poll mode:
+/// from the newest `modifyTimestamp` loaded.
+async fn full_load(inner: &Inner, ldap: Ldap, mode: Mode) -> Result<usize, String> {
     let cfg = &state(inner).cfg;
-    let latest = latest_changenumber(inner, ldap.clone()).await?;
+    let latest = match mode {
+        Mode::Changelog => Some(latest_changenumber(inner, ldap.clone()).await?),
+        _ => None,
+    };
+    let mut newest_modified: Option<String> = None;
+    let mut attrs = ENTRY_ATTRS.to_vec();
+    if mode == Mode::Poll {
+        attrs.push("modifyTimestamp");
+    }
     let mut store = Store::default();
     let mut ldap = ldap;
     let adapters: Vec<Box<dyn Adapter<'_, &str, Vec<&str>>>> = vec![
@@ -359,14 +718,13 @@ async fn initial_load(inner: &Inner, ldap: Ldap) -> Result<usize, String> {
             i32::try_from(cfg.page_size).unwrap_or(i32::MAX),
         )),
     ];
-    let filter = "(|(objectclass=sdcperson)(objectclass=accesskey))";
     let mut stream = op(inner, "load search", async {
         ldap.streaming_search_with(
             adapters,
             &cfg.users_base,
             Scope::Subtree,
-            filter,
-            ENTRY_ATTRS.to_vec(),
+            LOAD_FILTER,
+            attrs,
         )
         .await
     })
@@ -389,6 +747,11 @@ async fn initial_load(inner: &Inner, ldap: Ldap) -> Result<usize, String> {
             }
         };
         let attrs = ufds::normalise(entry.attrs);
+        if let Some(t) = attrs.get("modifytimestamp").and_then(|v| v.first()) {
+            if newest_modified.as_ref().is_none_or(|n| t > n) {
+                newest_modified = Some(t.clone());
+            }
+        }
         if let Err(why) = ufds::insert_entry(&mut store, &entry.dn, &attrs, &cfg.users_base) {
             skipped += 1;
             tracing::warn!(dn = %entry.dn, %why, "skipping malformed entry");
@@ -399,11 +762,67 @@ async fn initial_load(inner: &Inner, ldap: Ldap) -> Result<usize, String> {
         inner.counters.ldap_errors.fetch_add(1, Ordering::Relaxed);
         return Err(format!("load search: {res}"));
     }
-    let keys = store.keys.len();
-    tracing::debug!(keys, people = store.people.len(), skipped, latest, "loaded");
+    let keys = store.key_count();
+    tracing::debug!(
+        keys,
+        people = store.people.len(),
+        skipped,
+        ?latest,
+        "loaded"
+    );
     *inner.store.write().expect("lock") = store;
-    *inner.last_changenumber.lock().expect("lock") = Some(latest);
+    if let Some(latest) = latest {
+        *inner.last_changenumber.lock().expect("lock") = Some(latest);
+    }
+    if newest_modified.is_some() {
+        *state(inner).newest_modified.lock().expect("lock") = newest_modified;
+    }
     Ok(keys)
+}
+
+/// One `modifyTimestamp` poll: every person and key changed since the
+/// newest change seen (`>=`: timestamps have one-second resolution, and
+/// re-applying an entry is harmless). Deletes are not seen here: the
+/// periodic full reconcile catches them.
+async fn poll_modified(inner: &Inner, mut ldap: Ldap) -> Result<(), String> {
+    let st = state(inner);
+    let cfg = &st.cfg;
+    let since = st
+        .newest_modified
+        .lock()
+        .expect("lock")
+        .clone()
+        .unwrap_or_else(|| "19700101000000Z".into());
+    let filter = format!(
+        "(&{LOAD_FILTER}(modifyTimestamp>={}))",
+        ldap_escape(since.as_str())
+    );
+    let mut attrs = ENTRY_ATTRS.to_vec();
+    attrs.push("modifyTimestamp");
+    let (entries, _) = op(inner, "modifyTimestamp poll", async {
+        ldap.search(&cfg.users_base, Scope::Subtree, &filter, attrs)
+            .await?
+            .success()
+    })
+    .await?;
+    let mut newest = since;
+    let mut store = inner.store.write().expect("lock");
+    for e in entries.into_iter().map(SearchEntry::construct) {
+        let attrs = ufds::normalise(e.attrs);
+        if let Some(t) = attrs.get("modifytimestamp").and_then(|v| v.first()) {
+            if *t > newest {
+                newest = t.clone();
+            }
+        }
+        if let Target::Key { id, .. } = ufds::classify(&e.dn, &cfg.users_base) {
+            st.negative.lock().expect("lock").remove(&id);
+        }
+        if let Err(why) = ufds::insert_entry(&mut store, &e.dn, &attrs, &cfg.users_base) {
+            tracing::warn!(dn = %e.dn, %why, "skipping malformed entry");
+        }
+    }
+    *st.newest_modified.lock().expect("lock") = Some(newest);
+    Ok(())
 }
 
 struct Change {
@@ -495,18 +914,17 @@ fn apply_change(inner: &Inner, c: &Change) -> Result<Option<String>, String> {
             }
             ufds::insert_entry(&mut store, &c.targetdn, &attrs, &st.cfg.users_base)?;
         }
-        ("delete", Target::Key { id, .. }) => {
-            store.keys.remove(&id);
-            // A revoked key that keeps being tried must not become a miss
-            // query per request.
-            st.negative.lock().expect("lock").insert(id, Instant::now());
-        }
-        ("delete", Target::Person { uuid, .. }) => {
-            store.people.remove(&uuid);
-        }
-        ("modify", Target::Key { id, .. }) => {
+        ("delete", _) => remove_dn(st, &mut store, &c.targetdn),
+        (
+            "modify",
+            Target::Key {
+                id,
+                account,
+                subuser,
+            },
+        ) => {
             let mods = ufds::parse_modifications(&c.changes)?;
-            match store.keys.get_mut(&id) {
+            match store.key_mut(&id, &account, subuser.as_deref()) {
                 Some(k) => ufds::modify_key(k, &mods)?,
                 None => return Ok(Some(c.targetdn.clone())),
             }
@@ -543,15 +961,7 @@ async fn refetch(inner: &Inner, mut ldap: Ldap, dn: &str) -> Result<(), String> 
                 }
             }
         }
-        RC_NO_SUCH_OBJECT => match ufds::classify(dn, &st.cfg.users_base) {
-            Target::Key { id, .. } => {
-                store.keys.remove(&id);
-            }
-            Target::Person { uuid, .. } => {
-                store.people.remove(&uuid);
-            }
-            Target::Other => {}
-        },
+        RC_NO_SUCH_OBJECT => remove_dn(st, &mut store, dn),
         _ => return Err(format!("read entry: {}", r.1)),
     }
     Ok(())
@@ -584,22 +994,36 @@ async fn miss_query_inner(inner: &Inner, id: &AccessKeyId) -> LookupResult {
         ldap_escape(id.as_str())
     );
     let base = st.cfg.users_base.clone();
-    let r = op(inner, "key lookup", async {
+    // Its own, short timeout: a request is waiting (the follower's
+    // operations use operation_timeout).
+    inner.counters.ldap_queries.fetch_add(1, Ordering::Relaxed);
+    let r = match tokio::time::timeout(st.cfg.miss_timeout, async {
         ldap.search(&base, Scope::Subtree, &filter, ENTRY_ATTRS.to_vec())
             .await?
             .success()
     })
-    .await;
+    .await
+    {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(format!("key lookup at {}: {e}", st.cfg.url)),
+        Err(_) => Err(format!(
+            "key lookup at {}: no answer within {:?} (miss_timeout)",
+            st.cfg.url, st.cfg.miss_timeout
+        )),
+    };
     let entries = match r {
         Ok((entries, _)) => entries,
         Err(e) => {
-            tracing::warn!(error = %e, access_key_id = %id, "LDAP key lookup failed");
+            inner.counters.ldap_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, access_key_id = %id, "LDAP key lookup failed; directory marked unreachable");
+            // Later misses fail at once until the follower proves the
+            // directory answers again.
             st.drop_connection();
             st.broken.notify_one();
             return Err(LookupError::Unavailable(e));
         }
     };
-    let mut found = None;
+    let mut found = Vec::new();
     for e in entries.into_iter().map(SearchEntry::construct) {
         if let Target::Key {
             id: kid,
@@ -610,49 +1034,57 @@ async fn miss_query_inner(inner: &Inner, id: &AccessKeyId) -> LookupResult {
             if kid == *id {
                 let attrs = ufds::normalise(e.attrs);
                 match ufds::key_from_attrs(&attrs, id, &account, subuser.as_deref()) {
-                    Ok(k) => found = Some(k),
+                    Ok(_) => found.push((e.dn, attrs)),
                     Err(why) => tracing::warn!(dn = %e.dn, %why, "skipping malformed entry"),
                 }
             }
         }
     }
-    let Some(key) = found else {
+    if found.is_empty() {
         st.negative
             .lock()
             .expect("lock")
             .insert(id.clone(), Instant::now());
         return Ok(None);
-    };
+    }
     // The owners may be new too (an account created a moment ago).
-    let mut owners = vec![(
-        key.account_uuid.clone(),
-        account_dn(&key.account_uuid, &st.cfg.users_base),
-    )];
-    if let Some(sub) = &key.subuser_uuid {
-        owners.push((
-            sub.clone(),
-            format!(
-                "uuid={sub}, {}",
-                account_dn(&key.account_uuid, &st.cfg.users_base)
-            ),
-        ));
-    }
-    for (uuid, dn) in owners {
-        if inner.store.read().expect("lock").people.contains_key(&uuid) {
+    for (dn, _) in &found {
+        let Target::Key {
+            account, subuser, ..
+        } = ufds::classify(dn, &st.cfg.users_base)
+        else {
             continue;
+        };
+        let mut owners = vec![(account.clone(), account_dn(&account, &st.cfg.users_base))];
+        if let Some(sub) = &subuser {
+            owners.push((
+                sub.clone(),
+                format!("uuid={sub}, {}", account_dn(&account, &st.cfg.users_base)),
+            ));
         }
-        if let Err(e) = refetch(inner, ldap.clone(), &dn).await {
-            return Err(LookupError::Unavailable(e));
+        for (uuid, dn) in owners {
+            if inner.store.read().expect("lock").people.contains_key(&uuid) {
+                continue;
+            }
+            if let Err(e) = refetch(inner, ldap.clone(), &dn).await {
+                return Err(LookupError::Unavailable(e));
+            }
         }
     }
-    inner
-        .store
-        .write()
-        .expect("lock")
-        .keys
-        .insert(id.clone(), key);
+    {
+        let mut store = inner.store.write().expect("lock");
+        for (dn, attrs) in &found {
+            if let Err(why) = ufds::insert_entry(&mut store, dn, attrs, &st.cfg.users_base) {
+                tracing::warn!(%dn, %why, "skipping malformed entry");
+            }
+        }
+    }
     match inner.resolve(id) {
         Resolved::Usable(c) => Ok(Some(Arc::new(c))),
+        Resolved::Ambiguous => {
+            inner.counters.ambiguous.fetch_add(1, Ordering::Relaxed);
+            Ok(None)
+        }
         _ => Ok(None),
     }
 }

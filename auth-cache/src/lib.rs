@@ -3,10 +3,13 @@
 //!
 //! The gateway holds one [`KeyCache`] and calls [`KeyCache::lookup`] for
 //! every signed request. The LDAP source loads every person and key at
-//! start, follows UFDS's `cn=changelog`, asks the directory once for an id
-//! it does not hold (single-flight, negative cache, rate limit), keeps
+//! start, follows UFDS's `cn=changelog` (or, on a directory without one,
+//! RFC 4533 syncrepl, else a `modifyTimestamp` poll), re-reads everything
+//! every `reconcile_interval`, asks the directory once for an id it does not
+//! hold (single-flight, negative cache, rate limit, `miss_timeout`), keeps
 //! answering from memory for a grace period when the directory is down, and
 //! fails fast with [`LookupError::Unavailable`] (503) when it cannot answer.
+//! An id present more than once (two owners) authenticates nobody.
 //! Secrets are [`SecretKey`]s: zeroized, never printed, compared in
 //! constant time. [`KeyAdmin`] creates and manages keys in UFDS's format.
 //!
@@ -15,8 +18,9 @@
 //! - [`config`]: `KeySourceConfig` (serde, TOML), `LdapConfig`,
 //!   `FileSourceConfig`, every limit and its default.
 //! - `cache`: `KeyCache`, lookups, negative cache, single flight, counters.
-//! - `ldap`: the UFDS source: connect, initial load, changelog follower,
-//!   miss queries, reconnect with backoff, timeouts.
+//! - `ldap`: the LDAP source: connect, pick the follower (changelog,
+//!   syncrepl, poll), full loads and reconciles, miss queries, reconnect
+//!   with backoff, timeouts.
 //! - `ufds`: UFDS's data model: DNs, entries, changelog changes (pure).
 //! - `store`: the in-memory people and keys; who may authenticate.
 //! - `file`: the static keys file source (format in its docs).

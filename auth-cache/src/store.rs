@@ -35,10 +35,34 @@ pub(crate) struct KeyRecord {
     pub temporary: bool,
 }
 
+impl KeyRecord {
+    /// Whether `other` is the same directory entry (same id, same owner).
+    fn same_entry(&self, other: &KeyRecord) -> bool {
+        self.account_uuid == other.account_uuid && self.subuser_uuid == other.subuser_uuid
+    }
+
+    /// The key's DN under `users_base` (for logs).
+    pub fn dn(&self, users_base: &str) -> String {
+        match &self.subuser_uuid {
+            None => format!(
+                "accesskeyid={}, uuid={}, {users_base}",
+                self.id, self.account_uuid
+            ),
+            Some(sub) => format!(
+                "accesskeyid={}, uuid={sub}, uuid={}, {users_base}",
+                self.id, self.account_uuid
+            ),
+        }
+    }
+}
+
 /// What the store knows about an id.
 pub(crate) enum Resolved {
     /// Not in the store.
     Unknown,
+    /// Present more than once (under different owners): authenticates
+    /// nobody (fail closed).
+    Ambiguous,
     /// Known, but does not authenticate (not Active, owner disabled or
     /// missing, temporary).
     Unusable,
@@ -46,16 +70,66 @@ pub(crate) enum Resolved {
     Usable(Credential),
 }
 
+/// People and keys. An id maps to every entry that carries it: more than
+/// one is a duplicate (the same id under two owners), which authenticates
+/// nobody.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     pub people: HashMap<String, Person>,
-    pub keys: HashMap<AccessKeyId, KeyRecord>,
+    keys: HashMap<AccessKeyId, Vec<KeyRecord>>,
 }
 
 impl Store {
+    /// Inserts or replaces the entry of `k` (same id and owner). Returns the
+    /// other entries with the same id: non-empty means the id is now
+    /// ambiguous.
+    pub fn insert_key(&mut self, k: KeyRecord) -> Vec<KeyRecord> {
+        let v = self.keys.entry(k.id.clone()).or_default();
+        match v.iter_mut().find(|e| e.same_entry(&k)) {
+            Some(e) => *e = k.clone(),
+            None => v.push(k.clone()),
+        }
+        v.iter().filter(|e| !e.same_entry(&k)).cloned().collect()
+    }
+
+    /// Removes the entry of `id` owned by (`account`, `subuser`).
+    pub fn remove_key(&mut self, id: &AccessKeyId, account: &str, subuser: Option<&str>) {
+        if let Some(v) = self.keys.get_mut(id) {
+            v.retain(|e| !(e.account_uuid == account && e.subuser_uuid.as_deref() == subuser));
+            if v.is_empty() {
+                self.keys.remove(id);
+            }
+        }
+    }
+
+    /// The entry of `id` owned by (`account`, `subuser`).
+    pub fn key_mut(
+        &mut self,
+        id: &AccessKeyId,
+        account: &str,
+        subuser: Option<&str>,
+    ) -> Option<&mut KeyRecord> {
+        self.keys
+            .get_mut(id)?
+            .iter_mut()
+            .find(|e| e.account_uuid == account && e.subuser_uuid.as_deref() == subuser)
+    }
+
+    /// Distinct ids held.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Ids held more than once.
+    pub fn duplicate_ids(&self) -> usize {
+        self.keys.values().filter(|v| v.len() > 1).count()
+    }
+
     pub fn resolve(&self, id: &AccessKeyId) -> Resolved {
-        let Some(k) = self.keys.get(id) else {
-            return Resolved::Unknown;
+        let k = match self.keys.get(id).map(Vec::as_slice) {
+            None | Some([]) => return Resolved::Unknown,
+            Some([k]) => k,
+            Some(_) => return Resolved::Ambiguous,
         };
         if k.status != KeyStatus::Active || k.temporary {
             return Resolved::Unusable;
@@ -118,19 +192,16 @@ mod tests {
                 disabled: false,
             },
         );
-        s.keys.insert(
-            id.clone(),
-            KeyRecord {
-                id: id.clone(),
-                secret: SecretKey::new("s".into()),
-                status: KeyStatus::Active,
-                account_uuid: "A".into(),
-                subuser_uuid: Some("S".into()),
-                description: None,
-                updated: None,
-                temporary: false,
-            },
-        );
+        s.insert_key(KeyRecord {
+            id: id.clone(),
+            secret: SecretKey::new("s".into()),
+            status: KeyStatus::Active,
+            account_uuid: "A".into(),
+            subuser_uuid: Some("S".into()),
+            description: None,
+            updated: None,
+            temporary: false,
+        });
         (s, id)
     }
 
@@ -148,10 +219,25 @@ mod tests {
         s.people.get_mut("A").unwrap().disabled = true;
         assert!(matches!(s.resolve(&id), Resolved::Unusable));
         s.people.get_mut("A").unwrap().disabled = false;
-        s.keys.get_mut(&id).unwrap().status = KeyStatus::Inactive;
+        s.key_mut(&id, "A", Some("S")).unwrap().status = KeyStatus::Inactive;
         assert!(matches!(s.resolve(&id), Resolved::Unusable));
-        s.keys.clear();
+        s.remove_key(&id, "A", Some("S"));
         assert!(matches!(s.resolve(&id), Resolved::Unknown));
+    }
+
+    #[test]
+    fn duplicate_ids_authenticate_nobody() {
+        let (mut s, id) = store();
+        let mut other = s.keys[&id][0].clone();
+        other.subuser_uuid = None;
+        // Re-inserting the same entry is not a duplicate.
+        assert!(s.insert_key(s.keys[&id][0].clone()).is_empty());
+        assert_eq!(s.insert_key(other).len(), 1);
+        assert!(matches!(s.resolve(&id), Resolved::Ambiguous));
+        assert_eq!(s.duplicate_ids(), 1);
+        s.remove_key(&id, "A", None);
+        assert!(matches!(s.resolve(&id), Resolved::Usable(_)));
+        assert_eq!(s.duplicate_ids(), 0);
     }
 
     #[test]

@@ -174,7 +174,14 @@ pub(crate) fn insert_entry(
             subuser,
         } => {
             let k = key_from_attrs(attrs, &id, &account, subuser.as_deref())?;
-            store.keys.insert(id, k);
+            let others = store.insert_key(k);
+            if !others.is_empty() {
+                let other_dns: Vec<String> = others.iter().map(|o| o.dn(users_base)).collect();
+                tracing::error!(
+                    access_key_id = %id, %dn, other_dns = ?other_dns,
+                    "DUPLICATE access key id in the directory: it authenticates nobody until all but one entry are removed"
+                );
+            }
         }
         Target::Person { uuid, account } => {
             let p = person_from_attrs(attrs, account.as_deref())?;

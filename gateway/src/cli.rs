@@ -1,5 +1,6 @@
 //! The `s3gw` command line (clap): `s3gw [serve]`, `s3gw check-config`,
-//! `s3gw keys ...` ([`crate::keys_cli`]), `s3gw --version`, with overrides
+//! `s3gw keys ...` and `s3gw accounts ...` ([`crate::keys_cli`]),
+//! `s3gw --version`, with overrides
 //! that let a script start a throwaway endpoint in one line
 //! (`s3gw --listen 127.0.0.1:0 --data /tmp/x`).
 
@@ -42,6 +43,8 @@ pub enum Command {
     CheckConfig,
     /// Manage tenants' access keys in the configured key source.
     Keys(crate::keys_cli::KeysArgs),
+    /// Disable or enable an account in the directory (UFDS `disabled`).
+    Accounts(crate::keys_cli::AccountsArgs),
 }
 
 impl Cli {
@@ -87,5 +90,8 @@ mod tests {
         let cfg = c.load_config().unwrap();
         assert_eq!(cfg.embedded.data_dir, std::path::PathBuf::from("/tmp/x"));
         assert!(Cli::try_parse_from(["s3gw", "bogus"]).is_err());
+        let c = Cli::try_parse_from(["s3gw", "accounts", "disable", "alice"]).unwrap();
+        assert!(matches!(c.command, Some(Command::Accounts(_))));
+        assert!(Cli::try_parse_from(["s3gw", "accounts", "disable"]).is_err());
     }
 }

@@ -21,10 +21,16 @@
 //! source (`[keys] poll_interval` for LDAP, `reload_interval` for a file),
 //! and a new key at once through the cache's miss path.
 //!
+//! `s3gw accounts disable LOGIN` / `s3gw accounts enable LOGIN` set an
+//! account's `disabled` flag in the directory (UFDS's attribute): every key
+//! of the account and of its sub-users is refused within one poll interval.
+//!
 //! Writing to UFDS needs an identity allowed to write keys, which the
-//! gateway's own bind identity must not be: `--bind-dn` and
-//! `--bind-password-file` (or `S3GW_KEYS_BIND_PASSWORD_FILE`) name it; the
-//! password is never taken on the command line, where `ps` would show it.
+//! gateway's own bind identity must not be: `--bind-dn` names it, and it
+//! needs its own password: `--bind-password-file` (or
+//! `S3GW_KEYS_BIND_PASSWORD_FILE`), or a prompt when stdin is a terminal;
+//! never the gateway's. The password is never taken on the command line,
+//! where `ps` would show it. Usage errors exit 2, refused operations 1.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -63,6 +69,40 @@ pub struct Who {
     /// File holding that identity's password (one line).
     #[arg(long, value_name = "FILE", env = "S3GW_KEYS_BIND_PASSWORD_FILE")]
     pub bind_password_file: Option<PathBuf>,
+}
+
+/// `s3gw accounts`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct AccountsArgs {
+    #[command(subcommand)]
+    pub action: AccountsAction,
+    /// LDAP identity to write with, instead of `[keys] bind_dn`.
+    #[arg(long, global = true, value_name = "DN")]
+    pub bind_dn: Option<String>,
+    /// File holding that identity's password (one line).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "S3GW_KEYS_BIND_PASSWORD_FILE"
+    )]
+    pub bind_password_file: Option<PathBuf>,
+}
+
+/// The account operations.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum AccountsAction {
+    /// Set the account's `disabled` flag: its keys and its sub-users' keys
+    /// are refused within one poll interval.
+    Disable {
+        /// The account's login.
+        login: String,
+    },
+    /// Clear the account's `disabled` flag.
+    Enable {
+        /// The account's login.
+        login: String,
+    },
 }
 
 /// The key operations.
@@ -138,12 +178,93 @@ pub enum KeysCliError {
     Admin(#[from] AdminError),
     #[error("--bind-password-file {0}: {1}")]
     PasswordFile(PathBuf, std::io::Error),
+    #[error("--bind-dn {0:?} needs its own password: give --bind-password-file FILE (or S3GW_KEYS_BIND_PASSWORD_FILE), or run on a terminal to be prompted")]
+    NeedPassword(String),
+    #[error("reading the password for --bind-dn {0:?}: {1}")]
+    Prompt(String, std::io::Error),
     #[error("output: {0}")]
     Output(#[from] std::io::Error),
 }
 
+impl KeysCliError {
+    /// A usage error (exit 2), as opposed to a refused operation (exit 1).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            KeysCliError::BadId(_)
+                | KeysCliError::PasswordFile(..)
+                | KeysCliError::NeedPassword(_)
+                | KeysCliError::Prompt(..)
+        ) || matches!(
+            self,
+            KeysCliError::Admin(AdminError::InvalidDescription | AdminError::InvalidStatus)
+        )
+    }
+}
+
+/// Reads a password from the terminal without echo (`stty -echo`).
+fn prompt_password(dn: &str) -> std::io::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if !std::io::stdin().is_terminal() {
+        return Err(std::io::Error::other("stdin is not a terminal"));
+    }
+    eprint!("password for {dn}: ");
+    let stty = |arg: &str| {
+        std::process::Command::new("stty")
+            .arg(arg)
+            .stdin(std::process::Stdio::inherit())
+            .status()
+    };
+    let _ = stty("-echo");
+    let mut line = String::new();
+    let r = std::io::stdin().lock().read_line(&mut line);
+    let _ = stty("echo");
+    eprintln!();
+    r?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// The LDAP identity the command writes with: `[keys] bind_dn` and its
+/// password, or `--bind-dn` with ITS OWN password (file, else prompt; never
+/// the gateway's).
+fn identity(
+    l: &mut s3gw_auth_cache::LdapConfig,
+    bind_dn: Option<&String>,
+    password_file: Option<&PathBuf>,
+) -> Result<(), KeysCliError> {
+    if let Some(dn) = bind_dn {
+        l.bind_dn = dn.clone();
+    }
+    if let Some(p) = password_file {
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(p).map_err(|e| KeysCliError::PasswordFile(p.clone(), e))?,
+        );
+        l.bind_password = SecretKey::new(text.trim_end_matches(['\r', '\n']).to_owned());
+    } else if let Some(dn) = bind_dn {
+        use std::io::IsTerminal;
+        if !std::io::stdin().is_terminal() {
+            return Err(KeysCliError::NeedPassword(dn.clone()));
+        }
+        let pw = prompt_password(dn).map_err(|e| KeysCliError::Prompt(dn.clone(), e))?;
+        l.bind_password = SecretKey::new(pw);
+    }
+    Ok(())
+}
+
 /// The administration back end for the configured key source.
 pub fn admin_for(config: &Config, who: &Who) -> Result<Box<dyn KeyAdmin>, KeysCliError> {
+    admin_with(
+        config,
+        who.bind_dn.as_ref(),
+        who.bind_password_file.as_ref(),
+    )
+}
+
+fn admin_with(
+    config: &Config,
+    bind_dn: Option<&String>,
+    password_file: Option<&PathBuf>,
+) -> Result<Box<dyn KeyAdmin>, KeysCliError> {
     let source = config.keys.clone().unwrap_or_else(|| {
         KeySourceConfig::File(s3gw_auth_cache::FileSourceConfig::new(
             config.embedded.data_dir.join("keys.toml"),
@@ -152,16 +273,7 @@ pub fn admin_for(config: &Config, who: &Who) -> Result<Box<dyn KeyAdmin>, KeysCl
     Ok(match source {
         KeySourceConfig::File(f) => Box::new(FileKeyAdmin::new(f.path)),
         KeySourceConfig::Ldap(mut l) => {
-            if let Some(dn) = &who.bind_dn {
-                l.bind_dn = dn.clone();
-            }
-            if let Some(p) = &who.bind_password_file {
-                let text = zeroize::Zeroizing::new(
-                    std::fs::read_to_string(p)
-                        .map_err(|e| KeysCliError::PasswordFile(p.clone(), e))?,
-                );
-                l.bind_password = SecretKey::new(text.trim_end_matches(['\r', '\n']).to_owned());
-            }
+            identity(&mut l, bind_dn, password_file)?;
             Box::new(LdapKeyAdmin::new(l))
         }
     })
@@ -283,6 +395,20 @@ pub async fn run_with(
         KeysAction::Delete { id, .. } => {
             admin.delete(&owner, &parse_id(id)?).await?;
         }
+    }
+    Ok(())
+}
+
+/// Runs `s3gw accounts ...` against the key source of `config`.
+pub async fn run_accounts(config: &Config, args: &AccountsArgs) -> Result<(), KeysCliError> {
+    let admin = admin_with(
+        config,
+        args.bind_dn.as_ref(),
+        args.bind_password_file.as_ref(),
+    )?;
+    match &args.action {
+        AccountsAction::Disable { login } => admin.set_account_disabled(login, true).await?,
+        AccountsAction::Enable { login } => admin.set_account_disabled(login, false).await?,
     }
     Ok(())
 }

@@ -28,15 +28,69 @@ fn main() -> ExitCode {
                 eprintln!("s3gw: {e:#}");
                 return ExitCode::from(2);
             }
+            // The operator key as `serve` would parse it.
+            if let Some(b) = &config.backend {
+                let parsed = std::fs::read_to_string(&b.operator_key_file)
+                    .map_err(|e| e.to_string())
+                    .and_then(|pem| {
+                        s3gw_httpsig::PrivateKey::from_pem_or_openssh(&pem)
+                            .map_err(|e| e.to_string())
+                    })
+                    .and_then(|key| s3gw_translator::manta::check_operator_key(&key));
+                if let Err(e) = parsed {
+                    eprintln!(
+                        "s3gw: backend.operator_key_file {}: {e}",
+                        b.operator_key_file.display()
+                    );
+                    return ExitCode::from(2);
+                }
+            }
+            // The keys as `serve` would load them (also the embedded
+            // default's keys file).
+            let keys = config.keys.clone().unwrap_or_else(|| {
+                s3gw_auth_cache::KeySourceConfig::File(s3gw_auth_cache::FileSourceConfig::new(
+                    config.embedded.data_dir.join("keys.toml"),
+                ))
+            });
+            if let Err(e) = keys.validate() {
+                eprintln!("s3gw: {e}");
+                return ExitCode::from(2);
+            }
             println!("s3gw: configuration is valid");
             ExitCode::SUCCESS
         }
         Command::Serve => serve(config),
         Command::Keys(args) => keys(&config, &args),
+        Command::Accounts(args) => accounts(&config, &args),
     }
 }
 
-/// `s3gw keys ...`: exit 0 on success, 1 when the operation was refused.
+/// `s3gw accounts ...`: exit 0 on success, 1 when refused, 2 on a usage
+/// error.
+fn accounts(config: &Config, args: &s3gw::keys_cli::AccountsArgs) -> ExitCode {
+    init_logging(config);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("s3gw: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(s3gw::keys_cli::run_accounts(config, args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("s3gw accounts: {e}");
+            ExitCode::from(if e.is_usage() { 2 } else { 1 })
+        }
+    }
+}
+
+/// `s3gw keys ...`: exit 0 on success, 1 when the operation was refused,
+/// 2 on a usage error.
 fn keys(config: &Config, args: &s3gw::keys_cli::KeysArgs) -> ExitCode {
     init_logging(config);
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -55,7 +109,7 @@ fn keys(config: &Config, args: &s3gw::keys_cli::KeysArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("s3gw keys: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(if e.is_usage() { 2 } else { 1 })
         }
     }
 }

@@ -468,6 +468,24 @@ pub fn render_key_cache(out: &mut String, s: &s3gw_auth_cache::CacheStats) {
         s.keys_cached.to_string(),
     );
     one(
+        "s3gw_keycache_duplicate_key_ids",
+        "gauge",
+        "Access key ids present more than once in the key source (each authenticates nobody).",
+        s.duplicate_key_ids.to_string(),
+    );
+    one(
+        "s3gw_keycache_ambiguous_lookups_total",
+        "counter",
+        "Lookups refused because the access key id is present more than once.",
+        s.ambiguous_lookups.to_string(),
+    );
+    one(
+        "s3gw_keycache_directory_ok",
+        "gauge",
+        "1 while the key directory answered within its grace period (always 1 for a keys file).",
+        u8::from(s.directory_ok).to_string(),
+    );
+    one(
         "s3gw_keycache_hits_total",
         "counter",
         "Key lookups answered from memory.",

@@ -7,8 +7,11 @@
 //! - `GET /health/live`: 200 while the process serves (liveness: restart it
 //!   when this fails).
 //! - `GET /health/ready`: 200 when the access keys are loaded AND the native
-//!   store answers a probe within `[ops] ready_timeout_ms`; else 503 with
-//!   the reason (readiness: take the instance out of the load balancer).
+//!   store answers a probe within `[ops] ready_timeout_ms` AND the key
+//!   directory answered within its grace period (`[keys] grace`; a keys
+//!   file always counts); else 503 with the reason (readiness: take the
+//!   instance out of the load balancer). Past the grace every signed
+//!   request is answered 503, so such an instance must not look ready.
 //!
 //! No authentication: bind it to a private or loopback address.
 
@@ -163,15 +166,17 @@ async fn ready(st: web::Data<OpsState>) -> HttpResponse {
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!("no answer within {:?}", st.ready_timeout)),
     };
-    let ok = keys && store.is_ok();
+    let directory = st.keys.directory_ok();
+    let ok = keys && store.is_ok() && directory;
     if !ok {
         // The reason goes to the log; the body only says which check failed.
-        tracing::debug!(target: "s3gw::ops", keys_loaded = keys, store = ?store, "not ready");
+        tracing::debug!(target: "s3gw::ops", keys_loaded = keys, store = ?store, directory_within_grace = directory, "not ready");
     }
     let body = serde_json::json!({
         "ready": ok,
         "keys_loaded": keys,
         "store_reachable": store.is_ok(),
+        "directory_within_grace": directory,
     });
     let status = if ok {
         StatusCode::OK
@@ -267,6 +272,69 @@ mod tests {
         assert_eq!(ctype, PROMETHEUS_TEXT);
         assert!(m.contains("s3gw_keycache_ready 1\n"), "{m}");
         assert_eq!(get("/nothing").await.0, 404);
+        ops.stop().await;
+        keys.shutdown().await;
+    }
+
+    /// Ready = store reachable AND (directory reachable or within grace):
+    /// a frozen directory makes the instance unready once the grace runs
+    /// out, and ready again when it answers.
+    #[actix_web::test]
+    async fn readiness_follows_the_directory_grace() {
+        use s3gw_tests::slapd::{Slapd, GATEWAY_DN, GATEWAY_PW};
+        let slapd = Slapd::start_plain().await;
+        let mut cfg = s3gw_auth_cache::LdapConfig::new(slapd.url(), GATEWAY_DN, GATEWAY_PW);
+        cfg.poll_interval = Duration::from_millis(300);
+        cfg.operation_timeout = Duration::from_secs(30);
+        cfg.grace = Duration::from_secs(2);
+        let keys = s3gw_auth_cache::KeyCache::start(s3gw_auth_cache::KeySourceConfig::Ldap(cfg))
+            .await
+            .unwrap();
+        let store = Arc::new(Switch(AtomicBool::new(true)));
+        let ops = start(
+            "127.0.0.1:0".parse().unwrap(),
+            Metrics::new(),
+            keys.clone(),
+            store,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let url = format!("http://{}/health/ready", ops.local_addr());
+        let http = s3gw_tests::buckets_lite::http_client();
+        let status = || {
+            let req = http.get(&url);
+            async move {
+                let r = req.send().await.unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            }
+        };
+        let deadline = Duration::from_secs(60);
+        let t0 = std::time::Instant::now();
+        while status().await.0 != 200 {
+            assert!(t0.elapsed() < deadline, "never ready");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        slapd.pause();
+        let t0 = std::time::Instant::now();
+        let body = loop {
+            let (code, body) = status().await;
+            if code == 503 {
+                break body;
+            }
+            assert!(t0.elapsed() < deadline, "still ready past the grace");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(body.contains("\"directory_within_grace\":false"), "{body}");
+        assert!(body.contains("\"store_reachable\":true"), "{body}");
+        slapd.resume();
+        let t0 = std::time::Instant::now();
+        while status().await.0 != 200 {
+            assert!(
+                t0.elapsed() < deadline,
+                "not ready after the directory came back"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         ops.stop().await;
         keys.shutdown().await;
     }

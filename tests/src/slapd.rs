@@ -16,6 +16,12 @@
 //! `cn=latestchangenumber`. Numbers are handed out under one lock, so the
 //! feed is gap-free and ordered like UFDS's.
 //!
+//! Every directory is built from docs/operations.md: its skeleton LDIF (the
+//! gateway's read identity [`GATEWAY_DN`] and the key administrator
+//! [`KEYADMIN_DN`]) and EXACTLY its ACL ([`documented_block`]), so the tests
+//! prove the documentation. [`Slapd::start_plain`] starts a plain OpenLDAP
+//! with syncprov and no change feed at all: its writers write only the tree.
+//!
 //! slapd runs with `loglevel stats` into `<dir>/slapd.log`: one `SRCH` line
 //! per search, which [`Slapd::search_count`] counts, so tests can bound the
 //! searches a client made, at the source.
@@ -44,6 +50,11 @@ pub const ROOT_PW: &str = "secret";
 pub const GATEWAY_DN: &str = "cn=s3gw,o=smartdc";
 /// The gateway identity's password.
 pub const GATEWAY_PW: &str = "s3gwsecret";
+/// The key administrator's identity (docs/operations.md): writes keys and
+/// an account's `disabled` flag, nothing else.
+pub const KEYADMIN_DN: &str = "cn=s3gw-keyadmin,o=smartdc";
+/// The key administrator's password.
+pub const KEYADMIN_PW: &str = "keyadminsecret";
 
 /// How long a starting slapd may take to answer a RootDSE search.
 const START_DEADLINE: Duration = Duration::from_secs(30);
@@ -70,6 +81,28 @@ fn ldap_files() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("ldap")
 }
 
+/// The fenced block that follows `<!-- test-directory:NAME -->` in
+/// docs/operations.md: the test directory is built from the documented
+/// LDIF and ACL verbatim, so the documentation cannot drift from what the
+/// tests prove.
+pub fn documented_block(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/operations.md");
+    let doc = std::fs::read_to_string(&path).expect("docs/operations.md");
+    let marker = format!("<!-- test-directory:{name} -->");
+    let after = doc
+        .split_once(&marker)
+        .unwrap_or_else(|| panic!("{marker} not in docs/operations.md"))
+        .1;
+    let mut lines = after.lines().skip_while(|l| l.trim().is_empty());
+    let fence = lines.next().expect("a fenced block after the marker");
+    assert!(
+        fence.starts_with("```"),
+        "{marker} must be followed by a fenced block"
+    );
+    let body: Vec<&str> = lines.take_while(|l| !l.starts_with("```")).collect();
+    body.join("\n") + "\n"
+}
+
 /// A running throw-away slapd. Stopped (by its pid) on drop.
 pub struct Slapd {
     dir: tempfile::TempDir,
@@ -79,6 +112,9 @@ pub struct Slapd {
     child: Option<Child>,
     /// The last changenumber written; the lock also orders whole changes.
     changes: Mutex<u64>,
+    /// Whether writers add UFDS's change-feed records (false: a plain
+    /// directory with syncprov and no changelog at all).
+    feed: bool,
 }
 
 /// One key to write with [`Slapd::add_key`].
@@ -98,17 +134,24 @@ impl Slapd {
     /// Starts a fresh slapd with the base entries loaded. Panics (with the
     /// server's own log) when it cannot.
     pub async fn start() -> Slapd {
-        Slapd::start_with(false).await
+        Slapd::start_with(false, true).await
+    }
+
+    /// A plain OpenLDAP: the same tree, schema and documented ACL, with the
+    /// syncprov overlay (RFC 4533) and NO change feed: no `cn=changelog`,
+    /// no `cn=latestchangenumber`, and the writers write only the tree.
+    pub async fn start_plain() -> Slapd {
+        Slapd::start_with(false, false).await
     }
 
     /// Like [`Slapd::start`], and also TLS: StartTLS on [`Slapd::url`] and
     /// `ldaps://` on [`Slapd::ldaps_url`], with a fresh self-signed
     /// certificate for `127.0.0.1` whose PEM is at [`Slapd::ca_file`].
     pub async fn start_tls() -> Slapd {
-        Slapd::start_with(true).await
+        Slapd::start_with(true, true).await
     }
 
-    async fn start_with(tls: bool) -> Slapd {
+    async fn start_with(tls: bool, feed: bool) -> Slapd {
         let dir = tempfile::Builder::new()
             .prefix("s3gw-slapd-")
             .tempdir()
@@ -134,7 +177,22 @@ impl Slapd {
         } else {
             String::new()
         };
+        let template = if feed {
+            template
+        } else {
+            let (head, rest) = template.split_once("# feed:begin").expect("feed:begin");
+            let (_, tail) = rest.split_once("# feed:end").expect("feed:end");
+            format!("{head}{tail}")
+        };
+        let (modules, syncprov) = if feed {
+            ("", "")
+        } else {
+            ("moduleload      syncprov", "overlay         syncprov")
+        };
         let conf = template
+            .replace("@ACL@", &documented_block("acl"))
+            .replace("@MODULES@", modules)
+            .replace("@SYNCPROV@", syncprov)
             .replace("@TLS@", &tls_conf)
             .replace("@DIR@", dir.path().to_str().expect("utf-8 temp dir"))
             .replace("@SCHEMADIR@", ldap_files().to_str().expect("utf-8 path"));
@@ -152,6 +210,7 @@ impl Slapd {
             tls_port: None,
             child: None,
             changes: Mutex::new(0),
+            feed,
         };
         // A free port can be taken between our probe and slapd's bind: retry.
         let mut last_err = String::new();
@@ -340,9 +399,23 @@ impl Slapd {
     }
 
     async fn load_base(&self) {
-        let ldif = std::fs::read_to_string(ldap_files().join("base.ldif")).expect("base.ldif");
+        self.load_ldif(&documented_block("base")).await;
+        if self.feed {
+            let ldif = std::fs::read_to_string(ldap_files().join("base.ldif")).expect("base.ldif");
+            self.load_ldif(&ldif).await;
+        }
+    }
+
+    /// Whether this directory has UFDS's change feed.
+    pub fn has_feed(&self) -> bool {
+        self.feed
+    }
+
+    /// Adds the entries of an LDIF text as the rootdn, WITHOUT change-feed
+    /// records (e.g. the documented sample tenant before a cache starts).
+    pub async fn load_ldif(&self, ldif: &str) {
         let mut ldap = self.root().await;
-        for entry in parse_ldif(&ldif) {
+        for entry in parse_ldif(ldif) {
             let attrs: Vec<(&str, HashSet<&str>)> = entry
                 .attrs
                 .iter()
@@ -405,11 +478,15 @@ impl Slapd {
         for key in keys {
             let dn = key_dn(key.owner_dn, key.id);
             add_raw(&mut ldap, &dn, &key_entry(key)).await;
-            *n += 1;
-            let changes = entry_json(&key_entry(key));
-            write_changelog(&mut ldap, *n, &dn, "add", &changes, None).await;
+            if self.feed {
+                *n += 1;
+                let changes = entry_json(&key_entry(key));
+                write_changelog(&mut ldap, *n, &dn, "add", &changes, None).await;
+            }
         }
-        set_latest(&mut ldap, *n).await;
+        if self.feed {
+            set_latest(&mut ldap, *n).await;
+        }
         let _ = ldap.unbind().await;
         *n
     }
@@ -437,9 +514,11 @@ impl Slapd {
             .await
             .and_then(|r| r.success())
             .unwrap_or_else(|e| panic!("delete {key_dn}: {e}"));
-        *n += 1;
-        write_changelog(&mut ldap, *n, key_dn, "delete", &entry_json(&before), None).await;
-        set_latest(&mut ldap, *n).await;
+        if self.feed {
+            *n += 1;
+            write_changelog(&mut ldap, *n, key_dn, "delete", &entry_json(&before), None).await;
+            set_latest(&mut ldap, *n).await;
+        }
         let _ = ldap.unbind().await;
         *n
     }
@@ -495,9 +574,11 @@ impl Slapd {
         let mut ldap = self.root().await;
         let mut n = self.changes.lock().await;
         add_raw(&mut ldap, dn, &entry).await;
-        *n += 1;
-        write_changelog(&mut ldap, *n, dn, "add", &entry_json(&entry), None).await;
-        set_latest(&mut ldap, *n).await;
+        if self.feed {
+            *n += 1;
+            write_changelog(&mut ldap, *n, dn, "add", &entry_json(&entry), None).await;
+            set_latest(&mut ldap, *n).await;
+        }
         let _ = ldap.unbind().await;
         *n
     }
@@ -513,6 +594,10 @@ impl Slapd {
             .await
             .and_then(|r| r.success())
             .unwrap_or_else(|e| panic!("modify {dn}: {e}"));
+        if !self.feed {
+            let _ = ldap.unbind().await;
+            return *n;
+        }
         let after = read_entry(&mut ldap, dn).await;
         let changes: Vec<Value> = mods
             .iter()
