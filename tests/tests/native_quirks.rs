@@ -244,3 +244,67 @@ async fn listings_with_like_metacharacters_and_group_ended_pages() {
         lite.log_text()
     );
 }
+
+/// A configuration for a real store with an operator key whose signatures
+/// the real buckets-api refuses (Ed25519, P-384) fails at start, and in
+/// `check-config`, saying why; a P-256 key passes that check.
+#[test]
+fn operator_keys_the_real_store_refuses_fail_the_start() {
+    use s3gw_httpsig::PrivateKey;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let q = |p: &std::path::Path| serde_json::to_string(p.to_str().unwrap()).unwrap();
+    let keys = dir.path().join("keys.toml");
+    std::fs::write(&keys, "").unwrap();
+    for (name, key, why) in [
+        ("ed", PrivateKey::generate_ed25519(), Some("Ed25519")),
+        (
+            "p384",
+            PrivateKey::generate_ecdsa(384).unwrap(),
+            Some("P-384"),
+        ),
+        ("p256", PrivateKey::generate_ecdsa(256).unwrap(), None),
+    ] {
+        let key_path = dir.path().join(format!("{name}.key"));
+        std::fs::write(&key_path, key.to_openssh_pem()).unwrap();
+        let cfg = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "[server]\nlisten = \"127.0.0.1:0\"\n[keys]\nsource = \"file\"\npath = {}\n\
+                 [backend]\nurl = \"http://127.0.0.1:1\"\noperator_login = \"op\"\noperator_key_file = {}\n",
+                q(&keys),
+                q(&key_path)
+            ),
+        )
+        .unwrap();
+        let run = |args: &[&str]| {
+            Command::new(s3gw_tests::procs::workspace_bin("s3gw"))
+                .arg("--config")
+                .arg(&cfg)
+                .args(args)
+                .env_remove("S3GW_CONFIG")
+                .env("RUST_LOG", "error")
+                .stdin(Stdio::null())
+                .output()
+                .unwrap()
+        };
+        let check = run(&["check-config"]);
+        let stderr = String::from_utf8_lossy(&check.stderr).into_owned();
+        match why {
+            Some(why) => {
+                assert_eq!(check.status.code(), Some(2), "{name}: {stderr}");
+                assert!(
+                    stderr.contains(why) && stderr.contains("P-256"),
+                    "{name}: {stderr}"
+                );
+                // `serve` refuses it before binding anything.
+                let serve = run(&[]);
+                let stderr = String::from_utf8_lossy(&serve.stderr).into_owned();
+                assert!(!serve.status.success(), "{name}: {stderr}");
+                assert!(stderr.contains(why), "{name}: {stderr}");
+            }
+            None => assert!(!stderr.contains("operator_key_file"), "{name}: {stderr}"),
+        }
+    }
+}
