@@ -34,9 +34,9 @@ fn main() -> ExitCode {
                     .map_err(|e| e.to_string())
                     .and_then(|pem| {
                         s3gw_httpsig::PrivateKey::from_pem_or_openssh(&pem)
-                            .map(|_| ())
                             .map_err(|e| e.to_string())
-                    });
+                    })
+                    .and_then(|key| s3gw_translator::manta::check_operator_key(&key));
                 if let Err(e) = parsed {
                     eprintln!(
                         "s3gw: backend.operator_key_file {}: {e}",
