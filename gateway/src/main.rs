@@ -15,6 +15,23 @@ use s3gw::config::{Config, LogFormat};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Generated from the command line alone: no configuration needed.
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            Cli::completions(*shell, &mut std::io::stdout().lock());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Man) => {
+            return match Cli::man(&mut std::io::stdout().lock()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("s3gw man: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {}
+    }
     let config = match cli.load_config() {
         Ok(c) => c,
         Err(e) => {
@@ -33,6 +50,7 @@ fn main() -> ExitCode {
         }
         Command::Serve => serve(config),
         Command::Keys(args) => keys(&config, &args),
+        Command::Completions { .. } | Command::Man => ExitCode::SUCCESS,
     }
 }
 
