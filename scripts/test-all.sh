@@ -56,6 +56,12 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+step "without the embedded store: cargo clippy --no-default-features"
+# The gateway's `embedded` feature off (a production build for a real
+# store). Same targets as above, so every dependency's check is reused and
+# only the gateway is checked again (measured: ~18 s of CPU).
+cargo clippy --workspace --all-targets --no-default-features --quiet -- -D warnings
+
 # ---------------------------------------------------------------- tests
 step "build every binary (tests start them as real processes)"
 cargo build --workspace --bins --quiet
