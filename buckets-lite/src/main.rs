@@ -80,6 +80,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The handler is in place before the listening line: a SIGTERM sent as
+    // soon as the line is read stops it gracefully, not by the default action.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
@@ -90,8 +94,6 @@ async fn main() -> ExitCode {
         let _ = out.flush();
     }
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler");
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: stopping"),
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),

@@ -1,7 +1,7 @@
 //! The `s3gw` binary: parses the command line, loads the configuration,
 //! starts the gateway and prints exactly one line
 //! `s3gw listening on http(s)://ADDR` on stdout once bound (scripts and the
-//! test harness wait for it; with `[ops] listen` set, the line
+//! test harness wait for it; with the ops listener on (the default), the line
 //! `s3gw ops listening on http://ADDR` comes just before it), then serves
 //! until SIGTERM or SIGINT and shuts down gracefully. `s3gw keys ...` manages
 //! access keys instead ([`s3gw::keys_cli`]).
@@ -114,6 +114,16 @@ fn serve(config: Config) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // Watched before the listening line: a SIGTERM sent as soon as the
+        // line is read drains gracefully instead of killing the process.
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("s3gw: cannot watch SIGTERM: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
         if let Some(k) = gw.new_dev_key() {
             eprintln!("WARNING: a development access key was created; it is for development only.");
             println!(
@@ -128,14 +138,6 @@ fn serve(config: Config) -> ExitCode {
         }
         println!("s3gw listening on {}", gw.url());
         let _ = std::io::stdout().flush();
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("s3gw: cannot watch SIGTERM: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
         let ended = tokio::select! {
             _ = term.recv() => None,
             _ = tokio::signal::ctrl_c() => None,
