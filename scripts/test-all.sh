@@ -21,9 +21,9 @@ SUDO=""
 
 # ---------------------------------------------------------------- installs
 if [ "${S3GW_SKIP_INSTALL:-0}" != 1 ]; then
-    step "system packages (slapd, ldap-utils, s3cmd, rclone, curl)"
+    step "system packages (slapd, ldap-utils, s3cmd, rclone, curl, systemd-analyze)"
     missing=()
-    for pair in slapd:slapd ldapsearch:ldap-utils s3cmd:s3cmd rclone:rclone curl:curl; do
+    for pair in slapd:slapd ldapsearch:ldap-utils s3cmd:s3cmd rclone:rclone curl:curl systemd-analyze:systemd; do
         cmd=${pair%%:*}; pkg=${pair##*:}
         command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
     done
@@ -38,9 +38,13 @@ if [ "${S3GW_SKIP_INSTALL:-0}" != 1 ]; then
     echo "ok: $(slapd -VV 2>&1 | head -1 | sed 's/^@(#) //')"
 
     step "python tools in target/venv (awscli, boto3)"
-    if [ ! -x target/venv/bin/aws ] || ! target/venv/bin/python -c 'import boto3' 2>/dev/null; then
-        python3 -m venv target/venv
+    # Re-install whenever requirements.txt changed since the last install.
+    stamp=target/venv/.requirements.sha256
+    want=$(sha256sum tests/clients/requirements.txt | cut -d' ' -f1)
+    if [ ! -x target/venv/bin/aws ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        [ -x target/venv/bin/python ] || python3 -m venv target/venv
         target/venv/bin/pip install -q --disable-pip-version-check -r tests/clients/requirements.txt
+        echo "$want" > "$stamp"
     fi
     echo "ok: $(target/venv/bin/aws --version 2>&1)"
 fi
@@ -52,6 +56,12 @@ cargo fmt --all -- --check
 
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "without the embedded store: cargo clippy --no-default-features"
+# The gateway's `embedded` feature off (a production build for a real
+# store). Same targets as above, so every dependency's check is reused and
+# only the gateway is checked again (measured: ~18 s of CPU).
+cargo clippy --workspace --all-targets --no-default-features --quiet -- -D warnings
 
 # ---------------------------------------------------------------- tests
 step "build every binary (tests start them as real processes)"
@@ -68,9 +78,12 @@ if [ -x tests/clients/run.sh ]; then
     tests/clients/run.sh
 fi
 
-if cargo metadata --no-deps --format-version 1 | grep -q '"name":"s3gw-bench"' && [ -f bench/src/main.rs ]; then
-    step "benchmark smoke mode (correctness only, never timings)"
-    cargo run --quiet -p s3gw-bench -- --smoke
-fi
+step "packaging: Dockerfile structure, systemd unit (systemd-analyze verify)"
+target/venv/bin/python tests/packaging/check.py target/debug/s3gw
+
+step "benchmark smoke mode (correctness only, never timings)"
+# The binary `cargo build --workspace --bins` made: `cargo run -p` would
+# resolve the bench's features alone and rebuild dozens of dependencies.
+target/debug/s3gw-bench --smoke
 
 step "all passed in $(( $(date +%s) - start ))s"

@@ -298,6 +298,9 @@ async fn run(args: Args, scale: Scale, workloads: Vec<Workload>) -> Result<ExitC
         p.setup().await?;
     }
 
+    // Progress on a terminal only: quiet with --json or into a pipe or file.
+    let show = !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let progress = progress_bar(show, (workloads.len() * paths.len()) as u64);
     let digests = Digests::default();
     let mut rss_per_workload = true;
     let mut rows = Vec::new();
@@ -312,12 +315,7 @@ async fn run(args: Args, scale: Scale, workloads: Vec<Workload>) -> Result<ExitC
         };
         let mut ok = true;
         for p in &mut paths {
-            eprintln!(
-                "{:>7.1}s  {} on {}",
-                started.elapsed().as_secs_f64(),
-                w.name,
-                p.label
-            );
+            progress.set_message(format!("{} on {}", w.name, p.label));
             // Preparation first, so peaks and CPU time cover the measured part only.
             let prepared = p.prepare(w, &scale).await;
             for pid in [s3gw_pid, store_pid].into_iter().flatten() {
@@ -355,10 +353,11 @@ async fn run(args: Args, scale: Scale, workloads: Vec<Workload>) -> Result<ExitC
                         "B" => row.b = Some(stats),
                         _ => row.c = Some(stats),
                     }
+                    progress.inc(1);
                 }
                 Err(e) => {
                     ok = false;
-                    eprintln!("FAILED: {e:#}");
+                    progress.suspend(|| eprintln!("FAILED: {e:#}"));
                     if let Some(c) = cluster.as_mut() {
                         if let Err(dead) = c.gateway.check_alive().and(c.store.check_alive()) {
                             bail!("{dead:#}");
@@ -381,6 +380,7 @@ async fn run(args: Args, scale: Scale, workloads: Vec<Workload>) -> Result<ExitC
         }
         rows.push(row);
     }
+    progress.finish_and_clear();
     drop(cluster.take());
     if args.smoke {
         println!("smoke: {passed} passed, {failed} failed");
@@ -406,4 +406,20 @@ async fn run(args: Args, scale: Scale, workloads: Vec<Workload>) -> Result<ExitC
         println!("\nTotal time: {:.0} s", started.elapsed().as_secs_f64());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A bar of `steps` (workload, path) runs with the elapsed time and the one
+/// running; hidden when `show` is false.
+fn progress_bar(show: bool, steps: u64) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(steps);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
 }

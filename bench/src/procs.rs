@@ -156,11 +156,19 @@ impl Drop for ChildProcess {
         if let Ok(Some(_)) = self.child.try_wait() {
             return;
         }
-        // SIGTERM for a graceful stop; `kill(1)` because the crate forbids unsafe.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .stderr(Stdio::null())
-            .status();
+        // SIGTERM by pid for a graceful stop (kill(2) through rustix: the
+        // crate forbids unsafe). The child is not reaped yet, so this only
+        // fails on a bug: then SIGKILL at once.
+        let sent = i32::try_from(self.child.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+            .map(|pid| rustix::process::kill_process(pid, rustix::process::Signal::TERM));
+        if !matches!(sent, Some(Ok(()))) {
+            eprintln!("{}: SIGTERM failed ({sent:?}); killing it", self.name);
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            return;
+        }
         let deadline = Instant::now() + STOP_TIMEOUT;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -306,6 +314,10 @@ data_dir = {}
 
 [log]
 filter = "warn"
+
+[ops]
+# off: the bench reads no metrics, and a fixed port could be taken
+listen = ""
 "#,
         toml_str(native_url),
         toml_str(&key_path.display().to_string()),

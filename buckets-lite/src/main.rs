@@ -1,7 +1,8 @@
-//! `buckets-lite --config FILE [--listen ADDR] [--data DIR]`
+//! `buckets-lite --config FILE [--listen ADDR] [--data DIR] [--log-format text|json]`
 //!
 //! Prints exactly one line, `buckets-lite listening on http://ADDR`, to
-//! stdout once bound; logs to stderr (`RUST_LOG`, default `info`); stops
+//! stdout once bound; logs to stderr (`RUST_LOG`, default `info`) as text or
+//! JSON, the same formats as s3gw's `log.format`; stops
 //! gracefully on SIGTERM or SIGINT. A bad configuration exits with code 2.
 
 use std::io::Write as _;
@@ -23,19 +24,37 @@ struct Args {
     /// Data directory (overrides the file).
     #[arg(long = "data")]
     data: Option<PathBuf>,
+    /// Log format on stderr, as s3gw's `log.format`: `text`, or `json`
+    /// (one object per line).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        env = "BUCKETS_LITE_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+        );
+    match args.log_format {
+        LogFormat::Json => logs.json().init(),
+        LogFormat::Text => logs.init(),
+    }
 
     let mut config = match buckets_lite::Config::from_file(&args.config) {
         Ok(c) => c,
@@ -61,6 +80,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The handler is in place before the listening line: a SIGTERM sent as
+    // soon as the line is read stops it gracefully, not by the default action.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
@@ -71,8 +94,6 @@ async fn main() -> ExitCode {
         let _ = out.flush();
     }
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler");
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: stopping"),
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),

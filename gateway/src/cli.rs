@@ -1,6 +1,7 @@
 //! The `s3gw` command line (clap): `s3gw [serve]`, `s3gw check-config`,
 //! `s3gw keys ...` and `s3gw accounts ...` ([`crate::keys_cli`]),
-//! `s3gw --version`, with overrides
+//! `s3gw completions SHELL`, `s3gw man`, `s3gw --version` (with the git
+//! commit), with overrides
 //! that let a script start a throwaway endpoint in one line
 //! (`s3gw --listen 127.0.0.1:0 --data /tmp/x`).
 
@@ -10,12 +11,23 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigError};
 
+/// The git commit this binary was built from (`gateway/build.rs`).
+pub const GIT_COMMIT: &str = env!("S3GW_GIT_COMMIT");
+
+/// What `s3gw --version` prints after the name.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("S3GW_GIT_COMMIT"),
+    ")"
+);
+
 /// An S3 gateway in front of a Manta buckets-API store.
 ///
 /// With no configuration, `s3gw` serves an embedded store with its data in
 /// ./s3gw-data and prints a development access key on first start.
 #[derive(Debug, Parser)]
-#[command(name = "s3gw", version, about, long_about)]
+#[command(name = "s3gw", version = VERSION, about, long_about)]
 pub struct Cli {
     /// Configuration file (TOML; see etc/s3gw.toml). Environment variables
     /// S3GW__SECTION__KEY override it.
@@ -45,6 +57,30 @@ pub enum Command {
     Keys(crate::keys_cli::KeysArgs),
     /// Disable or enable an account in the directory (UFDS `disabled`).
     Accounts(crate::keys_cli::AccountsArgs),
+    /// Print a shell completion script for SHELL on stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the s3gw(1) man page (roff) on stdout.
+    Man,
+}
+
+impl Cli {
+    /// Writes the completion script of `shell` for the whole command line.
+    pub fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+        clap_complete::generate(
+            shell,
+            &mut <Cli as clap::CommandFactory>::command(),
+            "s3gw",
+            out,
+        );
+    }
+
+    /// Writes the man page generated from the same definitions.
+    pub fn man(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)
+    }
 }
 
 impl Cli {

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use crate::auth::AuthConfig;
 use crate::body::BodyLimits;
@@ -60,7 +60,9 @@ pub struct ServerConfig {
     pub listen: String,
     /// Service domains for virtual-host addressing: `Host: <bucket>.<domain>`
     /// names a bucket. Empty with the embedded default means `localhost`
-    /// and `s3.localhost`. Default empty.
+    /// and `s3.localhost`. Default empty. A list, or one comma-separated
+    /// string (`S3GW__SERVER__DOMAINS=a.example,b.example`).
+    #[serde(deserialize_with = "list_or_csv")]
     pub domains: Vec<String>,
     /// TLS certificate chain (PEM). With `tls_key`, the server speaks HTTPS
     /// only. A wildcard certificate (`*.s3.example.com` plus
@@ -287,11 +289,47 @@ impl Default for LogConfig {
     }
 }
 
+/// A list of strings, or one comma-separated string (what an environment
+/// variable can say).
+fn list_or_csv<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrCsv {
+        List(Vec<String>),
+        Csv(String),
+    }
+    Ok(match ListOrCsv::deserialize(d)? {
+        ListOrCsv::List(v) => v,
+        ListOrCsv::Csv(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
 impl Config {
     /// Loads `file` (if any) layered with `S3GW__SECTION__KEY` environment
     /// variables, then validates. `S3GW__SERVER__DOMAINS` takes a
     /// comma-separated list.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_with_env(file, None)
+    }
+
+    /// As [`Config::load`], reading the variables from `env` instead of
+    /// the process's environment when given.
+    ///
+    /// A variable's value is never reinterpreted: it reaches each key as
+    /// the string it is and is converted to that key's type (so
+    /// `S3GW__KEYS__BIND_PASSWORD=0123` is the password `0123`, and
+    /// `S3GW__SERVER__WORKERS=4` the number 4). The `config` crate's
+    /// `try_parsing` guesses a type from the text instead, which turns
+    /// such a password into the number 123.
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: Option<std::collections::HashMap<String, String>>,
+    ) -> Result<Config, ConfigError> {
         let mut b = config::Config::builder();
         if let Some(f) = file {
             b = b.add_source(
@@ -304,21 +342,34 @@ impl Config {
             config::Environment::with_prefix("S3GW")
                 .prefix_separator("__")
                 .separator("__")
-                .try_parsing(true)
-                .list_separator(",")
-                .with_list_parse_key("server.domains"),
+                .try_parsing(false)
+                .source(env),
         );
-        let cfg: Config = b.build()?.try_deserialize()?;
-        cfg.validate()?;
-        Ok(cfg)
+        Self::from_built(b.build()?)
     }
 
     /// Parses a TOML document (no environment), then validates.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let cfg: Config = config::Config::builder()
-            .add_source(config::File::from_str(text, config::FileFormat::Toml))
-            .build()?
-            .try_deserialize()?;
+        Self::from_built(
+            config::Config::builder()
+                .add_source(config::File::from_str(text, config::FileFormat::Toml))
+                .build()?,
+        )
+    }
+
+    /// Deserialises and validates. `[keys]` is read by its `source` tag
+    /// here: serde buffers an internally tagged enum, and a buffered string
+    /// (every value from the environment) no longer converts to a number
+    /// or a boolean.
+    fn from_built(built: config::Config) -> Result<Config, ConfigError> {
+        let mut root: config::Map<String, config::Value> = built.try_deserialize()?;
+        let keys = match root.remove("keys") {
+            None => None,
+            Some(v) => Some(key_source(v)?),
+        };
+        let mut cfg: Config =
+            config::Value::new(None, config::ValueKind::Table(root)).try_deserialize()?;
+        cfg.keys = keys;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -412,6 +463,7 @@ impl Config {
         Ok(())
     }
 
+    /// The listen address.
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
         self.server.listen.parse().map_err(|e| {
             invalid(
@@ -422,6 +474,26 @@ impl Config {
                 ),
             )
         })
+    }
+}
+
+/// `[keys]`: the table of the variant its `source` names.
+fn key_source(v: config::Value) -> Result<s3gw_auth_cache::KeySourceConfig, ConfigError> {
+    use s3gw_auth_cache::KeySourceConfig as K;
+    let mut t = v.into_table()?;
+    let source = match t.remove("source") {
+        Some(s) => s.into_string()?,
+        None => return Err(invalid("keys.source", "required: \"ldap\" or \"file\"")),
+    };
+    let v = config::Value::new(None, config::ValueKind::Table(t));
+    let in_keys = |e: config::ConfigError| invalid("keys", e.to_string());
+    match source.as_str() {
+        "ldap" => v.try_deserialize().map(K::Ldap).map_err(in_keys),
+        "file" => v.try_deserialize().map(K::File).map_err(in_keys),
+        other => Err(invalid(
+            "keys.source",
+            format!("{other:?} is not \"ldap\" or \"file\""),
+        )),
     }
 }
 
@@ -493,5 +565,66 @@ mod tests {
             c.keys,
             Some(s3gw_auth_cache::KeySourceConfig::File(_))
         ));
+    }
+
+    fn env(vars: &[(&str, &str)]) -> Option<std::collections::HashMap<String, String>> {
+        Some(
+            vars.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn environment_values_keep_their_text_and_convert_to_the_key_type() {
+        for pw in ["0123", "true", "123456", "1e3", " spaced "] {
+            let c = Config::load_with_env(
+                None,
+                env(&[
+                    ("S3GW__KEYS__SOURCE", "ldap"),
+                    ("S3GW__KEYS__URL", "ldap://127.0.0.1:389"),
+                    ("S3GW__KEYS__BIND_DN", "cn=root"),
+                    ("S3GW__KEYS__BIND_PASSWORD", pw),
+                    // a number and a boolean inside [keys] still convert
+                    ("S3GW__KEYS__POLL_BATCH", "50"),
+                    ("S3GW__KEYS__STARTTLS", "true"),
+                    ("S3GW__KEYS__POLL_INTERVAL", "2.5"),
+                ]),
+            )
+            .unwrap();
+            let Some(s3gw_auth_cache::KeySourceConfig::Ldap(l)) = c.keys else {
+                panic!("not ldap: {:?}", c.keys)
+            };
+            assert_eq!(l.bind_password.expose_str(), pw);
+            assert_eq!(l.poll_batch, 50);
+            assert!(l.starttls);
+            assert_eq!(l.poll_interval, Duration::from_millis(2500));
+        }
+        let c = Config::load_with_env(
+            None,
+            env(&[
+                ("S3GW__SERVER__WORKERS", "4"),
+                ("S3GW__AUTH__SIGV2_ENABLED", "false"),
+                ("S3GW__AUTH__REGION", "0123"),
+                ("S3GW__SERVER__DOMAINS", "s3.example.com, s3.internal"),
+                ("S3GW__LIMITS__MAX_DELETE_KEYS", "10"),
+                ("S3GW__LOG__FORMAT", "json"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.server.workers, 4);
+        assert!(!c.auth.sigv2_enabled);
+        assert_eq!(c.auth.region.as_deref(), Some("0123"));
+        assert_eq!(c.server.domains, vec!["s3.example.com", "s3.internal"]);
+        assert_eq!(c.limits.max_delete_keys, 10);
+        assert_eq!(c.log.format, LogFormat::Json);
+        let e = Config::load_with_env(None, env(&[("S3GW__SERVER__WORKERS", "many")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("workers"), "{e}");
+        let e = Config::load_with_env(None, env(&[("S3GW__KEYS__SOURCE", "nis")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("keys.source"), "{e}");
     }
 }

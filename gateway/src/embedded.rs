@@ -7,7 +7,8 @@
 //! embedded store then enables its `ed25519_signatures` extension. With no `[keys]`, access keys come from
 //! `<data_dir>/keys.toml`, created on first start with one development key
 //! (or the key `S3GW_ROOT_ACCESS_KEY` / `S3GW_ROOT_SECRET_KEY` /
-//! `S3GW_ROOT_ACCOUNT` define). A restart finds the same data and keys.
+//! `S3GW_ROOT_ACCOUNT` define; the secret may come from the file
+//! `S3GW_ROOT_SECRET_KEY_FILE` names instead). A restart finds the same data and keys.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -44,6 +45,7 @@ impl std::fmt::Debug for DevKey {
 /// The running embedded store and what the gateway needs from it.
 pub struct Embedded {
     pub backend: Arc<dyn Backend>,
+    #[cfg(feature = "embedded")]
     server: buckets_lite::Server,
     keys_file: PathBuf,
     /// Set when this start created the development key (print it once).
@@ -58,12 +60,24 @@ impl Embedded {
         ))
     }
     pub async fn stop(self) {
+        #[cfg(feature = "embedded")]
         self.server.stop().await;
     }
 }
 
+/// Without the `embedded` cargo feature there is no embedded store:
+/// `[backend]` is required.
+#[cfg(not(feature = "embedded"))]
+pub async fn start(_config: &Config) -> anyhow::Result<Embedded> {
+    anyhow::bail!(
+        "no [backend] configured, and this s3gw was built without the embedded store \
+         (cargo feature `embedded`): configure [backend] and [keys]"
+    )
+}
+
 /// Starts the embedded store (and, when `[keys]` is absent, makes sure the
 /// keys file exists).
+#[cfg(feature = "embedded")]
 pub async fn start(config: &Config) -> anyhow::Result<Embedded> {
     let data = &config.embedded.data_dir;
     std::fs::create_dir_all(data)
@@ -84,7 +98,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Embedded> {
 
     let keys_file = data.join("keys.toml");
     let new_dev_key = if config.keys.is_none() {
-        ensure_keys_file(&keys_file, &RootKeyEnv::from_env())?
+        ensure_keys_file(&keys_file, &RootKeyEnv::from_env()?)?
     } else {
         None
     };
@@ -97,6 +111,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Embedded> {
 }
 
 /// The buckets-lite configuration: loopback, port 0, one operator account.
+#[cfg(feature = "embedded")]
 fn buckets_lite_config(
     store_dir: &Path,
     key: &s3gw_httpsig::PrivateKey,
@@ -131,6 +146,7 @@ fn buckets_lite_config(
 }
 
 /// Loads the operator key, generating it (mode 0600) on first start.
+#[cfg(feature = "embedded")]
 fn operator_key(path: &Path) -> anyhow::Result<s3gw_httpsig::PrivateKey> {
     if path.exists() {
         let pem =
@@ -162,7 +178,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `S3GW_ROOT_ACCESS_KEY`, `S3GW_ROOT_SECRET_KEY`, `S3GW_ROOT_ACCOUNT`.
+/// `S3GW_ROOT_ACCESS_KEY`, `S3GW_ROOT_SECRET_KEY` (or the file
+/// `S3GW_ROOT_SECRET_KEY_FILE` names), `S3GW_ROOT_ACCOUNT`.
 #[derive(Debug, Default, Clone)]
 pub struct RootKeyEnv {
     pub access_key: Option<String>,
@@ -171,12 +188,41 @@ pub struct RootKeyEnv {
 }
 
 impl RootKeyEnv {
-    pub fn from_env() -> RootKeyEnv {
+    pub fn from_env() -> anyhow::Result<RootKeyEnv> {
         let get = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
-        RootKeyEnv {
+        Ok(RootKeyEnv {
             access_key: get("S3GW_ROOT_ACCESS_KEY"),
-            secret_key: get("S3GW_ROOT_SECRET_KEY"),
+            secret_key: secret_value(
+                get("S3GW_ROOT_SECRET_KEY"),
+                get("S3GW_ROOT_SECRET_KEY_FILE").map(PathBuf::from),
+            )?,
             account: get("S3GW_ROOT_ACCOUNT"),
+        })
+    }
+}
+
+/// A secret given either as a value or as a file holding it (one trailing
+/// newline dropped); both at once is refused.
+pub fn secret_value(
+    value: Option<String>,
+    file: Option<PathBuf>,
+) -> anyhow::Result<Option<String>> {
+    match (value, file) {
+        (Some(_), Some(_)) => anyhow::bail!(
+            "S3GW_ROOT_SECRET_KEY and S3GW_ROOT_SECRET_KEY_FILE are both set: set one"
+        ),
+        (v, None) => Ok(v),
+        (None, Some(p)) => {
+            let text = std::fs::read_to_string(&p)
+                .with_context(|| format!("reading S3GW_ROOT_SECRET_KEY_FILE {}", p.display()))?;
+            let s = text.strip_suffix('\n').unwrap_or(&text);
+            let s = s.strip_suffix('\r').unwrap_or(s);
+            anyhow::ensure!(
+                !s.is_empty(),
+                "S3GW_ROOT_SECRET_KEY_FILE {} is empty",
+                p.display()
+            );
+            Ok(Some(s.to_owned()))
         }
     }
 }
@@ -300,5 +346,24 @@ mod tests {
             account: None,
         };
         assert!(ensure_keys_file(&path, &bad).is_err());
+    }
+
+    #[test]
+    fn the_root_secret_comes_from_a_value_or_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("secret");
+        std::fs::write(&f, "0123 secret\n").unwrap();
+        let got = secret_value(None, Some(f.clone())).unwrap();
+        assert_eq!(got.as_deref(), Some("0123 secret"));
+        assert_eq!(
+            secret_value(Some("v".into()), None).unwrap().as_deref(),
+            Some("v")
+        );
+        assert!(secret_value(Some("v".into()), Some(f)).is_err());
+        let e = secret_value(None, Some(dir.path().join("missing"))).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("S3GW_ROOT_SECRET_KEY_FILE"),
+            "{e:#}"
+        );
     }
 }

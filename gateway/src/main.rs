@@ -1,7 +1,7 @@
 //! The `s3gw` binary: parses the command line, loads the configuration,
 //! starts the gateway and prints exactly one line
 //! `s3gw listening on http(s)://ADDR` on stdout once bound (scripts and the
-//! test harness wait for it; with `[ops] listen` set, the line
+//! test harness wait for it; with the ops listener on (the default), the line
 //! `s3gw ops listening on http://ADDR` comes just before it), then serves
 //! until SIGTERM or SIGINT and shuts down gracefully. `s3gw keys ...` manages
 //! access keys instead ([`s3gw::keys_cli`]).
@@ -15,6 +15,23 @@ use s3gw::config::{Config, LogFormat};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Generated from the command line alone: no configuration needed.
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            Cli::completions(*shell, &mut std::io::stdout().lock());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Man) => {
+            return match Cli::man(&mut std::io::stdout().lock()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("s3gw man: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {}
+    }
     let config = match cli.load_config() {
         Ok(c) => c,
         Err(e) => {
@@ -62,6 +79,7 @@ fn main() -> ExitCode {
         Command::Serve => serve(config),
         Command::Keys(args) => keys(&config, &args),
         Command::Accounts(args) => accounts(&config, &args),
+        Command::Completions { .. } | Command::Man => ExitCode::SUCCESS,
     }
 }
 
@@ -150,6 +168,16 @@ fn serve(config: Config) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // Watched before the listening line: a SIGTERM sent as soon as the
+        // line is read drains gracefully instead of killing the process.
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("s3gw: cannot watch SIGTERM: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
         if let Some(k) = gw.new_dev_key() {
             eprintln!("WARNING: a development access key was created; it is for development only.");
             println!(
@@ -164,14 +192,6 @@ fn serve(config: Config) -> ExitCode {
         }
         println!("s3gw listening on {}", gw.url());
         let _ = std::io::stdout().flush();
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("s3gw: cannot watch SIGTERM: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
         let ended = tokio::select! {
             _ = term.recv() => None,
             _ = tokio::signal::ctrl_c() => None,

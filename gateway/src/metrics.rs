@@ -1,12 +1,15 @@
-//! Metrics in the Prometheus text exposition format (version 0.0.4), served
-//! by [`crate::ops`] on `GET /metrics`.
+//! Metrics through the Prometheus project's own Rust client
+//! (`prometheus-client`), served by [`crate::ops`] on `GET /metrics` in the
+//! OpenMetrics text format (which Prometheus scrapes natively).
 //!
-//! The set is small and fixed, so it is kept in atomics and rendered by
-//! hand rather than through a registry crate: one [`Metrics`] per gateway,
-//! shared by the S3 server (requests, bytes, connections), the
-//! [`MeteredBackend`] around the translator (native calls, multipart
-//! uploads) and the ops server (which adds the key cache's counters from
-//! [`s3gw_auth_cache::KeyCache::stats`] at scrape time).
+//! One [`Metrics`] per gateway holds one [`Registry`], shared by the S3
+//! server (requests, bytes, connections), the [`MeteredBackend`] around the
+//! translator (native calls, multipart uploads) and the ops server, which
+//! adds the key cache's counters from [`s3gw_auth_cache::KeyCache::stats`]
+//! and the uptime at scrape time ([`render_key_cache`], [`finish`]).
+//!
+//! The crate's histogram updates its buckets, sum and count under one lock,
+//! so a scrape never sees `+Inf` below a finite bucket or `_count`.
 //!
 //! Label values are operation names from the router's `Endpoint` enum and a
 //! handful of fixed words, so cardinality is bounded by the enum.
@@ -16,13 +19,17 @@
 //! HTTP requests (listing pages, multipart assembly); the translator offers
 //! no per-HTTP-request hook, so latency and errors are measured per call.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use s3gw_translator::{
     Backend, BackendError, BackendResult, BucketName, CompleteMultipartUploadInput,
     CompleteMultipartUploadOutput, CopyObjectInput, CopyObjectOutput, CreateMultipartUploadInput,
@@ -33,51 +40,17 @@ use s3gw_translator::{
     UploadPartInput, UploadPartOutput,
 };
 
+/// The content type of what [`Metrics::render`] + [`finish`] produce.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
 /// Upper bounds (seconds) of the latency histogram buckets: from a cached
 /// HEAD on loopback to a multi-GiB PUT or a long multipart assembly.
 pub const LATENCY_BUCKETS: [f64; 15] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0,
 ];
 
-/// A latency histogram: per-bucket counts (not cumulative; rendering sums
-/// them), the count and the sum in microseconds.
-#[derive(Debug, Default)]
-pub struct Histogram {
-    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
-}
-
-impl Histogram {
-    /// Records one observation.
-    pub fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        if let Some(i) = LATENCY_BUCKETS.iter().position(|b| secs <= *b) {
-            self.buckets[i].fetch_add(1, Ordering::Relaxed);
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
-    }
-
-    /// Observations so far.
-    pub fn count(&self) -> u64 {
-        self.count.load(Ordering::Relaxed)
-    }
-
-    fn render(&self, out: &mut String, name: &str, labels: &str) {
-        let sep = if labels.is_empty() { "" } else { "," };
-        let mut acc = 0u64;
-        for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
-            acc += self.buckets[i].load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {acc}");
-        }
-        let count = self.count();
-        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
-        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
-        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
-    }
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
 }
 
 /// The class of an HTTP status: `"2xx"` ... `"5xx"`.
@@ -89,17 +62,6 @@ pub fn status_class(status: u16) -> &'static str {
         400..=499 => "4xx",
         _ => "5xx",
     }
-}
-
-const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
-
-/// Counters of one S3 operation.
-#[derive(Debug, Default)]
-struct OpStats {
-    by_class: [AtomicU64; 5],
-    duration: Histogram,
-    bytes_in: AtomicU64,
-    bytes_out: AtomicU64,
 }
 
 /// How a native (Backend) call ended, for the `outcome` label.
@@ -140,55 +102,171 @@ fn outcome(r: &Result<(), &BackendError>) -> &'static str {
     }
 }
 
-const OUTCOMES: [&str; 5] = ["ok", "refused", "unavailable", "body_failed", "error"];
-
-/// Counters of one Backend method.
-#[derive(Debug, Default)]
-struct CallStats {
-    by_outcome: [AtomicU64; 5],
-    duration: Histogram,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OpStatus {
+    operation: &'static str,
+    status: &'static str,
 }
 
-/// Every counter of one gateway.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Op {
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallOutcome {
+    call: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Call {
+    call: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Build {
+    version: &'static str,
+    commit: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Every metric of one gateway, registered once in `registry`.
 #[derive(Debug)]
 pub struct Metrics {
     started: Instant,
-    ops: RwLock<BTreeMap<&'static str, Arc<OpStats>>>,
-    calls: RwLock<BTreeMap<&'static str, Arc<CallStats>>>,
-    open_connections: AtomicI64,
-    in_flight: AtomicI64,
-    uploads_created: AtomicU64,
-    uploads_completed: AtomicU64,
-    uploads_aborted: AtomicU64,
+    registry: Registry,
+    requests: Family<OpStatus, Counter>,
+    request_duration: HistogramFamily<Op>,
+    request_bytes: Family<Op, Counter>,
+    response_bytes: Family<Op, Counter>,
+    native_calls: Family<CallOutcome, Counter>,
+    native_errors: Family<Call, Counter>,
+    native_duration: HistogramFamily<Call>,
+    open_connections: Gauge,
+    in_flight: Gauge,
+    uploads_created: Counter,
+    uploads_completed: Counter,
+    uploads_aborted: Counter,
+    uploads_in_progress: Gauge,
     /// Requests being served, by request id (per-request native calls).
     pub(crate) active: crate::access_log::Active,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
+        // The client appends a full stop to every help text.
+        let mut r = Registry::default();
+        let requests = Family::<OpStatus, Counter>::default();
+        r.register(
+            "s3gw_requests",
+            "S3 requests answered, by operation and status class",
+            requests.clone(),
+        );
+        let request_duration: HistogramFamily<Op> = Family::new_with_constructor(latency_histogram);
+        r.register(
+            "s3gw_request_duration_seconds",
+            "Time from request arrival to the last response byte, by operation",
+            request_duration.clone(),
+        );
+        let request_bytes = Family::<Op, Counter>::default();
+        r.register(
+            "s3gw_request_bytes",
+            "Request body bytes received from S3 clients (as sent, before de-chunking), by operation",
+            request_bytes.clone(),
+        );
+        let response_bytes = Family::<Op, Counter>::default();
+        r.register(
+            "s3gw_response_bytes",
+            "Response body bytes sent to S3 clients, by operation",
+            response_bytes.clone(),
+        );
+        let native_calls = Family::<CallOutcome, Counter>::default();
+        r.register(
+            "s3gw_native_calls",
+            "Calls into the native store (translator Backend methods), by call and outcome (ok, refused, unavailable, body_failed, error)",
+            native_calls.clone(),
+        );
+        let native_errors = Family::<Call, Counter>::default();
+        r.register(
+            "s3gw_native_errors",
+            "Native calls that failed through the store's fault (outcome unavailable or error), by call",
+            native_errors.clone(),
+        );
+        let native_duration: HistogramFamily<Call> =
+            Family::new_with_constructor(latency_histogram);
+        r.register(
+            "s3gw_native_call_duration_seconds",
+            "Latency of native calls, by call (a streamed GET ends when its headers arrive)",
+            native_duration.clone(),
+        );
+        let open_connections = Gauge::default();
+        r.register(
+            "s3gw_open_connections",
+            "Client connections open on the S3 listener",
+            open_connections.clone(),
+        );
+        let in_flight = Gauge::default();
+        r.register(
+            "s3gw_requests_in_flight",
+            "S3 requests being served (until the last response byte)",
+            in_flight.clone(),
+        );
+        let uploads_created = Counter::default();
+        r.register(
+            "s3gw_multipart_uploads_created",
+            "Multipart uploads created through this instance",
+            uploads_created.clone(),
+        );
+        let uploads_completed = Counter::default();
+        r.register(
+            "s3gw_multipart_uploads_completed",
+            "Multipart uploads completed through this instance",
+            uploads_completed.clone(),
+        );
+        let uploads_aborted = Counter::default();
+        r.register(
+            "s3gw_multipart_uploads_aborted",
+            "Multipart uploads aborted through this instance",
+            uploads_aborted.clone(),
+        );
+        // Any instance may finish any upload, so one instance's value may be
+        // negative; the sum over all instances is the fleet's uploads in
+        // progress (less those swept after upload_ttl_secs).
+        let uploads_in_progress = Gauge::default();
+        r.register(
+            "s3gw_multipart_uploads_in_progress",
+            "Multipart uploads created minus completed minus aborted through this instance (sum over instances)",
+            uploads_in_progress.clone(),
+        );
+        let build = Family::<Build, Gauge>::default();
+        build
+            .get_or_create(&Build {
+                version: env!("CARGO_PKG_VERSION"),
+                commit: crate::cli::GIT_COMMIT,
+            })
+            .set(1);
+        r.register("s3gw_build_info", "Version of this s3gw", build);
         Metrics {
             started: Instant::now(),
-            ops: RwLock::default(),
-            calls: RwLock::default(),
-            open_connections: AtomicI64::new(0),
-            in_flight: AtomicI64::new(0),
-            uploads_created: AtomicU64::new(0),
-            uploads_completed: AtomicU64::new(0),
-            uploads_aborted: AtomicU64::new(0),
+            registry: r,
+            requests,
+            request_duration,
+            request_bytes,
+            response_bytes,
+            native_calls,
+            native_errors,
+            native_duration,
+            open_connections,
+            in_flight,
+            uploads_created,
+            uploads_completed,
+            uploads_aborted,
+            uploads_in_progress,
             active: crate::access_log::Active::default(),
         }
     }
-}
-
-fn entry<T: Default>(map: &RwLock<BTreeMap<&'static str, Arc<T>>>, name: &'static str) -> Arc<T> {
-    if let Some(s) = map.read().unwrap_or_else(|p| p.into_inner()).get(name) {
-        return s.clone();
-    }
-    map.write()
-        .unwrap_or_else(|p| p.into_inner())
-        .entry(name)
-        .or_default()
-        .clone()
 }
 
 /// One finished S3 request, as [`Metrics::record_request`] counts it.
@@ -210,352 +288,185 @@ impl Metrics {
 
     /// Counts a finished S3 request.
     pub fn record_request(&self, s: &RequestSample) {
-        let op = entry(&self.ops, s.operation);
-        let i = CLASSES
-            .iter()
-            .position(|c| *c == status_class(s.status))
-            .unwrap_or(4);
-        op.by_class[i].fetch_add(1, Ordering::Relaxed);
-        op.duration.observe(s.duration);
-        op.bytes_in.fetch_add(s.bytes_in, Ordering::Relaxed);
-        op.bytes_out.fetch_add(s.bytes_out, Ordering::Relaxed);
+        let op = Op {
+            operation: s.operation,
+        };
+        self.requests
+            .get_or_create(&OpStatus {
+                operation: s.operation,
+                status: status_class(s.status),
+            })
+            .inc();
+        self.request_duration
+            .get_or_create(&op)
+            .observe(s.duration.as_secs_f64());
+        self.request_bytes.get_or_create(&op).inc_by(s.bytes_in);
+        self.response_bytes.get_or_create(&op).inc_by(s.bytes_out);
     }
 
     /// Counts a finished Backend call.
     fn record_call(&self, call: &'static str, r: Result<(), &BackendError>, d: Duration) {
-        let c = entry(&self.calls, call);
         let o = outcome(&r);
-        let i = OUTCOMES.iter().position(|x| *x == o).unwrap_or(4);
-        c.by_outcome[i].fetch_add(1, Ordering::Relaxed);
-        c.duration.observe(d);
+        self.native_calls
+            .get_or_create(&CallOutcome { call, outcome: o })
+            .inc();
+        // Present (0) for every call made, so a rate() exists before the
+        // first error.
+        let errors = self.native_errors.get_or_create(&Call { call });
+        if matches!(o, "unavailable" | "error") {
+            errors.inc();
+        }
+        self.native_duration
+            .get_or_create(&Call { call })
+            .observe(d.as_secs_f64());
     }
 
     /// A request started (in-flight gauge); pair with [`Metrics::request_done`].
     pub fn request_started(&self) {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.inc();
     }
 
     /// A request finished (its response body was sent or dropped).
     pub fn request_done(&self) {
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.in_flight.dec();
     }
 
     /// A guard that counts one open client connection while it lives
     /// (stored in the connection's extensions by `HttpServer::on_connect`,
     /// which actix drops when the connection closes).
     pub fn connection(self: &Arc<Self>) -> ConnectionGuard {
-        self.open_connections.fetch_add(1, Ordering::Relaxed);
+        self.open_connections.inc();
         ConnectionGuard(self.clone())
     }
 
-    /// The Prometheus text of everything but the key cache, which
-    /// [`render_key_cache`] appends.
+    /// The exposition of everything but the key cache ([`render_key_cache`]
+    /// appends it) and the end marker ([`finish`]).
     pub fn render(&self, out: &mut String) {
-        let ops: Vec<(&'static str, Arc<OpStats>)> = self
-            .ops
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|(k, v)| (*k, v.clone()))
-            .collect();
-        header(
-            out,
-            "s3gw_requests_total",
-            "counter",
-            "S3 requests answered, by operation and status class.",
-        );
-        for (name, s) in &ops {
-            for (i, class) in CLASSES.iter().enumerate() {
-                let n = s.by_class[i].load(Ordering::Relaxed);
-                if n > 0 {
-                    let _ = writeln!(
-                        out,
-                        "s3gw_requests_total{{operation=\"{}\",status=\"{class}\"}} {n}",
-                        esc(name)
-                    );
-                }
-            }
-        }
-        header(
-            out,
-            "s3gw_request_duration_seconds",
-            "histogram",
-            "Time from request arrival to the last response byte, by operation.",
-        );
-        for (name, s) in &ops {
-            s.duration.render(
-                out,
-                "s3gw_request_duration_seconds",
-                &format!("operation=\"{}\"", esc(name)),
-            );
-        }
-        header(
-            out,
-            "s3gw_request_bytes_total",
-            "counter",
-            "Request body bytes received from S3 clients (as sent, before de-chunking), by operation.",
-        );
-        for (name, s) in &ops {
-            let n = s.bytes_in.load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "s3gw_request_bytes_total{{operation=\"{}\"}} {n}",
-                esc(name)
-            );
-        }
-        header(
-            out,
-            "s3gw_response_bytes_total",
-            "counter",
-            "Response body bytes sent to S3 clients, by operation.",
-        );
-        for (name, s) in &ops {
-            let n = s.bytes_out.load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "s3gw_response_bytes_total{{operation=\"{}\"}} {n}",
-                esc(name)
-            );
-        }
-
-        let calls: Vec<(&'static str, Arc<CallStats>)> = self
-            .calls
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|(k, v)| (*k, v.clone()))
-            .collect();
-        header(
-            out,
-            "s3gw_native_calls_total",
-            "counter",
-            "Calls into the native store (translator Backend methods), by call and outcome (ok, refused, unavailable, body_failed, error).",
-        );
-        for (name, s) in &calls {
-            for (i, o) in OUTCOMES.iter().enumerate() {
-                let n = s.by_outcome[i].load(Ordering::Relaxed);
-                if n > 0 {
-                    let _ = writeln!(
-                        out,
-                        "s3gw_native_calls_total{{call=\"{}\",outcome=\"{o}\"}} {n}",
-                        esc(name)
-                    );
-                }
-            }
-        }
-        header(
-            out,
-            "s3gw_native_errors_total",
-            "counter",
-            "Native calls that failed through the store's fault (outcome unavailable or error), by call.",
-        );
-        for (name, s) in &calls {
-            let n =
-                s.by_outcome[2].load(Ordering::Relaxed) + s.by_outcome[4].load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "s3gw_native_errors_total{{call=\"{}\"}} {n}",
-                esc(name)
-            );
-        }
-        header(
-            out,
-            "s3gw_native_call_duration_seconds",
-            "histogram",
-            "Latency of native calls, by call (a streamed GET ends when its headers arrive).",
-        );
-        for (name, s) in &calls {
-            s.duration.render(
-                out,
-                "s3gw_native_call_duration_seconds",
-                &format!("call=\"{}\"", esc(name)),
-            );
-        }
-
-        let gauge = |out: &mut String, name: &str, help: &str, v: i64| {
-            header(out, name, "gauge", help);
-            let _ = writeln!(out, "{name} {v}");
-        };
-        let counter = |out: &mut String, name: &str, help: &str, v: u64| {
-            header(out, name, "counter", help);
-            let _ = writeln!(out, "{name} {v}");
-        };
-        gauge(
-            out,
-            "s3gw_open_connections",
-            "Client connections open on the S3 listener.",
-            self.open_connections.load(Ordering::Relaxed),
-        );
-        gauge(
-            out,
-            "s3gw_requests_in_flight",
-            "S3 requests being served (until the last response byte).",
-            self.in_flight.load(Ordering::Relaxed),
-        );
-        let (c, d, a) = (
-            self.uploads_created.load(Ordering::Relaxed),
-            self.uploads_completed.load(Ordering::Relaxed),
-            self.uploads_aborted.load(Ordering::Relaxed),
-        );
-        counter(
-            out,
-            "s3gw_multipart_uploads_created_total",
-            "Multipart uploads created through this instance.",
-            c,
-        );
-        counter(
-            out,
-            "s3gw_multipart_uploads_completed_total",
-            "Multipart uploads completed through this instance.",
-            d,
-        );
-        counter(
-            out,
-            "s3gw_multipart_uploads_aborted_total",
-            "Multipart uploads aborted through this instance.",
-            a,
-        );
-        // Any instance may finish any upload, so one instance's value may be
-        // negative; the sum over all instances is the fleet's uploads in
-        // progress (less those swept after upload_ttl_secs).
-        gauge(
-            out,
-            "s3gw_multipart_uploads_in_progress",
-            "Multipart uploads created minus completed minus aborted through this instance (sum over instances).",
-            i64::try_from(c).unwrap_or(i64::MAX)
-                - i64::try_from(d + a).unwrap_or(i64::MAX),
-        );
-        header(out, "s3gw_build_info", "gauge", "Version of this s3gw.");
-        let _ = writeln!(
-            out,
-            "s3gw_build_info{{version=\"{}\"}} 1",
-            env!("CARGO_PKG_VERSION")
-        );
-        header(
-            out,
+        let _ = encode_registry(out, &self.registry);
+        let mut r = Registry::default();
+        r.register(
             "s3gw_uptime_seconds",
-            "gauge",
-            "Seconds since this gateway started.",
+            "Seconds since this gateway started",
+            ConstGauge::new(self.started.elapsed().as_secs_f64()),
         );
-        let _ = writeln!(
-            out,
-            "s3gw_uptime_seconds {}",
-            self.started.elapsed().as_secs_f64()
-        );
+        let _ = encode_registry(out, &r);
     }
 
     fn upload_created(&self) {
-        self.uploads_created.fetch_add(1, Ordering::Relaxed);
+        self.uploads_created.inc();
+        self.uploads_in_progress.inc();
     }
     fn upload_finished(&self, completed: bool) {
         if completed {
-            self.uploads_completed.fetch_add(1, Ordering::Relaxed);
+            self.uploads_completed.inc();
         } else {
-            self.uploads_aborted.fetch_add(1, Ordering::Relaxed);
+            self.uploads_aborted.inc();
         }
+        self.uploads_in_progress.dec();
     }
 }
 
-/// Appends the key cache's counters ([`s3gw_auth_cache::CacheStats`]).
+/// Appends the key cache's counters ([`s3gw_auth_cache::CacheStats`]), read
+/// at scrape time.
 pub fn render_key_cache(out: &mut String, s: &s3gw_auth_cache::CacheStats) {
-    let mut one = |name: &str, kind: &str, help: &str, v: String| {
-        header(out, name, kind, help);
-        let _ = writeln!(out, "{name} {v}");
+    let mut r = Registry::default();
+    fn gauge<N>(r: &mut Registry, name: &str, help: &str, v: N)
+    where
+        N: prometheus_client::encoding::EncodeGaugeValue + std::fmt::Debug + Send + Sync + 'static,
+    {
+        r.register(name, help, ConstGauge::new(v));
+    }
+    let counter = |r: &mut Registry, name: &str, help: &str, v: u64| {
+        r.register(name, help, ConstCounter::new(v));
     };
-    one(
+    gauge(
+        &mut r,
         "s3gw_keycache_keys",
-        "gauge",
-        "Access keys held in memory (any status).",
-        s.keys_cached.to_string(),
+        "Access keys held in memory (any status)",
+        s.keys_cached,
     );
-    one(
+    gauge(
+        &mut r,
         "s3gw_keycache_duplicate_key_ids",
-        "gauge",
-        "Access key ids present more than once in the key source (each authenticates nobody).",
-        s.duplicate_key_ids.to_string(),
+        "Access key ids present more than once in the key source (each authenticates nobody)",
+        s.duplicate_key_ids,
     );
-    one(
-        "s3gw_keycache_ambiguous_lookups_total",
-        "counter",
-        "Lookups refused because the access key id is present more than once.",
-        s.ambiguous_lookups.to_string(),
+    counter(
+        &mut r,
+        "s3gw_keycache_ambiguous_lookups",
+        "Lookups refused because the access key id is present more than once",
+        s.ambiguous_lookups,
     );
-    one(
+    gauge(
+        &mut r,
         "s3gw_keycache_directory_ok",
-        "gauge",
-        "1 while the key directory answered within its grace period (always 1 for a keys file).",
-        u8::from(s.directory_ok).to_string(),
+        "1 while the key directory answered within its grace period (always 1 for a keys file)",
+        u64::from(s.directory_ok),
     );
-    one(
-        "s3gw_keycache_hits_total",
-        "counter",
-        "Key lookups answered from memory.",
-        s.hits.to_string(),
+    counter(
+        &mut r,
+        "s3gw_keycache_hits",
+        "Key lookups answered from memory",
+        s.hits,
     );
-    one(
-        "s3gw_keycache_misses_total",
-        "counter",
-        "Key lookups of ids not in memory.",
-        s.misses.to_string(),
+    counter(
+        &mut r,
+        "s3gw_keycache_misses",
+        "Key lookups of ids not in memory",
+        s.misses,
     );
-    one(
-        "s3gw_keycache_negative_hits_total",
-        "counter",
-        "Misses answered by the negative cache.",
-        s.negative_hits.to_string(),
+    counter(
+        &mut r,
+        "s3gw_keycache_negative_hits",
+        "Misses answered by the negative cache",
+        s.negative_hits,
     );
-    one(
-        "s3gw_keycache_misses_rate_limited_total",
-        "counter",
-        "Misses answered unknown without a directory query (miss rate limit).",
-        s.misses_rate_limited.to_string(),
+    counter(
+        &mut r,
+        "s3gw_keycache_misses_rate_limited",
+        "Misses answered unknown without a directory query (miss rate limit)",
+        s.misses_rate_limited,
     );
-    one(
-        "s3gw_keycache_ldap_queries_total",
-        "counter",
-        "LDAP operations sent by the key cache.",
-        s.ldap_queries.to_string(),
+    counter(
+        &mut r,
+        "s3gw_keycache_ldap_queries",
+        "LDAP operations sent by the key cache",
+        s.ldap_queries,
     );
-    one(
-        "s3gw_keycache_ldap_errors_total",
-        "counter",
-        "LDAP operations that failed or timed out.",
-        s.ldap_errors.to_string(),
+    counter(
+        &mut r,
+        "s3gw_keycache_ldap_errors",
+        "LDAP operations that failed or timed out",
+        s.ldap_errors,
     );
     if let Some(n) = s.last_changenumber {
-        one(
+        gauge(
+            &mut r,
             "s3gw_keycache_last_changenumber",
-            "gauge",
-            "Last UFDS changelog number applied.",
-            n.to_string(),
+            "Last UFDS changelog number applied",
+            n,
         );
     }
     if let Some(d) = s.since_last_poll {
-        one(
+        gauge(
+            &mut r,
             "s3gw_keycache_seconds_since_last_poll",
-            "gauge",
-            "Seconds since the last successful changelog poll or keys-file check.",
-            d.as_secs_f64().to_string(),
+            "Seconds since the last successful changelog poll or keys-file check",
+            d.as_secs_f64(),
         );
     }
-    one(
+    gauge(
+        &mut r,
         "s3gw_keycache_ready",
-        "gauge",
-        "1 once the initial key load is done.",
-        u8::from(s.ready).to_string(),
+        "1 once the initial key load is done",
+        u64::from(s.ready),
     );
+    let _ = encode_registry(out, &r);
 }
 
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
-/// Escapes a label value (exposition format: `\\`, `\"`, `\n`).
-fn esc(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// Ends the exposition (OpenMetrics' `# EOF`).
+pub fn finish(out: &mut String) {
+    let _ = encode_eof(out);
 }
 
 /// Counts one open connection until dropped.
@@ -564,7 +475,7 @@ pub struct ConnectionGuard(Arc<Metrics>);
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
-        self.0.open_connections.fetch_sub(1, Ordering::Relaxed);
+        self.0.open_connections.dec();
     }
 }
 
@@ -835,19 +746,26 @@ mod tests {
         assert!(out.contains("s3gw_requests_total{operation=\"GetObject\",status=\"4xx\"} 1\n"));
         assert!(out.contains("s3gw_requests_total{operation=\"GetObject\",status=\"5xx\"} 1\n"));
         assert!(out.contains(
-            "s3gw_request_duration_seconds_bucket{operation=\"GetObject\",le=\"0.005\"} 3\n"
+            "s3gw_request_duration_seconds_bucket{le=\"0.005\",operation=\"GetObject\"} 3\n"
         ));
         assert!(out.contains(
-            "s3gw_request_duration_seconds_bucket{operation=\"GetObject\",le=\"+Inf\"} 4\n"
+            "s3gw_request_duration_seconds_bucket{le=\"+Inf\",operation=\"GetObject\"} 4\n"
         ));
         assert!(out.contains("s3gw_response_bytes_total{operation=\"GetObject\"} 40\n"));
         assert!(out.contains("s3gw_native_calls_total{call=\"GetObject\",outcome=\"refused\"} 1\n"));
         assert!(out.contains("s3gw_native_errors_total{call=\"GetObject\"} 1\n"));
         assert!(out.contains("s3gw_open_connections 1\n"));
+        assert!(out.contains("# TYPE s3gw_request_duration_seconds histogram\n"));
+        assert!(out.contains("s3gw_build_info{version=\""));
         drop(_c);
         let mut out = String::new();
         m.render(&mut out);
+        render_key_cache(&mut out, &s3gw_auth_cache::CacheStats::default());
+        finish(&mut out);
         assert!(out.contains("s3gw_open_connections 0\n"));
+        assert!(out.contains("s3gw_keycache_ready 0\n"));
+        assert!(out.ends_with("# EOF\n"), "{out}");
+        assert_eq!(out.matches("# EOF").count(), 1);
         // Every sample line is `name{labels} value` or `name value`.
         for line in out.lines().filter(|l| !l.starts_with('#')) {
             let v = line.rsplit(' ').next().unwrap();
@@ -856,7 +774,32 @@ mod tests {
     }
 
     #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(esc("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    fn uploads_in_progress_follow_create_complete_abort() {
+        let m = Metrics::new();
+        m.upload_created();
+        m.upload_created();
+        m.upload_finished(true);
+        let mut out = String::new();
+        m.render(&mut out);
+        assert!(
+            out.contains("s3gw_multipart_uploads_in_progress 1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("s3gw_multipart_uploads_created_total 2\n"),
+            "{out}"
+        );
+        m.upload_finished(false);
+        m.upload_finished(false);
+        let mut out = String::new();
+        m.render(&mut out);
+        assert!(
+            out.contains("s3gw_multipart_uploads_in_progress -1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("s3gw_multipart_uploads_aborted_total 2\n"),
+            "{out}"
+        );
     }
 }

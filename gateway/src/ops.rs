@@ -2,7 +2,7 @@
 //! apart from the S3 listener so that metrics and probes are never exposed
 //! to S3 clients nor confused with bucket names:
 //!
-//! - `GET /metrics`: Prometheus text ([`crate::metrics`]) plus the key
+//! - `GET /metrics`: OpenMetrics text ([`crate::metrics`]) plus the key
 //!   cache's counters.
 //! - `GET /health/live`: 200 while the process serves (liveness: restart it
 //!   when this fails).
@@ -33,18 +33,23 @@ use crate::metrics::Metrics;
 pub struct OpsConfig {
     /// Address of the ops listener (`/metrics`, `/health/live`,
     /// `/health/ready`), e.g. `10.0.0.5:9480`; port 0 picks a free port
-    /// (logged at start). Empty: no ops listener. Default empty, so that
-    /// many instances on one host never collide on a fixed port by default.
+    /// (logged at start). Empty: no ops listener. Default `127.0.0.1:9480`
+    /// (loopback: no authentication); a second instance on the same host
+    /// must pick another address or `""`, or it refuses to start with an
+    /// error naming `ops.listen`.
     pub listen: String,
     /// How long `/health/ready` waits for the native store's answer, in
     /// milliseconds, before it reports not ready. Default 2000.
     pub ready_timeout_ms: u64,
 }
 
+/// The ops listener's default address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9480";
+
 impl Default for OpsConfig {
     fn default() -> Self {
         OpsConfig {
-            listen: String::new(),
+            listen: DEFAULT_LISTEN.into(),
             ready_timeout_ms: 2000,
         }
     }
@@ -80,9 +85,6 @@ impl OpsConfig {
         Ok(())
     }
 }
-
-/// The Prometheus text format's content type.
-const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// What the ops handlers read.
 struct OpsState {
@@ -139,7 +141,12 @@ pub fn start(
     .shutdown_timeout(1)
     .disable_signals()
     .bind(listen)
-    .with_context(|| format!("binding ops.listen {listen}"))?;
+    .with_context(|| {
+        format!(
+            "binding ops.listen {listen} (another s3gw on this host? set ops.listen \
+             (S3GW__OPS__LISTEN) to a free address, or to \"\" to turn the ops listener off)"
+        )
+    })?;
     let addr = *server.addrs().first().context("ops: no address bound")?;
     let srv = server.run();
     let handle = srv.handle();
@@ -152,7 +159,10 @@ async fn metrics_text(st: web::Data<OpsState>) -> HttpResponse {
     let mut out = String::with_capacity(16 << 10);
     st.metrics.render(&mut out);
     crate::metrics::render_key_cache(&mut out, &st.keys.stats());
-    HttpResponse::Ok().content_type(PROMETHEUS_TEXT).body(out)
+    crate::metrics::finish(&mut out);
+    HttpResponse::Ok()
+        .content_type(crate::metrics::CONTENT_TYPE)
+        .body(out)
 }
 
 async fn live() -> HttpResponse {
@@ -224,7 +234,15 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("ops.ready_timeout_ms"));
-        assert_eq!(OpsConfig::default().listen_addr().unwrap(), None);
+        assert_eq!(
+            OpsConfig::default().listen_addr().unwrap(),
+            Some("127.0.0.1:9480".parse().unwrap())
+        );
+        let off = OpsConfig {
+            listen: String::new(),
+            ..OpsConfig::default()
+        };
+        assert_eq!(off.listen_addr().unwrap(), None);
     }
 
     #[actix_web::test]
@@ -269,7 +287,7 @@ mod tests {
         assert_eq!(get("/health/ready").await.0, 200);
         let (status, ctype, m) = get("/metrics").await;
         assert_eq!(status, 200);
-        assert_eq!(ctype, PROMETHEUS_TEXT);
+        assert_eq!(ctype, crate::metrics::CONTENT_TYPE);
         assert!(m.contains("s3gw_keycache_ready 1\n"), "{m}");
         assert_eq!(get("/nothing").await.0, 404);
         ops.stop().await;

@@ -175,6 +175,11 @@ impl Gateway {
             q(&dir.join("operator.key").to_string_lossy())
         ));
         toml.push('\n');
+        // Many gateways run at once: each its own ops port (the default is
+        // a fixed one), unless the test configures [ops] itself.
+        if !opts.extra_toml.contains("[ops]") {
+            toml.push_str("[ops]\nlisten = \"127.0.0.1:0\"\n\n");
+        }
         toml.push_str(&opts.extra_toml);
         let config = dir.join("s3gw.toml");
         std::fs::write(&config, toml).expect("s3gw.toml");
@@ -213,8 +218,11 @@ impl Gateway {
             .args(args)
             .env_remove("S3GW_ROOT_ACCESS_KEY")
             .env_remove("S3GW_ROOT_SECRET_KEY")
+            .env_remove("S3GW_ROOT_SECRET_KEY_FILE")
             .env_remove("S3GW_ROOT_ACCOUNT")
-            .env_remove("S3GW_CONFIG");
+            .env_remove("S3GW_CONFIG")
+            // its own ops port (the default is a fixed one); env may override
+            .env("S3GW__OPS__LISTEN", "127.0.0.1:0");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -263,6 +271,30 @@ impl Gateway {
 
     pub fn pid(&self) -> u32 {
         self.child.pid()
+    }
+
+    /// `http://ADDR` of the ops listener (`/metrics`, `/health/*`), from
+    /// the line s3gw logs when it binds (the harness gives each gateway
+    /// port 0 there).
+    ///
+    /// # Panics
+    /// When no such line appears within [`START_DEADLINE`].
+    pub fn ops_url(&self) -> String {
+        const NEEDLE: &str = "ops server listening on http://";
+        let mut found = None;
+        let ok = crate::procs::wait_until(START_DEADLINE, || {
+            let log = self.log_text();
+            found = log.find(NEEDLE).map(|i| {
+                let rest = &log[i + NEEDLE.len()..];
+                let end = rest
+                    .find(|c: char| c.is_whitespace() || c == '"')
+                    .unwrap_or(rest.len());
+                format!("http://{}", &rest[..end])
+            });
+            found.is_some()
+        });
+        assert!(ok, "no ops listening line in the log:\n{}", self.log_text());
+        found.expect("found")
     }
 
     /// The endpoint URL (`http://127.0.0.1:PORT`).

@@ -63,14 +63,25 @@ impl ChildProcess {
     }
 
     /// Sends a signal to this child's pid only.
+    ///
+    /// # Panics
+    /// When the signal cannot be sent (the child is ours and not yet
+    /// reaped, so this is a harness bug).
     pub fn signal(&self, sig: libc::c_int) {
-        // kill(1) by pid: `libc::kill` needs `unsafe`, which the workspace forbids.
-        let _ = Command::new("kill")
-            .arg(format!("-{}", signal_name(sig)))
-            .arg(self.child.id().to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        if let Err(e) = self.try_signal(sig) {
+            panic!("{}: sending signal {sig}: {e}", self.name);
+        }
+    }
+
+    /// Sends a signal to this child's pid only, by `kill(2)` (rustix: no
+    /// `unsafe` here).
+    pub fn try_signal(&self, sig: libc::c_int) -> std::io::Result<()> {
+        let pid = i32::try_from(self.child.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+            .ok_or_else(|| std::io::Error::other("pid out of range"))?;
+        rustix::process::kill_process(pid, to_signal(sig))?;
+        Ok(())
     }
 
     /// The exit status if the child has exited.
@@ -94,7 +105,11 @@ impl ChildProcess {
         if let Some(status) = self.try_wait() {
             return Some(status);
         }
-        self.signal(libc::SIGTERM);
+        if let Err(e) = self.try_signal(libc::SIGTERM) {
+            eprintln!("{}: SIGTERM failed ({e}); killing it", self.name);
+            self.kill9();
+            return None;
+        }
         match self.wait_timeout(STOP_DEADLINE) {
             Some(status) => Some(status),
             None => {
@@ -112,14 +127,15 @@ impl ChildProcess {
     }
 }
 
-fn signal_name(sig: libc::c_int) -> &'static str {
+fn to_signal(sig: libc::c_int) -> rustix::process::Signal {
+    use rustix::process::Signal;
     match sig {
-        libc::SIGTERM => "TERM",
-        libc::SIGINT => "INT",
-        libc::SIGKILL => "KILL",
-        libc::SIGHUP => "HUP",
-        libc::SIGSTOP => "STOP",
-        libc::SIGCONT => "CONT",
+        libc::SIGTERM => Signal::TERM,
+        libc::SIGINT => Signal::INT,
+        libc::SIGKILL => Signal::KILL,
+        libc::SIGHUP => Signal::HUP,
+        libc::SIGSTOP => Signal::STOP,
+        libc::SIGCONT => Signal::CONT,
         _ => panic!("unsupported signal {sig}"),
     }
 }

@@ -527,6 +527,11 @@ impl Gateway {
         secret_key: String,
     ) -> Gateway {
         let log = data.path().join("s3gw.log");
+        // Many gateways run at once: each its own ops port (the default is
+        // a fixed one), unless the caller chose one.
+        if !c.get_envs().any(|(k, _)| k == "S3GW__OPS__LISTEN") {
+            c.env("S3GW__OPS__LISTEN", "127.0.0.1:0");
+        }
         c.stdin(Stdio::null())
             .stderr(fs::File::create(&log).expect("gateway log file"));
         if std::env::var_os("RUST_LOG").is_none() {
