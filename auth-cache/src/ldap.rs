@@ -179,7 +179,11 @@ pub(crate) fn tls_config(cfg: &LdapConfig) -> Result<rustls::ClientConfig, Start
     let pem = std::fs::read(&path)
         .map_err(|e| StartError::Config(format!("ca_file {}: {e}", path.display())))?;
     let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+    for cert in
+        <rustls::pki_types::CertificateDer as rustls::pki_types::pem::PemObject>::pem_slice_iter(
+            &pem,
+        )
+    {
         let cert =
             cert.map_err(|e| StartError::Config(format!("ca_file {}: {e}", path.display())))?;
         roots

@@ -112,7 +112,11 @@ fn http_client(ca_file: Option<&PathBuf>) -> Result<reqwest::Client> {
     let mut roots = rustls::RootCertStore::empty();
     if let Some(path) = ca_file {
         let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        for cert in
+            <rustls::pki_types::CertificateDer as rustls::pki_types::pem::PemObject>::pem_slice_iter(
+                &pem,
+            )
+        {
             roots.add(cert?)?;
         }
     }

@@ -265,19 +265,22 @@ fn tls_config(
     cert: &std::path::Path,
     key: &std::path::Path,
 ) -> anyhow::Result<rustls::ServerConfig> {
-    let certs = rustls_pemfile::certs(&mut std::io::BufReader::new(
-        std::fs::File::open(cert).with_context(|| format!("server.tls_cert {}", cert.display()))?,
-    ))
-    .collect::<Result<Vec<_>, _>>()
-    .with_context(|| format!("server.tls_cert {}: not PEM certificates", cert.display()))?;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("server.tls_cert {}", cert.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("server.tls_cert {}: not PEM certificates", cert.display()))?;
     if certs.is_empty() {
         anyhow::bail!("server.tls_cert {}: no certificate found", cert.display());
     }
-    let key = rustls_pemfile::private_key(&mut std::io::BufReader::new(
-        std::fs::File::open(key).with_context(|| format!("server.tls_key {}", key.display()))?,
-    ))
-    .with_context(|| format!("server.tls_key {}", key.display()))?
-    .with_context(|| format!("server.tls_key {}: no private key found", key.display()))?;
+    let key = match PrivateKeyDer::from_pem_file(key) {
+        Ok(k) => k,
+        Err(rustls::pki_types::pem::Error::NoItemsFound) => {
+            anyhow::bail!("server.tls_key {}: no private key found", key.display())
+        }
+        Err(e) => return Err(e).with_context(|| format!("server.tls_key {}", key.display())),
+    };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?

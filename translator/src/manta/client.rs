@@ -297,7 +297,11 @@ fn ca_roots(path: &std::path::Path) -> Result<rustls::RootCertStore, ClientBuild
     let err = |e: String| ClientBuildError::Tls(format!("ca_file {}: {e}", path.display()));
     let pem = std::fs::read(path).map_err(|e| err(e.to_string()))?;
     let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+    for cert in
+        <rustls::pki_types::CertificateDer as rustls::pki_types::pem::PemObject>::pem_slice_iter(
+            &pem,
+        )
+    {
         roots
             .add(cert.map_err(|e| err(e.to_string()))?)
             .map_err(|e| err(e.to_string()))?;
