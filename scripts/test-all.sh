@@ -4,8 +4,10 @@
 # Installs what it needs on a fresh Debian machine (slapd, ldap-utils, s3cmd,
 # rclone, curl; awscli and boto3 in a virtual environment under target/),
 # then: cargo fmt --check, clippy with -D warnings, builds every binary, runs
-# every Rust test (unit, contract, LDAP, end-to-end), the real-client matrix,
-# and the benchmark's smoke mode.
+# every Rust test (unit, contract, LDAP, end-to-end, and the real-code suite
+# against the real Manta buckets stack that scripts/real-manta.sh brings up
+# from ../shared/real-manta), the real-client matrix, and the benchmark's
+# smoke mode.
 #
 # Environment:
 #   S3GW_SKIP_INSTALL=1   do not apt-get / pip install (everything is present)
@@ -56,8 +58,23 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "build every binary (tests start them as real processes)"
 cargo build --workspace --bins --quiet
 
-step "cargo test (unit, contract, LDAP, end-to-end)"
+# The real-code suite (tests/tests/real_manta.rs, and the translator's live
+# cases in translator/tests/manta_live.rs) runs against the real Manta stack.
+# It is never skipped: a stack that cannot start fails the run here.
+step "real Manta stack up (scripts/real-manta.sh; about 2.5 minutes cold)"
+if ! $SUDO scripts/real-manta.sh up; then
+    echo "FAILED: the real Manta stack could not start (output above, logs in" \
+        "${REAL_MANTA_DIR:-/var/tmp/real-manta}/log); the real-code suite cannot run" >&2
+    exit 1
+fi
+trap '$SUDO scripts/real-manta.sh down >/dev/null 2>&1 || true' EXIT
+
+step "cargo test (unit, contract, LDAP, end-to-end, real-code suite)"
 cargo test --workspace --no-fail-fast -- --test-threads="${S3GW_TEST_THREADS:-4}"
+
+step "real Manta stack down"
+$SUDO scripts/real-manta.sh down
+trap - EXIT
 
 if [ -x tests/clients/run.sh ]; then
     step "real-client matrix (aws cli, boto3, s3cmd, rclone)"

@@ -8,10 +8,13 @@
 //! - [`slapd`]: start a real OpenLDAP `slapd` with a UFDS-shaped schema on a
 //!   free loopback port, and write UFDS-style changelog records.
 //! - [`gateway`]: start a real `s3gw` process in front of the above.
+//! - [`real_manta`]: the real Manta buckets stack (`scripts/real-manta.sh`)
+//!   and `s3gw` in front of it, for the real-code suite.
 //!
 //! Test binaries live in `tests/tests/*.rs`, one per area.
 
 pub mod buckets_lite;
 pub mod gateway;
 pub mod procs;
+pub mod real_manta;
 pub mod slapd;
