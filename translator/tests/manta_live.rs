@@ -1084,7 +1084,7 @@ async fn stale_uploads_are_swept_on(lite: &impl LiveStore) {
     let key_pem = lite.operator_key_pem();
     let mut cfg = s3gw_translator::manta::MantaConfig::new(
         lite.url(),
-        &lite.operator_login(),
+        lite.operator_login(),
         s3gw_httpsig::PrivateKey::from_pem_or_openssh(&key_pem).unwrap(),
     );
     cfg.upload_ttl = Duration::ZERO;

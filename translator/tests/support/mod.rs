@@ -69,7 +69,7 @@ impl<T: LiveStore + ?Sized> LiveStore for &T {
 
 pub fn backend(store: &impl LiveStore) -> MantaBackend {
     let key = PrivateKey::from_pem_or_openssh(&store.operator_key_pem()).unwrap();
-    MantaBackend::new(MantaConfig::new(store.url(), &store.operator_login(), key)).unwrap()
+    MantaBackend::new(MantaConfig::new(store.url(), store.operator_login(), key)).unwrap()
 }
 
 /// Deletes every bucket (and every object in it, hidden ones too) of the
