@@ -220,7 +220,7 @@ impl Cluster {
             .tempdir()
             .context("creating a temporary directory")?;
         let d = dir.path();
-        let key = PrivateKey::generate_ed25519();
+        let key = PrivateKey::generate_ecdsa(256).expect("P-256");
         let public = key.public_key();
         let key_path = d.join("operator.key");
         std::fs::write(&key_path, key.to_openssh_pem())?;

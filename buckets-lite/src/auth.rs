@@ -12,9 +12,9 @@
 use std::time::{Duration, SystemTime};
 
 use actix_web::HttpRequest;
-use s3gw_httpsig::{parse_authorization, signing_string, AuthError};
+use s3gw_httpsig::{parse_authorization, signing_string, Algorithm, AuthError};
 
-use crate::config::{Accounts, Limits};
+use crate::config::{Accounts, Extensions, Limits};
 use crate::error::ApiError;
 
 /// Who signed a request.
@@ -23,6 +23,8 @@ pub struct Caller {
     pub login: String,
     pub subuser: Option<String>,
     pub operator: bool,
+    /// A sub-user an RBAC rule grants its account's buckets.
+    pub granted: bool,
 }
 
 fn header_value(req: &HttpRequest, name: &str) -> Option<String> {
@@ -47,6 +49,7 @@ pub fn authenticate(
     req: &HttpRequest,
     accounts: &Accounts,
     limits: &Limits,
+    extensions: &Extensions,
 ) -> Result<Caller, ApiError> {
     let value = req
         .headers()
@@ -55,6 +58,22 @@ pub fn authenticate(
         .to_str()
         .map_err(|_| ApiError::InvalidSignature("Authorization header is not ASCII".into()))?;
     let sig = parse_authorization(value).map_err(auth_error)?;
+    // The real verifier (http-signature 1.1.0) knows the hashes sha1,
+    // sha256 and sha512 and the key types rsa, dsa and ecdsa; anything else
+    // fails while parsing the header, before any key is looked up.
+    match sig.algorithm {
+        Algorithm::EcdsaSha384 => {
+            return Err(ApiError::InvalidHeader(
+                "SHA384 is not a supported hash algorithm".into(),
+            ))
+        }
+        Algorithm::Ed25519 if !extensions.ed25519_signatures => {
+            return Err(ApiError::InvalidHeader(
+                "ED25519 type keys are not supported".into(),
+            ))
+        }
+        _ => {}
+    }
 
     if !sig.headers.iter().any(|h| h == "date") {
         return Err(ApiError::InvalidHeader(
@@ -114,13 +133,19 @@ pub fn authenticate(
         login: key_id.login.clone(),
         subuser: key_id.subuser.clone(),
         operator: account.operator,
+        granted: identity.granted,
     })
 }
 
-/// The account itself (or one of its sub-users) or an operator may act on
-/// `/:account/...`.
+/// node-mahi's rule: an operator ACCOUNT may act on any `/:account/...`; an
+/// account on its own; a sub-user (of any account, operators' included)
+/// only on its own account and only when an RBAC rule grants it.
 pub fn authorize(caller: &Caller, account: &str) -> Result<(), ApiError> {
-    if caller.operator || caller.login == account {
+    let allowed = match &caller.subuser {
+        None => caller.operator || caller.login == account,
+        Some(_) => caller.granted && caller.login == account,
+    };
+    if allowed {
         Ok(())
     } else {
         Err(ApiError::AuthorizationFailed(format!(

@@ -9,7 +9,7 @@
 //! [[accounts]]
 //! login = "operator"
 //! operator = true                # member of the `operators` group
-//! keys = ["ssh-ed25519 AAAA... comment"]
+//! keys = ["ecdsa-sha2-nistp256 AAAA... comment"]
 //!
 //! [[accounts]]
 //! login = "alice"
@@ -17,10 +17,14 @@
 //! keys = ["ecdsa-sha2-nistp256 AAAA..."]
 //! [[accounts.subusers]]
 //! login = "ci"
-//! keys = ["ssh-ed25519 AAAA..."]
+//! granted = true                 # an RBAC rule grants it alice's buckets
+//! keys = ["ecdsa-sha2-nistp256 AAAA..."]
 //!
 //! [limits]
 //! clock_skew_secs = 300
+//!
+//! [extensions]                   # beyond the real server; all off by default
+//! ed25519_signatures = false
 //! ```
 
 use std::collections::HashMap;
@@ -75,6 +79,19 @@ pub struct Config {
     pub accounts: Vec<AccountConfig>,
     #[serde(default)]
     pub limits: Limits,
+    /// Behaviour beyond the real server's, each off unless set.
+    #[serde(default)]
+    pub extensions: Extensions,
+}
+
+/// buckets-lite extensions: what the real buckets-api does NOT do. Each is
+/// off by default, so the default server is as strict as the real one.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Extensions {
+    /// Accept `algorithm="ed25519"` HTTP Signatures. The real server's
+    /// verifier (http-signature 1.1.0) refuses them with 400 `InvalidHeader`.
+    pub ed25519_signatures: bool,
 }
 
 fn default_listen() -> SocketAddr {
@@ -105,14 +122,19 @@ pub struct AccountConfig {
     pub subusers: Vec<SubuserConfig>,
 }
 
-/// A sub-user, signing as `/<account>/<subuser>/keys/<fp>`. buckets-lite has
-/// no RBAC: a sub-user may do what its account may do.
+/// A sub-user, signing as `/<account>/<subuser>/keys/<fp>`. As in node-mahi,
+/// a sub-user goes through RBAC (never the operator bypass, also for an
+/// operator account's sub-users): it is refused with 403
+/// `AuthorizationFailed` unless `granted` (standing for an RBAC rule that
+/// grants it its account's buckets).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubuserConfig {
     pub login: String,
     #[serde(default)]
     pub keys: Vec<String>,
+    #[serde(default)]
+    pub granted: bool,
 }
 
 /// Named, configurable limits.
@@ -204,6 +226,8 @@ fn valid_login(login: &str) -> bool {
 #[derive(Debug, Default)]
 pub(crate) struct Identity {
     pub keys: HashMap<String, PublicKey>,
+    /// Sub-users only: an RBAC rule grants access to the account's buckets.
+    pub granted: bool,
 }
 
 /// A configured account, ready for authentication.
@@ -247,7 +271,9 @@ impl Accounts {
                     return Err(ConfigError::InvalidLogin(s.login.clone()));
                 }
                 let name = format!("{}/{}", a.login, s.login);
-                subusers.insert(s.login.clone(), parse_keys(&name, &s.keys)?);
+                let mut id = parse_keys(&name, &s.keys)?;
+                id.granted = s.granted;
+                subusers.insert(s.login.clone(), id);
             }
             let account = Account {
                 operator: a.operator,
@@ -269,7 +295,8 @@ mod tests {
 
     #[test]
     fn parses_a_full_file() {
-        let key = s3gw_httpsig::PrivateKey::generate_ed25519()
+        let key = s3gw_httpsig::PrivateKey::generate_ecdsa(256)
+            .unwrap()
             .public_key()
             .to_openssh();
         let text = format!(

@@ -108,11 +108,23 @@ impl ApiError {
         }
     }
 
-    /// The JSON error response `{"code":..,"message":..}`.
+    /// The JSON error response `{"code":..,"message":..}`; a 409 in the
+    /// nested shape the real buckets-api sends for its conflicts,
+    /// `{"message":..,"statusCode":409,"body":{"code":..,"message":..}}`
+    /// (buckets-api.md "Where the real server differs").
     pub fn to_response(&self) -> HttpResponse {
-        let (code, status) = self.code_and_status();
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::json!({ "code": code, "message": self.to_string() });
+        let (code, status_code) = self.code_and_status();
+        let status = StatusCode::from_u16(status_code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let message = self.to_string();
+        let body = if status_code == 409 {
+            serde_json::json!({
+                "message": message,
+                "statusCode": status_code,
+                "body": { "code": code, "message": message },
+            })
+        } else {
+            serde_json::json!({ "code": code, "message": message })
+        };
         let mut resp = HttpResponse::build(status);
         resp.content_type("application/json");
         match self {

@@ -28,6 +28,7 @@ pub struct State {
     pub store: Arc<Store>,
     pub accounts: Accounts,
     pub limits: Limits,
+    pub extensions: crate::config::Extensions,
     pub server_name: String,
 }
 
@@ -184,7 +185,7 @@ async fn route(
             .insert_header(("Allow", allowed.join(", ")))
             .finish());
     }
-    let caller = authenticate(req, &state.accounts, &state.limits)?;
+    let caller = authenticate(req, &state.accounts, &state.limits, &state.extensions)?;
     authorize(&caller, &account)?;
     tracing::trace!(login = %caller.login, subuser = ?caller.subuser, %account, "authorized");
     match (method, route) {
@@ -234,6 +235,10 @@ async fn delete_bucket(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Longest listing prefix the real server accepts, in UTF-16 code units
+/// (JavaScript string length).
+const MAX_PREFIX_UTF16: usize = 1000;
+
 /// Listing parameters (buckets-api.md "Listing"). An empty value counts as
 /// absent, as in the real server's `if (param)` checks.
 fn list_params(req: &HttpRequest) -> Result<ListParams, ApiError> {
@@ -263,6 +268,12 @@ fn list_params(req: &HttpRequest) -> Result<ListParams, ApiError> {
     };
     let marker = checked("marker")?;
     let prefix = checked("prefix")?.unwrap_or_default();
+    // The real server (master) also refuses these prefixes.
+    if prefix.contains("../") || prefix.encode_utf16().count() > MAX_PREFIX_UTF16 {
+        return Err(ApiError::InvalidParameter(format!(
+            "prefix must not contain \"../\" or exceed {MAX_PREFIX_UTF16} characters"
+        )));
+    }
     let delimiter = match get("delimiter") {
         None => None,
         Some(d) => {
@@ -391,9 +402,25 @@ async fn list_objects(
     Ok(listing_response(page, "bucketobject"))
 }
 
-/// Headers stored with an object and returned on GET/HEAD (buckets-api.md
-/// "PUT"): `m-*` (values under `max_metadata_bytes` in total: the excess is
-/// dropped), `Cache-Control`, `Surrogate-Key`, CORS response headers.
+/// The real server's custom-header rule: `/^m-\w+/` (JavaScript `\w`).
+fn is_custom_header(name: &str) -> bool {
+    name.strip_prefix("m-")
+        .and_then(|r| r.bytes().next())
+        .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// What a header value costs against the `m-*` budget as the real server
+/// counts it: Node reads header bytes as Latin-1 and `Buffer.byteLength`
+/// measures that as UTF-8, so every byte >= 0x80 counts twice.
+fn budget_len(value: &[u8]) -> usize {
+    value.len() + value.iter().filter(|b| **b >= 0x80).count()
+}
+
+/// Headers stored with an object and returned on GET (buckets-api.md
+/// "PUT"): `m-*` matching `/^m-\w+/` (running total of values, as the real
+/// server counts it, under `max_metadata_bytes`: once past it, the rest is
+/// dropped silently), `Cache-Control`, `Surrogate-Key`, CORS response
+/// headers.
 fn stored_headers(req: &HttpRequest, limits: &Limits) -> Vec<(String, String)> {
     const KEPT: [&str; 7] = [
         "cache-control",
@@ -412,11 +439,13 @@ fn stored_headers(req: &HttpRequest, limits: &Limits) -> Vec<(String, String)> {
         let Ok(value) = std::str::from_utf8(value.as_bytes()) else {
             continue;
         };
-        if name.starts_with("m-") {
-            if meta_bytes + value.len() >= limits.max_metadata_bytes {
+        if is_custom_header(name) {
+            // buckets-api: `hdrSize += Buffer.byteLength(v); if (hdrSize <
+            // MAX) keep`: a dropped value still counts.
+            meta_bytes += budget_len(value.as_bytes());
+            if meta_bytes >= limits.max_metadata_bytes {
                 continue;
             }
-            meta_bytes += value.len();
             out.push((name.to_owned(), value.to_owned()));
         } else if KEPT.contains(&name) {
             out.push((name.to_owned(), value.to_owned()));
@@ -617,11 +646,22 @@ async fn put_object(
         .finish())
 }
 
-fn object_headers(resp: &mut actix_web::HttpResponseBuilder, row: &ObjectRow) {
+/// GET sends every stored header; HEAD, as the real server, only Etag,
+/// Last-Modified, Durability-Level (the number of stored copies: 0 for an
+/// empty object), Content-Length, Content-MD5, Content-Type and `m-*`.
+fn object_headers(resp: &mut actix_web::HttpResponseBuilder, row: &ObjectRow, head: bool) {
+    let copies = if head && row.size == 0 {
+        0
+    } else {
+        row.durability
+    };
     resp.insert_header(("Etag", row.id.as_str()))
         .insert_header(("Last-Modified", http_date_ms(row.modified_ms)))
-        .insert_header(("Durability-Level", row.durability.to_string()));
+        .insert_header(("Durability-Level", copies.to_string()));
     for (n, v) in &row.headers {
+        if head && !is_custom_header(n) {
+            continue;
+        }
         if let Ok(v) = HeaderValue::from_bytes(v.as_bytes()) {
             resp.append_header((n.as_str(), v));
         }
@@ -699,7 +739,7 @@ async fn get_object(
         Some(_) => HttpResponse::PartialContent(),
         None => HttpResponse::Ok(),
     };
-    object_headers(&mut resp, &row);
+    object_headers(&mut resp, &row, head);
     resp.content_type(row.content_type.as_str());
     let (first, len) = match range {
         Some(r) => {
@@ -766,12 +806,9 @@ async fn update_metadata(
     let bucket = bucket_name(&b)?;
     let name = object_name(&o)?;
     for h in ["content-length", "content-md5", "durability-level"] {
-        if let Some(v) = header(req, h) {
-            // A client library may send `Content-Length: 0` for an empty
-            // PUT; only a body-bearing length is refused.
-            if h == "content-length" && v.trim() == "0" {
-                continue;
-            }
+        // The real server refuses the header whatever its value, even
+        // `Content-Length: 0`.
+        if req.headers().contains_key(h) {
             return Err(ApiError::InvalidUpdate(format!(
                 "{h} cannot be sent with a metadata update"
             )));

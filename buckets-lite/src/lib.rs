@@ -40,5 +40,5 @@ mod conditions;
 mod handlers;
 mod store;
 
-pub use config::{Config, ConfigError, Limits};
+pub use config::{Config, ConfigError, Extensions, Limits};
 pub use server::{start, Server, StartError};

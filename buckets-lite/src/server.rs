@@ -68,6 +68,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         store: Arc::new(store),
         accounts,
         limits: config.limits.clone(),
+        extensions: config.extensions.clone(),
         server_name: config
             .server_name
             .clone()

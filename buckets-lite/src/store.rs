@@ -551,14 +551,91 @@ impl Store {
     }
 }
 
+/// The literal head of a SQL `LIKE` pattern: everything before its first
+/// unescaped `_` or `%`, escapes (`\x`) resolved.
+fn like_head(pattern: &str) -> String {
+    let mut out = String::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '_' | '%' => break,
+            '\\' => match chars.next() {
+                Some(n) => out.push(n),
+                None => break,
+            },
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `name LIKE '<prefix>%'` as PostgreSQL evaluates it with the default
+/// escape `\`: the real server's prefix match (buckets-api.md "Where the
+/// real server differs": buckets-mdapi does not escape the prefix).
+pub(crate) fn like_prefix(name: &str, prefix: &str) -> bool {
+    enum Tok {
+        One,
+        Any,
+        Lit(char),
+    }
+    let mut pat = Vec::with_capacity(prefix.len() + 1);
+    let mut chars = prefix.chars().chain(std::iter::once('%')).peekable();
+    while let Some(c) = chars.next() {
+        pat.push(match c {
+            '_' => Tok::One,
+            '%' => Tok::Any,
+            // `\` escapes the next character (the appended `%` included).
+            '\\' => match chars.next() {
+                Some(n) => Tok::Lit(n),
+                None => return false,
+            },
+            c => Tok::Lit(c),
+        });
+    }
+    let text: Vec<char> = name.chars().collect();
+    // Wildcard matching with single-star backtracking.
+    let (mut t, mut p) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pat.get(p) {
+            Some(Tok::Any) => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(Tok::One) => {
+                t += 1;
+                p += 1;
+            }
+            Some(Tok::Lit(c)) if *c == text[t] => {
+                t += 1;
+                p += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pat[p..].iter().all(|t| matches!(t, Tok::Any))
+}
+
 /// The listing walk shared by buckets and objects: from the lower bound
-/// (`marker` exclusive, or `prefix` inclusive), in byte order, stopping past
-/// the prefix range or at `limit` entries; with a delimiter, each group is
-/// one entry and its whole range is skipped with one seek.
+/// (`marker` exclusive, or the prefix's literal head inclusive), in byte
+/// order, stopping past the head's range or at `limit` entries. The prefix
+/// is matched as the real server matches it, as an unescaped SQL `LIKE`
+/// pattern ([`like_prefix`]). With a delimiter, each group is one entry and
+/// its whole range is skipped with one seek; where the real server aborts
+/// its process (a delimiter listing meeting a name its own prefix check
+/// refuses, or a truncated page ending on a group), this answers 500.
 fn list(
     p: &ListParams,
     mut fetch: impl FnMut(&[u8], bool, i64) -> Result<Vec<Entry>, ApiError>,
 ) -> Result<Page, ApiError> {
+    let head = like_head(&p.prefix);
     let group_of = |name: &str| -> Option<String> {
         let d = p.delimiter?;
         let rest = name.strip_prefix(p.prefix.as_str())?;
@@ -567,13 +644,13 @@ fn list(
     };
     // (bound, inclusive)
     let (mut lower, mut inclusive): (Vec<u8>, bool) = match &p.marker {
-        Some(m) if m.as_str() >= p.prefix.as_str() => match group_of(m) {
+        Some(m) if m.as_str() >= head.as_str() => match group_of(m) {
             // A marker inside a group (e.g. a Next-Marker that named the
             // group) resumes after the whole group.
             Some(g) => (prefix_upper_bound(&g), true),
             None => (m.as_bytes().to_vec(), false),
         },
-        _ => (p.prefix.as_bytes().to_vec(), true),
+        _ => (head.as_bytes().to_vec(), true),
     };
     let mut entries = Vec::new();
     let batch = (p.limit as i64 + 1).min(1025);
@@ -585,8 +662,23 @@ fn list(
         }
         for entry in rows {
             let name = entry.name().to_owned();
-            if !name.starts_with(p.prefix.as_str()) {
+            if !name.starts_with(head.as_str()) {
                 break 'outer;
+            }
+            if !like_prefix(&name, &p.prefix) {
+                lower = name.into_bytes();
+                inclusive = false;
+                continue;
+            }
+            if p.delimiter.is_some() && !name.starts_with(p.prefix.as_str()) {
+                // buckets-api asserts `name.startsWith(prefix)` when grouping
+                // (lib/buckets/common.js): the process aborts.
+                tracing::error!(
+                    prefix = %p.prefix,
+                    %name,
+                    "the real buckets-api aborts here: a LIKE match that does not start with the prefix, with a delimiter"
+                );
+                return Err(ApiError::Internal);
             }
             if let Some(g) = group_of(&name) {
                 lower = prefix_upper_bound(&g);
@@ -606,5 +698,43 @@ fn list(
         }
     }
     let truncated = entries.len() == p.limit;
+    if truncated && matches!(entries.last(), Some(Entry::Group { .. })) {
+        // Group entries carry no raw record, and a truncated page needs the
+        // last one's: `lastRaw (object) is required`, the process aborts
+        // (lib/buckets/objects/list.js).
+        tracing::error!(
+            prefix = %p.prefix,
+            "the real buckets-api aborts here: a truncated listing page ending on a group"
+        );
+        return Err(ApiError::Internal);
+    }
     Ok(Page { entries, truncated })
+}
+
+#[cfg(test)]
+mod like_tests {
+    use super::{like_head, like_prefix};
+
+    #[test]
+    fn prefix_is_an_unescaped_like_pattern() {
+        assert!(like_prefix("a_b/x", "a_b"));
+        assert!(like_prefix("axb/x", "a_b"), "_ is any one character");
+        assert!(!like_prefix("ab/x", "a_b"));
+        assert!(like_prefix("a/zzz/b", "a%b"), "% is any run");
+        assert!(like_prefix("ab", "a%b"));
+        assert!(like_prefix("a_b", "a\\_b"), "\\ escapes");
+        assert!(!like_prefix("axb", "a\\_b"));
+        // A trailing `\` escapes the appended `%`: only the name "a%" matches.
+        assert!(like_prefix("a%", "a\\"));
+        assert!(!like_prefix("a%x", "a\\"));
+        assert!(!like_prefix("a\\x", "a\\"));
+        assert!(
+            like_prefix("日本_", "日_"),
+            "_ is one character, not one byte"
+        );
+        assert!(like_prefix("anything", ""));
+        assert_eq!(like_head("dir_1/"), "dir");
+        assert_eq!(like_head("a\\_b%c"), "a_b");
+        assert_eq!(like_head("plain/"), "plain/");
+    }
 }

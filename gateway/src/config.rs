@@ -175,8 +175,14 @@ pub struct BackendConfig {
     /// Login of the operator account (in the store's `operators` group)
     /// that signs every native request. Required.
     pub operator_login: String,
-    /// The operator's private key file (OpenSSH or PEM). Required.
+    /// The operator's private key file (OpenSSH or PEM). Required. ECDSA
+    /// P-256 (or P-521, RSA): a real buckets-api refuses the signatures of
+    /// Ed25519 and P-384 keys, so those fail the start.
     pub operator_key_file: PathBuf,
+    /// PEM file of the CA that signs an `https://` store's certificate (a
+    /// private CA). Default: the platform's trust store.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// Seconds to open a connection to the store. Default 5.
     #[serde(default = "d_connect")]
     pub connect_timeout_secs: u64,

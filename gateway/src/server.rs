@@ -117,6 +117,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
                 })?;
                 let key = s3gw_httpsig::PrivateKey::from_pem_or_openssh(&pem)
                     .map_err(|e| anyhow::anyhow!("backend.operator_key_file: {e}"))?;
+                s3gw_translator::manta::check_operator_key(&key)
+                    .map_err(|e| anyhow::anyhow!("backend.operator_key_file: {e}"))?;
                 let mut mc = s3gw_translator::manta::MantaConfig::new(
                     b.url.clone(),
                     b.operator_login.clone(),
@@ -125,6 +127,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
                 mc.connect_timeout = Duration::from_secs(b.connect_timeout_secs);
                 mc.request_timeout = Duration::from_secs(b.request_timeout_secs);
                 mc.upload_ttl = Duration::from_secs(b.upload_ttl_secs);
+                mc.ca_file = b.ca_file.clone();
                 let backend = s3gw_translator::manta::MantaBackend::new(mc)
                     .map_err(|e| anyhow::anyhow!("backend: {e}"))?;
                 let keys = config.keys.clone().context(

@@ -18,10 +18,12 @@
 //! server ignores unknown files in its data directory).
 //!
 //! Accounts of [`BucketsLiteConfigSpec::standard`]: `operator` (in the
-//! operators group), `alice` (with sub-user `alice/sub`), `bob`, and
-//! `blocked` (an account with `blocked = true`). Every key is a fresh Ed25519
-//! key; [`BucketsLite::signer`] gives the [`Signer`] of any of them (sub-users
-//! as `"alice/sub"`).
+//! operators group, with sub-user `operator/sub`), `alice` (with sub-users
+//! `alice/sub`, which no RBAC rule grants anything, and `alice/ci`, granted
+//! alice's buckets), `bob`, and `blocked` (an account with `blocked =
+//! true`). Every key is a fresh ECDSA P-256 key (the real server refuses
+//! Ed25519 signatures); [`BucketsLite::signer`] gives the [`Signer`] of any
+//! of them (sub-users as `"alice/sub"`).
 //!
 //! Lifecycle: [`BucketsLite::start`] / [`BucketsLite::start_with`] own a temp
 //! dir (deleted when the last handle goes); [`BucketsLite::start_in`] runs over
@@ -75,6 +77,27 @@ pub struct SubuserSpec {
     pub login: String,
     /// The private key (OpenSSH text); the config gets its public half.
     pub key_openssh: String,
+    /// An RBAC rule grants it its account's buckets (`granted = true`).
+    pub granted: bool,
+}
+
+impl SubuserSpec {
+    /// A sub-user with a fresh P-256 key.
+    pub fn new(login: &str, granted: bool) -> Self {
+        SubuserSpec {
+            login: login.to_owned(),
+            key_openssh: new_key_pem(),
+            granted,
+        }
+    }
+}
+
+/// A fresh ECDSA P-256 private key (OpenSSH text): the key type the real
+/// server accepts that the gateway uses by default.
+pub fn new_key_pem() -> String {
+    PrivateKey::generate_ecdsa(256)
+        .expect("P-256 is supported")
+        .to_openssh_pem()
 }
 
 /// One `[[accounts]]` entry.
@@ -89,13 +112,13 @@ pub struct AccountSpec {
 }
 
 impl AccountSpec {
-    /// An account with a fresh Ed25519 key.
+    /// An account with a fresh P-256 key.
     pub fn new(login: &str) -> Self {
         AccountSpec {
             login: login.to_owned(),
             operator: false,
             blocked: false,
-            key_openssh: PrivateKey::generate_ed25519().to_openssh_pem(),
+            key_openssh: new_key_pem(),
             subusers: Vec::new(),
         }
     }
@@ -116,11 +139,10 @@ impl BucketsLiteConfigSpec {
     pub fn standard() -> Self {
         let mut operator = AccountSpec::new(OPERATOR);
         operator.operator = true;
+        operator.subusers.push(SubuserSpec::new("sub", false));
         let mut alice = AccountSpec::new("alice");
-        alice.subusers.push(SubuserSpec {
-            login: "sub".to_owned(),
-            key_openssh: PrivateKey::generate_ed25519().to_openssh_pem(),
-        });
+        alice.subusers.push(SubuserSpec::new("sub", false));
+        alice.subusers.push(SubuserSpec::new("ci", true));
         let mut blocked = AccountSpec::new("blocked");
         blocked.blocked = true;
         BucketsLiteConfigSpec {
@@ -155,6 +177,9 @@ impl BucketsLiteConfigSpec {
                 out.push_str("[[accounts.subusers]]\n");
                 out.push_str(&format!("login = {}\n", q(&s.login)));
                 out.push_str(&format!("keys = [{}]\n", q(&public(&s.key_openssh))));
+                if s.granted {
+                    out.push_str("granted = true\n");
+                }
             }
             out.push('\n');
         }
@@ -279,13 +304,7 @@ impl BucketsLite {
             .iter()
             .find(|a| a.operator)
             .map(|a| accounts[&a.login].signer.clone())
-            .unwrap_or_else(|| {
-                Arc::new(signer_for(
-                    OPERATOR,
-                    None,
-                    &PrivateKey::generate_ed25519().to_openssh_pem(),
-                ))
-            });
+            .unwrap_or_else(|| Arc::new(signer_for(OPERATOR, None, &new_key_pem())));
         BucketsLite {
             url,
             addr,
@@ -412,10 +431,14 @@ impl NativeResponse {
             .and_then(|v| String::from_utf8(v.as_bytes().to_vec()).ok())
     }
 
-    /// The `code` of a JSON error body.
+    /// The `code` of a JSON error body, flat (`{"code":..}`) or nested as
+    /// the real server's 409s (`{"statusCode":409,"body":{"code":..}}`).
     pub fn error_code(&self) -> Option<String> {
         let v: serde_json::Value = serde_json::from_slice(&self.body).ok()?;
-        v.get("code")?.as_str().map(str::to_owned)
+        v.get("code")
+            .or_else(|| v.get("body")?.get("code"))?
+            .as_str()
+            .map(str::to_owned)
     }
 
     /// The body as JSON lines (a listing), panicking on malformed lines or

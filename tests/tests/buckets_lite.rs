@@ -139,6 +139,19 @@ async fn routes_statuses_and_headers() {
     assert_eq!(r.header("content-length").as_deref(), Some("11"));
     assert_eq!(r.header("etag").unwrap(), etag);
     assert_eq!(r.header("m-color").as_deref(), Some("blue"));
+    assert_eq!(r.header("content-type").as_deref(), Some("text/plain"));
+    assert_eq!(r.header("content-md5").unwrap(), md5_b64(&body));
+    assert_eq!(r.header("durability-level").as_deref(), Some("3"));
+    assert!(r.header("last-modified").is_some());
+    // The real HEAD sends no other stored header.
+    for h in [
+        "cache-control",
+        "surrogate-key",
+        "access-control-allow-origin",
+        "accept-ranges",
+    ] {
+        assert!(r.header(h).is_none(), "HEAD must not send {h}");
+    }
 
     // Defaults: content type and durability; zero-byte object.
     let r = c.put_object("bkt", "empty", Vec::new(), &[]).await;
@@ -155,6 +168,12 @@ async fn routes_statuses_and_headers() {
         Some("application/octet-stream")
     );
     assert_eq!(r.header("durability-level").as_deref(), Some("2"));
+    let r = c.head(&c.object_path("bkt", "empty"), &[]).await;
+    assert_eq!(
+        r.header("durability-level").as_deref(),
+        Some("0"),
+        "HEAD: the copies stored, none for an empty object"
+    );
 
     // Errors
     assert_error(
@@ -174,11 +193,13 @@ async fn routes_statuses_and_headers() {
             .await;
         assert_error(&r, 400, "InvalidDurabilityLevel");
     }
-    assert_error(
-        &c.delete(&c.bucket_path("bkt"), &[]).await,
-        409,
-        "BucketNotEmpty",
-    );
+    let r = c.delete(&c.bucket_path("bkt"), &[]).await;
+    assert_error(&r, 409, "BucketNotEmpty");
+    // The real server's 409 bodies are nested, with no top-level code.
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["statusCode"], 409);
+    assert_eq!(v["body"]["code"], "BucketNotEmpty");
+    assert!(v.get("code").is_none(), "{v}");
 
     // 405 with no body on every path shape.
     for (m, p) in [
@@ -433,6 +454,18 @@ async fn listing_pages_prefixes_and_nasty_names() {
     both.extend(page2.clone());
     let full = names_of(&c.list_objects("bkt", &[("delimiter", "/")]).await);
     assert_eq!(both, full);
+    // The real server aborts on a truncated page ending on a group
+    // (`lastRaw (object) is required`): buckets-lite answers 500 there, so
+    // a client that would crash the real server fails here too. The 8th
+    // entry of the delimiter listing is the group `a/`.
+    let r = c
+        .list_objects("bkt", &[("delimiter", "/"), ("limit", "8")])
+        .await;
+    assert_error(&r, 500, "InternalError");
+    let r = c
+        .list_objects("bkt", &[("delimiter", "/"), ("limit", "7")])
+        .await;
+    assert_eq!(names_of(&r).last().unwrap().0, "a+b");
     // Exactly-full last page: Next-Marker set, then an empty page.
     let n = sorted.len().to_string();
     let r = c.list_objects("bkt", &[("limit", &n)]).await;
@@ -444,6 +477,81 @@ async fn listing_pages_prefixes_and_nasty_names() {
         .await;
     assert!(r.body.is_empty());
     assert!(r.header("next-marker").is_none());
+
+    // The prefix is an unescaped SQL LIKE pattern, as buckets-mdapi builds
+    // it: `_` is any one character, `%` any run, `\` escapes.
+    for n in ["q_1", "qx1", "q%", "q\\z", "q_/a", "qy/a"] {
+        let r = c.put_object("bkt", n, b"x".to_vec(), &[]).await;
+        assert_eq!(r.status, 204, "{n}");
+    }
+    let listed = |r: NativeResponse| -> Vec<String> {
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json_lines()
+            .iter()
+            .map(|l| l["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        listed(c.list_objects("bkt", &[("prefix", "q_")]).await),
+        ["q%", "q\\z", "q_/a", "q_1", "qx1", "qy/a"],
+        "_ matches any one character"
+    );
+    assert_eq!(
+        listed(c.list_objects("bkt", &[("prefix", "q%1")]).await),
+        ["q_1", "qx1"],
+        "% matches any run"
+    );
+    assert_eq!(
+        listed(c.list_objects("bkt", &[("prefix", "q\\_")]).await),
+        ["q_/a", "q_1"],
+        "\\ escapes"
+    );
+    assert_eq!(
+        listed(c.list_objects("bkt", &[("prefix", "q\\")]).await),
+        ["q%"],
+        "a trailing \\ escapes the appended %"
+    );
+    // With a delimiter, a LIKE match that does not start with the prefix
+    // makes the real server's own prefix assertion abort the process.
+    assert_error(
+        &c.list_objects("bkt", &[("prefix", "q_"), ("delimiter", "/")])
+            .await,
+        500,
+        "InternalError",
+    );
+    assert_eq!(
+        listed(
+            c.list_objects("bkt", &[("prefix", "qy"), ("delimiter", "/")])
+                .await
+        ),
+        ["qy/"]
+    );
+    // Prefixes the real server refuses: `../`, over 1000 UTF-16 units.
+    assert_error(
+        &c.list_objects("bkt", &[("prefix", "a/../b")]).await,
+        400,
+        "InvalidParameter",
+    );
+    assert_error(
+        &c.list_objects("bkt", &[("prefix", &"é".repeat(1001))])
+            .await,
+        400,
+        "InvalidParameter",
+    );
+    assert_eq!(
+        c.list_objects("bkt", &[("prefix", &"é".repeat(500))])
+            .await
+            .status,
+        200,
+        "1000 bytes but 500 UTF-16 units"
+    );
+    assert_eq!(
+        c.list_objects("bkt", &[("prefix", "a..b/")]).await.status,
+        200
+    );
+    for n in ["q_1", "qx1", "q%", "q\\z", "q_/a", "qy/a"] {
+        assert_eq!(c.delete(&c.object_path("bkt", n), &[]).await.status, 204);
+    }
 
     // Parameter errors.
     assert_error(
@@ -645,6 +753,16 @@ async fn metadata_update() {
         let r = c.send("PUT", &md, &[(h, v)], body).await;
         assert_error(&r, 400, "InvalidUpdate");
     }
+    // Even `Content-Length: 0` is refused, as the real server does.
+    let r = c
+        .send(
+            "PUT",
+            &md,
+            &[("content-length", "0")],
+            Some(reqwest::Body::from("")),
+        )
+        .await;
+    assert_error(&r, 400, "InvalidUpdate");
     let md_missing = format!("{}/metadata", c.object_path("bkt", "missing"));
     assert_error(
         &c.send("PUT", &md_missing, &[], None).await,
@@ -668,6 +786,30 @@ async fn metadata_update() {
         1,
         "one of the two fits under 4 KiB"
     );
+    // The budget counts header bytes read as Latin-1 and measured as
+    // UTF-8: 1100 'é' are 2200 bytes but cost 4400, over the budget, and
+    // are dropped silently. Only `^m-\w+` names are custom headers.
+    let wide = "é".repeat(1100);
+    let r = c
+        .put_object(
+            "bkt",
+            "wide",
+            b"x".to_vec(),
+            &[("m-wide", &wide), ("m--dash", "1"), ("m-.dot", "1")],
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let r = c.get_object("bkt", "wide", &[]).await;
+    assert!(r.header("m-wide").is_none(), "non-ASCII counts twice");
+    assert!(r.header("m--dash").is_none(), "not /^m-\\w+/");
+    assert!(r.header("m-.dot").is_none(), "not /^m-\\w+/");
+    let narrow = "é".repeat(1000);
+    let r = c
+        .put_object("bkt", "wide", b"x".to_vec(), &[("m-wide", &narrow)])
+        .await;
+    assert_eq!(r.status, 204);
+    let r = c.get_object("bkt", "wide", &[]).await;
+    assert_eq!(r.header("m-wide").as_deref(), Some(narrow.as_str()));
     drop(lite);
 }
 
@@ -891,12 +1033,12 @@ async fn authentication_errors_and_algorithms() {
     let path = alice.buckets_path();
 
     // Every algorithm verifies.
+    // Every algorithm of the real verifier (http-signature 1.1.0) verifies.
     for (login, alg) in [
         ("rsa", Algorithm::RsaSha1),
         ("rsa", Algorithm::RsaSha256),
         ("rsa", Algorithm::RsaSha512),
         ("p256", Algorithm::EcdsaSha256),
-        ("p384", Algorithm::EcdsaSha384),
         ("p521", Algorithm::EcdsaSha512),
     ] {
         let pem = &lite.accounts[login].key_pem;
@@ -905,7 +1047,21 @@ async fn authentication_errors_and_algorithms() {
         let r = c.get(&c.buckets_path(), &[]).await;
         assert_eq!(r.status, 200, "{alg}: {}", r.text());
     }
-    assert_eq!(alice.get(&path, &[]).await.status, 200, "ed25519");
+    assert_eq!(alice.get(&path, &[]).await.status, 200, "p-256");
+    // ... and it refuses ecdsa-sha384 and ed25519 while parsing the header.
+    let p384_key = PrivateKey::from_pem_or_openssh(&lite.accounts["p384"].key_pem).unwrap();
+    let c = NativeClient::new(
+        &lite.url,
+        "p384",
+        Some(signer_with(p384_key, "p384", Some(Algorithm::EcdsaSha384))),
+    );
+    assert_error(&c.get(&c.buckets_path(), &[]).await, 400, "InvalidHeader");
+    let ed = NativeClient::new(
+        &lite.url,
+        "alice",
+        Some(signer_with(PrivateKey::generate_ed25519(), "alice", None)),
+    );
+    assert_error(&ed.get(&path, &[]).await, 400, "InvalidHeader");
     // Signing (request-target) and date also works.
     let s = lite.signer("alice");
     let date = http_date(SystemTime::now());
@@ -939,7 +1095,7 @@ async fn authentication_errors_and_algorithms() {
     );
     // keyId shape.
     let bad_id = format!(
-        "Signature keyId=\"alice/keys/x\",algorithm=\"ed25519\",headers=\"date\",signature=\"{}\"",
+        "Signature keyId=\"alice/keys/x\",algorithm=\"rsa-sha256\",headers=\"date\",signature=\"{}\"",
         B64.encode([0u8; 64])
     );
     assert_error(
@@ -951,7 +1107,11 @@ async fn authentication_errors_and_algorithms() {
     let ghost = NativeClient::new(
         &lite.url,
         "alice",
-        Some(signer_with(PrivateKey::generate_ed25519(), "ghost", None)),
+        Some(signer_with(
+            PrivateKey::generate_ecdsa(256).unwrap(),
+            "ghost",
+            None,
+        )),
     );
     assert_error(&ghost.get(&path, &[]).await, 403, "AccountDoesNotExist");
     let blocked = lite.client_as("blocked");
@@ -961,7 +1121,7 @@ async fn authentication_errors_and_algorithms() {
         "AccountBlocked",
     );
     let unknown_key = alice.with_signer(Some(signer_with(
-        PrivateKey::generate_ed25519(),
+        PrivateKey::generate_ecdsa(256).unwrap(),
         "alice",
         None,
     )));
@@ -969,7 +1129,7 @@ async fn authentication_errors_and_algorithms() {
     // A signature by another key under alice's fingerprint.
     let forged = Signer::new(
         lite.signer("alice").key_id().clone(),
-        PrivateKey::generate_ed25519(),
+        PrivateKey::generate_ecdsa(256).unwrap(),
     );
     let r = alice
         .with_signer(Some(Arc::new(forged)))
@@ -1025,14 +1185,47 @@ async fn authentication_errors_and_algorithms() {
     let tenant = op.for_account("tenant42");
     assert_eq!(tenant.create_bucket("tnt").await.status, 204);
     assert_eq!(tenant.list_buckets(&[]).await.json_lines().len(), 1);
+    // node-mahi: sub-users go through RBAC. One no rule grants anything is
+    // refused even on its own account; a granted one acts on its account
+    // only; an operator's sub-user gets no operator bypass.
     let sub = lite.client_as("alice/sub");
     assert_eq!(sub.account, "alice");
-    assert_eq!(sub.head(&sub.bucket_path("from-op"), &[]).await.status, 200);
     assert_error(
-        &sub.for_account("bob").get("/bob/buckets", &[]).await,
+        &sub.get(&sub.buckets_path(), &[]).await,
         403,
         "AuthorizationFailed",
     );
+    let ci = lite.client_as("alice/ci");
+    assert_eq!(ci.head(&ci.bucket_path("from-op"), &[]).await.status, 200);
+    assert_error(
+        &ci.for_account("bob").get("/bob/buckets", &[]).await,
+        403,
+        "AuthorizationFailed",
+    );
+    let op_sub = lite.client_as("operator/sub");
+    assert_error(
+        &op_sub.for_account("alice").get("/alice/buckets", &[]).await,
+        403,
+        "AuthorizationFailed",
+    );
+}
+
+/// Ed25519 signatures are an extension, off unless configured.
+#[tokio::test]
+async fn ed25519_signatures_only_as_a_configured_extension() {
+    let mut spec = BucketsLiteConfigSpec::standard();
+    let mut ed = AccountSpec::new("edward");
+    ed.key_openssh = PrivateKey::generate_ed25519().to_openssh_pem();
+    spec.accounts.push(ed.clone());
+    let strict = BucketsLite::start_with(spec.clone());
+    let c = strict.client_as("edward");
+    assert_error(&c.get(&c.buckets_path(), &[]).await, 400, "InvalidHeader");
+    drop(strict);
+    spec.extra_toml = "[extensions]\ned25519_signatures = true\n".into();
+    let lenient = BucketsLite::start_with(spec);
+    let c = lenient.client_as("edward");
+    let r = c.get(&c.buckets_path(), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
 }
 
 #[tokio::test]

@@ -88,7 +88,11 @@ async fn stand_in(fault: Fault) -> StandIn {
 }
 
 fn backend(url: &str) -> MantaBackend {
-    let mut cfg = MantaConfig::new(url, "operator", PrivateKey::generate_ed25519());
+    let mut cfg = MantaConfig::new(
+        url,
+        "operator",
+        PrivateKey::generate_ecdsa(256).expect("P-256"),
+    );
     cfg.request_timeout = Duration::from_secs(2);
     cfg.connect_timeout = Duration::from_secs(2);
     MantaBackend::new(cfg).unwrap()

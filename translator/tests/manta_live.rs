@@ -476,6 +476,20 @@ async fn listing_equivalence_on(lite: &impl LiveStore) {
         };
         keys.insert(k);
     }
+    // SQL LIKE metacharacters (the real store matches `prefix` as an
+    // unescaped LIKE pattern) and look-alikes they would wrongly match.
+    for i in 0..400 {
+        keys.insert(match i % 8 {
+            0 => format!("p_{}/{i}", i % 3),
+            1 => format!("px{}/{i}", i % 3),
+            2 => format!("p%{i}"),
+            3 => format!("p\\{}/{i}", i % 2),
+            4 => format!("pé_{i}"),
+            5 => format!("p_%\\{i}"),
+            6 => format!("p{i}"),
+            _ => format!("pü/{}/{i}", i % 5),
+        });
+    }
     let results: Vec<_> = stream::iter(keys.iter().cloned())
         .map(|k| {
             let b = b.clone();
@@ -515,6 +529,16 @@ async fn listing_equivalence_on(lite: &impl LiveStore) {
         ("dir3/", Some("/")),
         ("x--", Some("--")),
         (".", None),
+        ("p_", Some("/")),
+        ("p_", None),
+        ("p_1/", Some("/")),
+        ("p%", None),
+        ("p\\", Some("/")),
+        ("p\\1/", None),
+        ("p_%", None),
+        ("pé_", None),
+        ("p", Some("/")),
+        ("pü/", Some("/")),
     ] {
         for m in [7, 1000] {
             combos.push((p, d, m));
@@ -1169,4 +1193,52 @@ async fn every_case_against_the_real_store() {
     stale_uploads_are_swept_on(real).await;
     real.assert_alive();
     reset_tenants(real, &tenants).await;
+}
+
+/// `ca_file`: a store behind a private CA is reached by trusting exactly
+/// that CA (here an s3gw serving HTTPS with a self-signed certificate
+/// stands in for a TLS store: any answer at all proves the handshake);
+/// without it the platform trust store refuses the certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_ca_file_for_the_native_endpoint() {
+    use s3gw_tests::gateway::{wildcard_cert, Gateway, GatewayOptions};
+    use s3gw_translator::manta::{MantaBackend, MantaConfig};
+    let lite = BucketsLite::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, _) = wildcard_cert(dir.path(), "s3.test");
+    let gw = Gateway::start_with(
+        &lite,
+        GatewayOptions {
+            tls: Some((cert.clone(), key)),
+            ..Default::default()
+        },
+    );
+    assert!(gw.url.starts_with("https://"), "{}", gw.url);
+    let op_key =
+        || s3gw_httpsig::PrivateKey::from_pem_or_openssh(&lite.operator_key_pem()).unwrap();
+
+    let mut cfg = MantaConfig::new(gw.url.clone(), "operator", op_key());
+    cfg.ca_file = Some(cert.clone());
+    let trusted = MantaBackend::new(cfg).unwrap();
+    let r = trusted.ready().await;
+    assert!(
+        !matches!(r, Err(BackendError::ServiceUnavailable(_))),
+        "the private CA is trusted: {r:?}"
+    );
+
+    let platform =
+        MantaBackend::new(MantaConfig::new(gw.url.clone(), "operator", op_key())).unwrap();
+    let r = platform.ready().await;
+    assert!(
+        matches!(r, Err(BackendError::ServiceUnavailable(_))),
+        "the platform trust store does not know the private CA: {r:?}"
+    );
+
+    // A file without a certificate fails the build, naming the file.
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    let mut cfg = MantaConfig::new(gw.url.clone(), "operator", op_key());
+    cfg.ca_file = Some(empty);
+    let e = MantaBackend::new(cfg).err().expect("no certificate");
+    assert!(e.to_string().contains("empty.pem"), "{e}");
 }

@@ -62,14 +62,21 @@ impl NativeClient {
         // Explicit ring provider: both ring and aws-lc-rs may be compiled in
         // (common.md), so never rely on a process-default provider.
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = {
-            use rustls_platform_verifier::BuilderVerifierExt;
-            rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| ClientBuildError::Tls(e.to_string()))?
-                .with_platform_verifier()
-                .map_err(|e| ClientBuildError::Tls(e.to_string()))?
-                .with_no_client_auth()
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ClientBuildError::Tls(e.to_string()))?;
+        let tls = match &cfg.ca_file {
+            // A private CA: trust exactly its certificates.
+            Some(path) => builder
+                .with_root_certificates(ca_roots(path)?)
+                .with_no_client_auth(),
+            None => {
+                use rustls_platform_verifier::BuilderVerifierExt;
+                builder
+                    .with_platform_verifier()
+                    .map_err(|e| ClientBuildError::Tls(e.to_string()))?
+                    .with_no_client_auth()
+            }
         };
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
@@ -190,10 +197,10 @@ impl NativeClient {
         let body = read_limited(resp, self.max_error_body)
             .await
             .unwrap_or_default();
-        let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
-            Ok(e) => (e.code, e.message.unwrap_or_default()),
+        let (code, message) = match ErrorBody::parse(&body) {
+            Some(parsed) => parsed,
             // HEAD errors have no body: name them by status.
-            Err(_) => (
+            None => (
                 match status {
                     404 => "ObjectNotFound",
                     412 => "PreconditionFailed",
@@ -228,9 +235,21 @@ impl NativeClient {
             "{url}?limit={}",
             limit.clamp(1, wire::MAX_NATIVE_LIMIT)
         );
-        if !prefix.is_empty() {
-            let _ = write!(full, "&prefix={}", enc(prefix));
+        // The store matches `prefix` as an unescaped SQL LIKE pattern: send
+        // only its literal part and filter below (list.rs).
+        let sent_prefix = super::list::native_prefix(prefix);
+        let cut = sent_prefix.len() < prefix.len();
+        if !sent_prefix.is_empty() {
+            let _ = write!(full, "&prefix={}", enc(sent_prefix));
         }
+        // Start just below the literal prefix when that is further on.
+        let below = super::list::below(prefix)
+            .filter(|b| cut && !b.contains(|c: char| c.is_control()) && b.len() <= 1024);
+        let marker = match (marker, below) {
+            (Some(m), Some(b)) if m < b => Some(b),
+            (None, Some(b)) => Some(b),
+            (m, _) => m,
+        };
         if let Some(m) = marker {
             let _ = write!(full, "&marker={}", enc(m));
         }
@@ -254,13 +273,39 @@ impl NativeClient {
                 ReadError::TooLarge => NativeFailure::Protocol("listing page too large".into()),
                 ReadError::Transport(f) => f,
             })?;
-        let entries = wire::parse_lines(&body).map_err(NativeFailure::Protocol)?;
-        let next_marker = more.map(|h| entries.last().map(|e| e.name.clone()).unwrap_or(h));
+        let mut entries = wire::parse_lines(&body).map_err(NativeFailure::Protocol)?;
+        let mut next_marker = more.map(|h| entries.last().map(|e| e.name.clone()).unwrap_or(h));
+        if cut {
+            // Names are in byte order: one past the literal prefix ends it.
+            if entries
+                .iter()
+                .any(|e| e.name.as_str() > prefix && !e.name.starts_with(prefix))
+            {
+                next_marker = None;
+            }
+            entries.retain(|e| e.name.starts_with(prefix));
+        }
         Ok(Page {
             entries,
             next_marker,
         })
     }
+}
+
+/// The certificates of a CA file (PEM), for a store behind a private CA.
+fn ca_roots(path: &std::path::Path) -> Result<rustls::RootCertStore, ClientBuildError> {
+    let err = |e: String| ClientBuildError::Tls(format!("ca_file {}: {e}", path.display()));
+    let pem = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots
+            .add(cert.map_err(|e| err(e.to_string()))?)
+            .map_err(|e| err(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(err("no certificate in the file".into()));
+    }
+    Ok(roots)
 }
 
 /// Settings the backend keeps after the client took the connection ones.

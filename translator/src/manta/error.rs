@@ -106,6 +106,19 @@ pub fn map_native(f: NativeFailure) -> BackendError {
         // store still refuses is a name too long once the gateway's hidden
         // prefix is added, or a store with a stricter rule.
         "InvalidBucketObjectName" => BackendError::KeyTooLongError,
+        // A listing parameter the real server refuses (a prefix with `../`
+        // or over its length limit, a marker with control characters).
+        "InvalidParameter" | "InvalidArgumentError" => {
+            BackendError::InvalidArgument(native_message(&code, &message))
+        }
+        "InvalidHeader"
+        | "BadRequest"
+        | "InvalidUpdate"
+        | "InvalidDurabilityLevel"
+        | "ContentLengthRequired" => {
+            tracing::warn!(status, %code, %message, "native store refused a request");
+            BackendError::InvalidRequest(native_message(&code, &message))
+        }
         "ContentMD5Mismatch" => BackendError::BadDigest,
         // Callers resolve ranges themselves against the object size first;
         // reaching this means the object shrank in between.
@@ -113,7 +126,9 @@ pub fn map_native(f: NativeFailure) -> BackendError {
         "MaxContentLengthExceeded" => BackendError::EntityTooLarge,
         "UploadTimeout" => BackendError::RequestTimeout,
         "ThrottledError" => BackendError::SlowDown,
-        "AccountBlocked" | "AccountDoesNotExist" => BackendError::AccessDenied,
+        "AccountBlocked" | "AccountDoesNotExist" | "AuthorizationFailed" => {
+            BackendError::AccessDenied
+        }
         "NotImplemented" => BackendError::NotImplemented("native operation"),
         "ServiceUnavailable" | "NotEnoughSpace" => {
             tracing::warn!(status, %code, %message, "native store unavailable");
@@ -123,10 +138,43 @@ pub fn map_native(f: NativeFailure) -> BackendError {
             tracing::warn!(status, %code, %message, "native store unavailable");
             BackendError::ServiceUnavailable(format!("{code}: {message}"))
         }
+        // No native 4xx ever becomes an S3 500: an unknown code is named
+        // by its status class.
+        _ if (400..500).contains(&status) => {
+            tracing::warn!(status, %code, %message, "unexpected native client error");
+            by_status(status, &code, &message)
+        }
         _ => {
             tracing::warn!(status, %code, %message, "unexpected native error");
             BackendError::Internal(format!("native {status} {code}: {message}"))
         }
+    }
+}
+
+/// The client-visible text of a native refusal (no internal detail: the
+/// store's own message about the caller's parameter).
+fn native_message(code: &str, message: &str) -> String {
+    if message.is_empty() {
+        code.to_owned()
+    } else {
+        format!("{code}: {message}")
+    }
+}
+
+/// A native 4xx with a code this table does not know, by status. 401/403
+/// with an unknown code (the operator's own key refused: a
+/// misconfiguration, logged above) are AccessDenied, not 500.
+fn by_status(status: u16, code: &str, message: &str) -> BackendError {
+    match status {
+        401 | 403 => BackendError::AccessDenied,
+        404 => BackendError::NoSuchKey,
+        408 => BackendError::RequestTimeout,
+        409 => BackendError::ConditionalRequestConflict,
+        412 => BackendError::PreconditionFailed,
+        413 => BackendError::EntityTooLarge,
+        416 => BackendError::InvalidRange { size: 0 },
+        429 => BackendError::SlowDown,
+        _ => BackendError::InvalidRequest(native_message(code, message)),
     }
 }
 
@@ -189,8 +237,33 @@ mod tests {
         assert!(matches!(st(500, "SomethingNew"), BackendError::Internal(_)));
         assert!(matches!(
             st(403, "InvalidSignature"),
-            BackendError::Internal(_)
+            BackendError::AccessDenied
         ));
+        assert!(matches!(
+            st(403, "AuthorizationFailed"),
+            BackendError::AccessDenied
+        ));
+        assert!(matches!(
+            st(400, "InvalidParameter"),
+            BackendError::InvalidArgument(_)
+        ));
+        assert!(matches!(
+            st(400, "InvalidHeader"),
+            BackendError::InvalidRequest(_)
+        ));
+        assert!(matches!(
+            st(400, "InvalidUpdate"),
+            BackendError::InvalidRequest(_)
+        ));
+        // No native 4xx is ever an S3 500, known code or not.
+        for status in [
+            400u16, 401, 403, 404, 405, 408, 409, 411, 412, 413, 416, 422, 429,
+        ] {
+            assert!(
+                !matches!(st(status, "SomethingNew"), BackendError::Internal(_)),
+                "{status}"
+            );
+        }
         assert!(matches!(
             map_native(NativeFailure::Transport {
                 kind: TransportKind::Timeout,

@@ -1,13 +1,22 @@
 //! ListObjects (v1, v2, and ListObjectVersions, which the gateway builds on
 //! it) over native listing pages.
 //!
-//! The native listing takes a one-character delimiter, a literal prefix and
-//! an exclusive marker, and pages by `Next-Marker`. On top of it:
+//! The native listing takes a prefix, an exclusive marker and a
+//! one-character delimiter, and pages by `Next-Marker`. The real server
+//! (buckets-api.md "Where the real server differs") matches `prefix` as an
+//! unescaped SQL `LIKE 'prefix%'` pattern, and aborts its process when a
+//! truncated page ends on a delimiter group. So:
+//! - the native prefix is the S3 prefix cut before its first `_`, `%` or
+//!   `\` ([`native_prefix`]): what the store matches is then literal and a
+//!   superset; the client's `list_page` (for every caller, multipart
+//!   listings included) filters by the whole literal prefix, starts just
+//!   below it and ends at the first name past it;
+//! - the store is NEVER asked to group (no native `delimiter`): every
+//!   delimiter is grouped here, and when a page ends inside a common prefix
+//!   the next native request jumps past the whole prefix
+//!   (`<prefix>U+10FFFF`), and keys still inside it are skipped;
 //! - max-keys 0..=1000 and an exact `IsTruncated`: we read one entry past
 //!   the page, so a page is truncated only when something visible follows;
-//! - multi-character delimiters are grouped here; when a page ends inside a
-//!   common prefix the next native request jumps past the whole prefix
-//!   (`<prefix>U+10FFFF`), and keys still inside it are skipped;
 //! - the gateway's hidden objects ([`HIDDEN_PREFIX`]) are skipped, and the
 //!   first one seen makes the next request jump past the whole hidden
 //!   range, so thousands of parts cost one extra request, and an S3 page is
@@ -90,21 +99,17 @@ pub(crate) fn summary(e: &ListEntry) -> Result<ObjectSummary, String> {
     })
 }
 
-/// The native delimiter to ask for, when the store can group for us. When
-/// grouping the hidden prefix would yield a group that mixes hidden and
-/// visible names (e.g. delimiter `~` at the top level), we group ourselves.
-fn native_delimiter(prefix: &str, delim: &str) -> Option<char> {
-    let mut chars = delim.chars();
-    let c = chars.next()?;
-    if chars.next().is_some() {
-        return None;
-    }
-    if let Some(rest) = HIDDEN_PREFIX.strip_prefix(prefix) {
-        if rest[..rest.len().saturating_sub(1)].contains(c) {
-            return None;
-        }
-    }
-    Some(c)
+/// The part of an S3 prefix the store matches literally: everything before
+/// the first SQL `LIKE` metacharacter (`_`, `%`, `\\`).
+pub(crate) fn native_prefix(prefix: &str) -> &str {
+    &prefix[..prefix.find(['_', '%', '\\']).unwrap_or(prefix.len())]
+}
+
+/// An exclusive marker below every name starting with `prefix` (the prefix
+/// without its last character), or `None` for an empty prefix.
+pub(crate) fn below(prefix: &str) -> Option<&str> {
+    let (i, _) = prefix.char_indices().next_back()?;
+    (i > 0).then(|| &prefix[..i])
 }
 
 pub(crate) async fn list_objects(
@@ -136,7 +141,7 @@ pub(crate) async fn list_objects(
             .native()?;
         return Ok(empty);
     }
-    let native_delim = delim.and_then(|d| native_delimiter(prefix, d));
+    let cut = native_prefix(prefix).len() < prefix.len();
 
     // The greatest name already consumed: everything up to it is skipped.
     let mut last_seen: Option<String> = input.start_after.clone();
@@ -157,26 +162,21 @@ pub(crate) async fn list_objects(
         Some(cp) => jump_past(cp).or_else(|| safe_marker(cp)),
         None => last_seen.as_deref().and_then(safe_marker),
     };
+
     let mut items: Vec<Item> = Vec::with_capacity(max + 1);
     'pages: loop {
         let need = max + 1 - items.len();
         // Grouping ourselves, many keys may fold into one prefix: read more
         // than needed (a page ending inside a prefix jumps past it anyway).
-        let limit = if delim.is_some() && native_delim.is_none() {
+        // Filtering by a cut prefix, some names may not count either.
+        let limit = if delim.is_some() || cut {
             (need * 4 + 32).min(MAX_NATIVE_LIMIT)
         } else {
             need.min(MAX_NATIVE_LIMIT)
         };
         let page = inner
             .client
-            .list_page(
-                &url,
-                &cx.request_id,
-                prefix,
-                marker.as_deref(),
-                native_delim,
-                limit,
-            )
+            .list_page(&url, &cx.request_id, prefix, marker.as_deref(), None, limit)
             .await
             .native()?;
         let mut jump_hidden = false;
@@ -197,8 +197,9 @@ pub(crate) async fn list_objects(
             }
             match e.kind {
                 EntryKind::Group => {
-                    open_cp = Some(name.to_owned());
-                    items.push(Item::Prefix(name.to_owned()));
+                    return Err(super::map_native(super::NativeFailure::Protocol(
+                        "group entry in a listing sent without a delimiter".into(),
+                    )))
                 }
                 EntryKind::Bucketobject => {
                     let cp = delim.and_then(|d| {
@@ -296,12 +297,16 @@ mod tests {
     }
 
     #[test]
-    fn native_delimiter_avoids_mixed_hidden_groups() {
-        assert_eq!(native_delimiter("", "/"), Some('/'));
-        assert_eq!(native_delimiter("", "~"), None);
-        assert_eq!(native_delimiter("", "--"), None);
-        assert_eq!(native_delimiter("x/", "~"), Some('~'));
-        assert_eq!(native_delimiter(".s3gw", "~"), None);
-        assert_eq!(native_delimiter(".s3gw~", "/"), Some('/'));
+    fn native_prefix_is_cut_before_like_metacharacters() {
+        assert_eq!(native_prefix("dir/a"), "dir/a");
+        assert_eq!(native_prefix("dir_1/a"), "dir");
+        assert_eq!(native_prefix("50%/x"), "50");
+        assert_eq!(native_prefix("a\\b_c"), "a");
+        assert_eq!(native_prefix("_x"), "");
+        assert_eq!(native_prefix("ü_"), "ü");
+        assert_eq!(below("a_b"), Some("a_"));
+        assert_eq!(below("ü"), None);
+        assert_eq!(below(""), None);
+        assert!("a_b/c" > below("a_b").unwrap());
     }
 }

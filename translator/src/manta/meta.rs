@@ -12,13 +12,24 @@
 //!   checksum (`ALG:F|C:base64`), `-up` the upload id a multipart object was
 //!   completed from, `-ps` its part sizes (run-length `size*count,...`),
 //!   `-ca` the checksum algorithm/type chosen for an upload (upload records).
-//! - `Cache-Control` and `Content-Type` are the store's own headers.
-//! - The S3 ETag of a multipart object rides in the native Content-Type as a
-//!   trailing `; s3gw-etag=<hex>-<n>` parameter, because it must also appear
-//!   in LISTINGS, whose lines carry `contentType` but no `m-*` values. A
+//! - `Cache-Control` and `Content-Type` are the store's own headers. The
+//!   real server's HEAD drops `Cache-Control` (buckets-api.md "Where the
+//!   real server differs"), so it is also kept in `m-s3gw-cc` and restored
+//!   from there when the answer lacks it.
+//! - The S3 ETag of a multipart object is kept in `m-s3gw-et` (what GET and
+//!   HEAD read), and also rides in the native Content-Type as a trailing
+//!   `; s3gw-etag=<hex>-<n>` parameter, because it must also appear in
+//!   LISTINGS, whose lines carry `contentType` but no `m-*` values. A
 //!   client Content-Type that itself contains that parameter gets an empty
 //!   `; s3gw-etag=` appended, so parsing (which strips only the last one)
 //!   is always reversible.
+//! - The real server replaces a Content-Type without `/` by a guess from the
+//!   name, losing its parameters: such a client value is stored in
+//!   `m-s3gw-ct` and the native Content-Type is `application/octet-stream`
+//!   (plus the ETag parameter), so neither ever depends on it round-tripping.
+//! - The `m-*` budget is counted as the real server counts it: header bytes
+//!   read as Latin-1 and measured as UTF-8, so every non-ASCII byte counts
+//!   twice ([`native_len`]).
 //! - Storage class: REDUCED_REDUNDANCY is native `Durability-Level: 1`, and
 //!   durability 1 reads back as REDUCED_REDUNDANCY.
 
@@ -56,6 +67,9 @@ const M_CK: &str = "m-s3gw-ck";
 pub(crate) const M_UP: &str = "m-s3gw-up";
 pub(crate) const M_PS: &str = "m-s3gw-ps";
 pub(crate) const M_CA: &str = "m-s3gw-ca";
+const M_CC: &str = "m-s3gw-cc";
+const M_ET: &str = "m-s3gw-et";
+const M_CT: &str = "m-s3gw-ct";
 const M_USER_ESCAPED: &str = "m-s3gw-u-";
 const M_INTERNAL: &str = "m-s3gw-";
 
@@ -87,7 +101,7 @@ pub(crate) fn put_headers(
     }
     let mut native_bytes = 0usize;
     let mut add = |h: &mut HeaderMap, name: HeaderName, v: &str| -> BackendResult<()> {
-        native_bytes += v.len();
+        native_bytes += native_len(v);
         h.insert(name, value(v)?);
         Ok(())
     };
@@ -118,10 +132,20 @@ pub(crate) fn put_headers(
     if let Some(ck) = &meta.checksum {
         add(h, HeaderName::from_static(M_CK), &encode_checksum(ck))?;
     }
+    let mut ct = meta.content_type.as_deref().unwrap_or(DEFAULT_CONTENT_TYPE);
+    if !ct.contains('/') {
+        add(h, HeaderName::from_static(M_CT), ct)?;
+        ct = DEFAULT_CONTENT_TYPE;
+    }
+    if let Some(cc) = &meta.cache_control {
+        add(h, HeaderName::from_static(M_CC), cc)?;
+    }
+    if let Some(e) = &internal.multipart_etag {
+        add(h, HeaderName::from_static(M_ET), e.as_str())?;
+    }
     if native_bytes > MAX_NATIVE_METADATA_BYTES {
         return Err(BackendError::MetadataTooLarge);
     }
-    let ct = meta.content_type.as_deref().unwrap_or(DEFAULT_CONTENT_TYPE);
     let ct = match &internal.multipart_etag {
         Some(e) => format!("{ct}{CT_ETAG}{e}"),
         None if ct.contains(CT_ETAG) => format!("{ct}{CT_ETAG}"),
@@ -135,6 +159,13 @@ pub(crate) fn put_headers(
         h.insert(H_DURABILITY, HeaderValue::from_static("1"));
     }
     Ok(())
+}
+
+/// Bytes a header value costs against the real store's `m-*` budget: Node
+/// reads header bytes as Latin-1 and the server measures the UTF-8 of that,
+/// so every byte >= 0x80 counts twice.
+pub(crate) fn native_len(v: &str) -> usize {
+    v.len() + v.bytes().filter(|b| *b >= 0x80).count()
 }
 
 fn encode_checksum(c: &Checksum) -> String {
@@ -261,15 +292,6 @@ pub(crate) fn parse_object(
     let md5 = header_str(h, "content-md5").and_then(md5_from_b64);
     let raw_ct = header_str(h, CONTENT_TYPE.as_str()).unwrap_or(DEFAULT_CONTENT_TYPE);
     let (ct, mp_etag) = split_content_type(raw_ct);
-    let etag = match (&mp_etag, md5) {
-        (Some(e), _) => e.clone(),
-        (None, Some(m)) => ETag::from_md5(&m),
-        (None, None) => {
-            return Err(NativeFailure::Protocol(
-                "object answer without Content-MD5".into(),
-            ))
-        }
-    };
     let mut meta = ObjectMeta {
         content_type: Some(ct.to_owned()),
         cache_control: header_str(h, CACHE_CONTROL.as_str()).map(str::to_owned),
@@ -282,6 +304,7 @@ pub(crate) fn parse_object(
         multipart_etag: mp_etag.clone(),
         ..Default::default()
     };
+    let mut cc_copy = None;
     for (name, v) in h {
         let name = name.as_str();
         let Some(_) = name.strip_prefix("m-") else {
@@ -303,13 +326,32 @@ pub(crate) fn parse_object(
                 M_UP => internal.upload_id = Some(v),
                 M_PS => internal.part_sizes = Some(v),
                 M_CA => internal.checksum_choice = Some(v),
+                M_CC => cc_copy = Some(v),
+                M_CT => meta.content_type = Some(v),
+                M_ET if is_multipart_etag(&v) => {
+                    internal.multipart_etag = Some(ETag::from_client(&v))
+                }
                 _ => {}
             }
             continue;
         }
         meta.user.push((name[2..].to_owned(), v));
     }
-    let parts_count = mp_etag.as_ref().and_then(parts_of);
+    if meta.cache_control.is_none() {
+        meta.cache_control = cc_copy;
+    }
+    // The reserved header (read in the loop) wins over the Content-Type
+    // parameter.
+    let etag = match (&internal.multipart_etag, md5) {
+        (Some(e), _) => e.clone(),
+        (None, Some(m)) => ETag::from_md5(&m),
+        (None, None) => {
+            return Err(NativeFailure::Protocol(
+                "object answer without Content-MD5".into(),
+            ))
+        }
+    };
+    let parts_count = internal.multipart_etag.as_ref().and_then(parts_of);
     Ok(NativeObject {
         id,
         md5,
@@ -457,6 +499,88 @@ mod tests {
         assert_eq!(got, want);
         assert_eq!(o.info.etag.as_str(), "0123456789abcdef0123456789abcdef-3");
         assert_eq!(o.info.parts_count, Some(3));
+    }
+
+    /// What the real server's HEAD sends back of what `put_headers` stored:
+    /// no Cache-Control, and a Content-Type without `/` replaced.
+    fn real_head(h: &HeaderMap) -> HeaderMap {
+        let mut out = HeaderMap::new();
+        for (n, v) in h {
+            if n.as_str().starts_with("m-") {
+                out.insert(n.clone(), v.clone());
+            }
+        }
+        let ct = h.get("content-type").unwrap().to_str().unwrap();
+        let ct = if ct.contains('/') {
+            ct
+        } else {
+            "application/octet-stream"
+        };
+        out.insert("content-type", HeaderValue::from_str(ct).unwrap());
+        out.insert("etag", HeaderValue::from_static("uuid-1"));
+        out.insert("content-length", HeaderValue::from_static("10"));
+        out.insert(
+            "content-md5",
+            HeaderValue::from_static("1B2M2Y8AsgTpgAmY7PhCfg=="),
+        );
+        out
+    }
+
+    #[test]
+    fn cache_control_and_multipart_etag_survive_the_real_head() {
+        let etag = "0123456789abcdef0123456789abcdef-3";
+        let meta = ObjectMeta {
+            content_type: Some("weird".into()),
+            cache_control: Some("max-age=60".into()),
+            ..Default::default()
+        };
+        let internal = Internal {
+            multipart_etag: Some(ETag::from_client(etag)),
+            ..Default::default()
+        };
+        let mut h = HeaderMap::new();
+        put_headers(&meta, &internal, &mut h).unwrap();
+        // The native Content-Type always has a `/` (the real server would
+        // replace it otherwise) and still carries the ETag for listings.
+        let (ct, e) = split_content_type(h.get("content-type").unwrap().to_str().unwrap());
+        assert_eq!(ct, DEFAULT_CONTENT_TYPE);
+        assert_eq!(e.unwrap().as_str(), etag);
+        let o = parse_object("k", &real_head(&h), None).unwrap();
+        assert_eq!(o.info.meta.cache_control.as_deref(), Some("max-age=60"));
+        assert_eq!(o.info.meta.content_type.as_deref(), Some("weird"));
+        assert_eq!(o.info.etag.as_str(), etag);
+        assert_eq!(o.info.parts_count, Some(3));
+        // Even a Content-Type that lost its parameter keeps the ETag.
+        let mut lost = real_head(&h);
+        lost.insert("content-type", HeaderValue::from_static("text/plain"));
+        assert_eq!(
+            parse_object("k", &lost, None).unwrap().info.etag.as_str(),
+            etag
+        );
+    }
+
+    #[test]
+    fn non_ascii_metadata_counts_twice() {
+        assert_eq!(native_len("abc"), 3);
+        assert_eq!(native_len("é"), 4, "2 UTF-8 bytes, each read as Latin-1");
+        // 1400 'é' are 2800 bytes of UTF-8 (S3 would take 2048+ anyway);
+        // 900 'é' are 1800 bytes: under S3's 2 KiB, but 3600 natively, and
+        // with the internal headers past the real 4 KiB budget.
+        let meta = ObjectMeta {
+            user: vec![("a".into(), "é".repeat(900))],
+            content_disposition: Some("x".repeat(600)),
+            ..Default::default()
+        };
+        assert!(matches!(
+            put_headers(&meta, &Internal::default(), &mut HeaderMap::new()),
+            Err(BackendError::MetadataTooLarge)
+        ));
+        let meta = ObjectMeta {
+            user: vec![("a".into(), "e".repeat(900))],
+            content_disposition: Some("x".repeat(600)),
+            ..Default::default()
+        };
+        assert!(put_headers(&meta, &Internal::default(), &mut HeaderMap::new()).is_ok());
     }
 
     #[test]

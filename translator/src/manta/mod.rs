@@ -35,7 +35,7 @@ use futures_util::{stream, StreamExt};
 use reqwest::Method;
 
 pub use client::ClientBuildError;
-pub use config::MantaConfig;
+pub use config::{check_operator_key, MantaConfig};
 pub use error::{map_native, NativeFailure, TransportKind};
 pub use meta::{MAX_NATIVE_METADATA_BYTES, MAX_USER_METADATA_BYTES};
 pub use multipart::{MAX_MULTIPART_KEY_BYTES, MIN_PART_SIZE};

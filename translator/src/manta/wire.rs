@@ -30,12 +30,41 @@ pub(crate) enum EntryKind {
     Group,
 }
 
-/// `{"code":"ObjectNotFound","message":"..."}` of every native error.
+/// A native error body in either of the real server's shapes: the flat
+/// `{"code":"ObjectNotFound","message":"..."}` of most errors, or the
+/// nested `{"message":..,"statusCode":409,"body":{"code":"BucketNotEmpty",..}}`
+/// the real buckets-api sends for its 409s (buckets-api.md "Where the real
+/// server differs").
 #[derive(Debug, Deserialize)]
 pub(crate) struct ErrorBody {
-    pub code: String,
     #[serde(default)]
-    pub message: Option<String>,
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    body: Option<NestedErrorBody>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NestedErrorBody {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+impl ErrorBody {
+    /// `(code, message)`: the flat code, else the nested one.
+    pub fn parse(body: &[u8]) -> Option<(String, String)> {
+        let e: ErrorBody = serde_json::from_slice(body).ok()?;
+        let nested = e.body.unwrap_or(NestedErrorBody {
+            code: None,
+            message: None,
+        });
+        let code = e.code.or(nested.code)?;
+        let message = e.message.or(nested.message).unwrap_or_default();
+        Some((code, message))
+    }
 }
 
 /// One native listing page.
@@ -98,5 +127,21 @@ mod tests {
         assert!(parse_lines(b"{\"name\":\"x\"\n").is_err());
         assert!(parse_lines(b"not json\n").is_err());
         assert!(parse_lines(b"").unwrap().is_empty());
+    }
+
+    #[test]
+    fn error_bodies_in_both_real_shapes() {
+        assert_eq!(
+            ErrorBody::parse(br#"{"code":"ObjectNotFound","message":"x was not found"}"#),
+            Some(("ObjectNotFound".into(), "x was not found".into()))
+        );
+        // The real 409 of a non-empty bucket (buckets-api cc3e5d7).
+        let nested = br#"{"message":"b is not empty","statusCode":409,"body":{"code":"BucketNotEmpty","message":"b is not empty"}}"#;
+        assert_eq!(
+            ErrorBody::parse(nested),
+            Some(("BucketNotEmpty".into(), "b is not empty".into()))
+        );
+        assert_eq!(ErrorBody::parse(br#"{"message":"no code"}"#), None);
+        assert_eq!(ErrorBody::parse(b"<html>"), None);
     }
 }
