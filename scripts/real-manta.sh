@@ -18,7 +18,8 @@
 #
 # Environment:
 #   REAL_MANTA_DIR   working directory (default /var/tmp/real-manta)
-#   REAL_MANTA_SRC   the pinned stack (default <repo>/../shared/real-manta)
+#   REAL_MANTA_SRC   the pinned stack (default <repo>/../shared/real-manta,
+#                    else <repo>/../../shared/real-manta)
 #
 # Identity written to $REAL_MANTA_DIR/s3gw/ (what the test harness reads):
 #   operator.key     the operator's private key (SEC1 PEM, P-256)
@@ -27,6 +28,13 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# The pinned stack sits beside the repository (CI: a read-only shared/ next
+# to the clone); a worktree one level further down finds it one level up.
+if [[ -z ${REAL_MANTA_SRC:-} ]]; then
+    for d in "$ROOT/../shared/real-manta" "$ROOT/../../shared/real-manta"; do
+        [[ -x $d/up.sh ]] && { REAL_MANTA_SRC=$(cd "$d" && pwd); break; }
+    done
+fi
 SRC=${REAL_MANTA_SRC:-$ROOT/../shared/real-manta}
 export REAL_MANTA_DIR=${REAL_MANTA_DIR:-/var/tmp/real-manta}
 S=$REAL_MANTA_DIR
@@ -53,9 +61,14 @@ healthy() {   # every service alive, buckets-api answers, mahi knows the operato
     for svc in buckets-api mahi storinfo buckets-mdplacement buckets-mdapi zookeeper; do
         alive $svc || return 1
     done
-    curl -fs -o /dev/null "http://127.0.0.1:$API_PORT/ping" || return 1
-    curl -fs "http://127.0.0.1:$MAHI_PORT/accounts?login=$OPERATOR_LOGIN" 2>/dev/null |
-        grep -q '"isOperator":true' || return 1
+    curl -fs -m 10 -o /dev/null "http://127.0.0.1:$API_PORT/ping" || return 1
+    knows_operator
+}
+
+knows_operator() {   # mahi has loaded the s3gw identity
+    local a
+    a=$(curl -fs -m 10 "http://127.0.0.1:$MAHI_PORT/accounts?login=$OPERATOR_LOGIN" 2>/dev/null) || return 1
+    [[ $a == *'"isOperator":true'* ]]
 }
 
 install_prereqs() {
@@ -138,11 +151,13 @@ restart_mahi() {   # with the s3gw identity instead of up.sh's one account
         for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$pid" 2>/dev/null || true
     fi
-    (cd "$S/src/mahi" && nohup "$NODE6" bin/mahi-server-in-memory.js -p $MAHI_PORT \
-        -c "$ID/changelog.json" >> "$S/log/mahi.log" 2>&1 & echo $! > "$S/run/mahi.pid")
+    cd "$S/src/mahi"
+    nohup "$NODE6" bin/mahi-server-in-memory.js -p $MAHI_PORT -c "$ID/changelog.json" \
+        >> "$S/log/mahi.log" 2>&1 < /dev/null &
+    echo $! > "$S/run/mahi.pid"
+    cd - > /dev/null
     for _ in $(seq 1 100); do
-        curl -fs "http://127.0.0.1:$MAHI_PORT/accounts?login=$OPERATOR_LOGIN" 2>/dev/null |
-            grep -q '"isOperator":true' && return 0
+        knows_operator && return 0
         sleep 0.2
     done
     die "mahi did not load the operator account; see $S/log/mahi.log"
