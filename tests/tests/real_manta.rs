@@ -916,7 +916,14 @@ async fn sigv2_and_virtual_host() {
     assert_eq!(l.contents()[0].key(), Some("a b/c.txt"));
 
     let vhost = format!("{b}.s3.test");
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
     let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
         .resolve(&vhost, gw.addr)
         .no_proxy()
         .build()
