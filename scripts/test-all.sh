@@ -58,8 +58,8 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "build every binary (tests start them as real processes)"
 cargo build --workspace --bins --quiet
 
-# The real-code suite (tests/tests/real_manta.rs, and the translator's live
-# cases in translator/tests/manta_live.rs) runs against the real Manta stack.
+# The real-code suite (tests/tests/real_manta.rs) runs against the real
+# Manta stack.
 # It is never skipped: a stack that cannot start fails the run here.
 step "real Manta stack up (scripts/real-manta.sh; about 2.5 minutes cold)"
 if ! $SUDO scripts/real-manta.sh up; then

@@ -1,6 +1,6 @@
-//! Every translator operation against a real buckets-lite PROCESS, and
-//! (`every_case_against_the_real_store`) the same cases against the real
-//! Manta stack.
+//! Every translator operation against a real buckets-lite PROCESS; each
+//! case is written against `support::LiveStore`, so it can run against the
+//! real Manta stack too.
 
 mod support;
 
@@ -12,7 +12,6 @@ use bytes::Bytes;
 use futures_util::{stream, StreamExt};
 use md5::{Digest, Md5};
 use s3gw_tests::buckets_lite::BucketsLite;
-use s3gw_tests::real_manta::RealManta;
 use s3gw_translator::*;
 use support::*;
 
@@ -1152,47 +1151,6 @@ async fn stale_uploads_are_swept_on(lite: &impl LiveStore) {
             "stale upload never swept"
         );
     }
-}
-
-/// Every case above against the REAL Manta stack (`scripts/real-manta.sh`:
-/// the real buckets-api, buckets-mdapi and mahi), signing as its operator
-/// account for the keyless tenants `alice` and `bob`. The cases use fixed
-/// bucket names and the stack's data outlive a run, so they run one after
-/// another, each over emptied tenant namespaces, and buckets-api must still
-/// be the same process after each.
-///
-/// Not run here: `conditional_writes_are_atomic`. buckets-mdapi checks
-/// write conditions without locking (docs/operations.md, "Known upstream
-/// defects"): racing conditional PUTs can both succeed on the real store.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_case_against_the_real_store() {
-    let real = RealManta::get();
-    let tenants = ["alice", "bob"];
-    reset_tenants(real, &tenants).await;
-    buckets_on(real).await;
-    real.assert_alive();
-    reset_tenants(real, &tenants).await;
-    objects_metadata_ranges_conditions_checksums_on(real).await;
-    real.assert_alive();
-    reset_tenants(real, &tenants).await;
-    failed_body_stream_commits_nothing_on(real).await;
-    real.assert_alive();
-    reset_tenants(real, &tenants).await;
-    listing_equivalence_on(real).await;
-    real.assert_alive();
-    reset_tenants(real, &tenants).await;
-    multipart_three_parts_retry_and_second_instance_on(real).await;
-    real.assert_alive();
-    reset_tenants(real, &tenants).await;
-    multipart_validation_limits_and_abort_on(real).await;
-    real.assert_alive();
-    reset_tenants(real, &tenants).await;
-    copy_object_and_upload_part_copy_on(real).await;
-    real.assert_alive();
-    reset_tenants(real, &tenants).await;
-    stale_uploads_are_swept_on(real).await;
-    real.assert_alive();
-    reset_tenants(real, &tenants).await;
 }
 
 /// `ca_file`: a store behind a private CA is reached by trusting exactly
