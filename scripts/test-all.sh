@@ -4,9 +4,11 @@
 # Installs what it needs on a fresh Debian machine (slapd, ldap-utils, s3cmd,
 # rclone, curl; awscli and boto3 in a virtual environment under target/),
 # then: cargo fmt --check, clippy with -D warnings, builds every binary, runs
-# every Rust test (unit, contract, LDAP, end-to-end, the hostile-client suite),
-# a bounded pass of the fuzz targets, the real-client matrix,
-# and the benchmark's smoke mode.
+# every Rust test (unit, contract, LDAP, end-to-end, the hostile-client suite,
+# and the real-code suite against the real Manta buckets stack that
+# scripts/real-manta.sh brings up from ../shared/real-manta), a bounded pass of
+# the fuzz targets, the real-client matrix, packaging checks and the
+# benchmark's smoke mode.
 #
 # Environment:
 #   S3GW_SKIP_INSTALL=1   do not apt-get / pip install (everything is present)
@@ -81,8 +83,23 @@ cargo clippy --locked --workspace --all-targets --no-default-features --quiet --
 step "build every binary (tests start them as real processes)"
 cargo build --locked --workspace --bins --quiet
 
-step "cargo test (unit, contract, LDAP, end-to-end)"
+# The real-code suite (tests/tests/real_manta.rs) runs against the real
+# Manta stack.
+# It is never skipped: a stack that cannot start fails the run here.
+step "real Manta stack up (scripts/real-manta.sh; about 2.5 minutes cold)"
+if ! $SUDO scripts/real-manta.sh up; then
+    echo "FAILED: the real Manta stack could not start (output above, logs in" \
+        "${REAL_MANTA_DIR:-/var/tmp/real-manta}/log); the real-code suite cannot run" >&2
+    exit 1
+fi
+trap '$SUDO scripts/real-manta.sh down >/dev/null 2>&1 || true' EXIT
+
+step "cargo test (unit, contract, LDAP, end-to-end, real-code suite)"
 cargo test --locked --workspace --no-fail-fast -- --test-threads="${S3GW_TEST_THREADS:-4}"
+
+step "real Manta stack down"
+$SUDO scripts/real-manta.sh down
+trap - EXIT
 
 step "fuzz targets, bounded (scripts/fuzz.sh; longer runs: scripts/fuzz.sh --hours N)"
 scripts/fuzz.sh

@@ -142,13 +142,25 @@ fn uuid_for(login: &str) -> String {
 impl Gateway {
     /// `s3gw` in front of `lite`, with a generated key for `opts.account`.
     pub fn start_with(lite: &BucketsLite, opts: GatewayOptions) -> Gateway {
+        Self::start_for_store(&lite.url, OPERATOR, &lite.operator_key_pem(), opts)
+    }
+
+    /// `s3gw` in front of any native store at `url` (buckets-lite or the
+    /// real stack, `crate::real_manta`), signing as `operator_login` with
+    /// `operator_key_pem`, with a generated key for `opts.account`.
+    pub fn start_for_store(
+        url: &str,
+        operator_login: &str,
+        operator_key_pem: &str,
+        opts: GatewayOptions,
+    ) -> Gateway {
         let tmp = tempfile::tempdir().expect("temp dir");
         let dir = tmp.path().to_path_buf();
         let key = GatewayKey::generate(&opts.account);
         let mut keys = vec![key.clone()];
         keys.extend(opts.extra_keys.iter().cloned());
         std::fs::write(dir.join("keys.toml"), keys_toml(&keys)).expect("keys file");
-        std::fs::write(dir.join("operator.key"), lite.operator_key_pem()).expect("operator key");
+        std::fs::write(dir.join("operator.key"), operator_key_pem).expect("operator key");
         let q = |s: &str| serde_json::to_string(s).expect("strings serialise");
         let mut toml = String::new();
         toml.push_str("[server]\nlisten = \"127.0.0.1:0\"\n");
@@ -170,8 +182,8 @@ impl Gateway {
         ));
         toml.push_str(&format!(
             "\n[backend]\nurl = {}\noperator_login = {}\noperator_key_file = {}\n",
-            q(&lite.url),
-            q(OPERATOR),
+            q(url),
+            q(operator_login),
             q(&dir.join("operator.key").to_string_lossy())
         ));
         toml.push('\n');

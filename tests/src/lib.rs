@@ -10,6 +10,8 @@
 //! - [`gateway`]: start a real `s3gw` process in front of the above.
 //! - [`raw`]: raw HTTP/1.1 over a socket with hand-made SigV4/SigV2
 //!   signatures (sign first, tamper after), for hostile requests.
+//! - [`real_manta`]: the real Manta buckets stack (`scripts/real-manta.sh`)
+//!   and `s3gw` in front of it, for the real-code suite.
 //!
 //! Test binaries live in `tests/tests/*.rs`, one per area.
 
@@ -17,4 +19,5 @@ pub mod buckets_lite;
 pub mod gateway;
 pub mod procs;
 pub mod raw;
+pub mod real_manta;
 pub mod slapd;

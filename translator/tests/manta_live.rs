@@ -1,4 +1,6 @@
-//! Every translator operation against a real buckets-lite PROCESS.
+//! Every translator operation against a real buckets-lite PROCESS; each
+//! case is written against `support::LiveStore`, so it can run against the
+//! real Manta stack too.
 
 mod support;
 
@@ -17,7 +19,10 @@ const MIB: usize = 1 << 20;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn buckets() {
-    let lite = BucketsLite::start();
+    buckets_on(&BucketsLite::start()).await;
+}
+
+async fn buckets_on(lite: &impl LiveStore) {
     let b = backend(&lite);
     let cx = cx();
     b.ready().await.unwrap();
@@ -95,7 +100,10 @@ fn upload_part_input(b: &str, k: &str, id: &UploadId, n: u16, data: Bytes) -> Up
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn objects_metadata_ranges_conditions_checksums() {
-    let lite = BucketsLite::start();
+    objects_metadata_ranges_conditions_checksums_on(&BucketsLite::start()).await;
+}
+
+async fn objects_metadata_ranges_conditions_checksums_on(lite: &impl LiveStore) {
     let b = backend(&lite);
     let cx = cx();
     b.create_bucket(&cx, &bucket("bkt")).await.unwrap();
@@ -315,7 +323,10 @@ impl std::error::Error for Injected {}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn failed_body_stream_commits_nothing() {
-    let lite = BucketsLite::start();
+    failed_body_stream_commits_nothing_on(&BucketsLite::start()).await;
+}
+
+async fn failed_body_stream_commits_nothing_on(lite: &impl LiveStore) {
     let b = backend(&lite);
     let cx = cx();
     b.create_bucket(&cx, &bucket("bkt")).await.unwrap();
@@ -351,7 +362,10 @@ async fn failed_body_stream_commits_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn conditional_writes_are_atomic() {
-    let lite = BucketsLite::start();
+    conditional_writes_are_atomic_on(&BucketsLite::start()).await;
+}
+
+async fn conditional_writes_are_atomic_on(lite: &impl LiveStore) {
     let b = backend(&lite);
     let cx = cx();
     b.create_bucket(&cx, &bucket("bkt")).await.unwrap();
@@ -437,7 +451,10 @@ fn reference(keys: &BTreeSet<String>, prefix: &str, delim: Option<&str>) -> Vec<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn listing_equivalence() {
-    let lite = BucketsLite::start();
+    listing_equivalence_on(&BucketsLite::start()).await;
+}
+
+async fn listing_equivalence_on(lite: &impl LiveStore) {
     let b = backend(&lite);
     let cx = cx();
     b.create_bucket(&cx, &bucket("bkt")).await.unwrap();
@@ -617,7 +634,10 @@ fn pattern(part: u16, len: usize) -> Bytes {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn multipart_three_parts_retry_and_second_instance() {
-    let lite = BucketsLite::start();
+    multipart_three_parts_retry_and_second_instance_on(&BucketsLite::start()).await;
+}
+
+async fn multipart_three_parts_retry_and_second_instance_on(lite: &impl LiveStore) {
     let b = backend(&lite);
     let b2 = backend(&lite); // a second gateway instance
     let cx = cx();
@@ -799,7 +819,10 @@ async fn multipart_three_parts_retry_and_second_instance() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn multipart_validation_limits_and_abort() {
-    let lite = BucketsLite::start();
+    multipart_validation_limits_and_abort_on(&BucketsLite::start()).await;
+}
+
+async fn multipart_validation_limits_and_abort_on(lite: &impl LiveStore) {
     let b = backend(&lite);
     let cx = cx();
     b.create_bucket(&cx, &bucket("bkt")).await.unwrap();
@@ -936,7 +959,10 @@ async fn multipart_validation_limits_and_abort() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn copy_object_and_upload_part_copy() {
-    let lite = BucketsLite::start();
+    copy_object_and_upload_part_copy_on(&BucketsLite::start()).await;
+}
+
+async fn copy_object_and_upload_part_copy_on(lite: &impl LiveStore) {
     let b = backend(&lite);
     let cx = cx();
     for n in ["src", "dst"] {
@@ -1079,11 +1105,14 @@ async fn copy_object_and_upload_part_copy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stale_uploads_are_swept() {
-    let lite = BucketsLite::start();
+    stale_uploads_are_swept_on(&BucketsLite::start()).await;
+}
+
+async fn stale_uploads_are_swept_on(lite: &impl LiveStore) {
     let key_pem = lite.operator_key_pem();
     let mut cfg = s3gw_translator::manta::MantaConfig::new(
-        lite.url.clone(),
-        s3gw_tests::buckets_lite::OPERATOR,
+        lite.url(),
+        lite.operator_login(),
         s3gw_httpsig::PrivateKey::from_pem_or_openssh(&key_pem).unwrap(),
     );
     cfg.upload_ttl = Duration::ZERO;

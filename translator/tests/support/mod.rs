@@ -1,19 +1,104 @@
-//! Shared helpers of the translator's live tests: a real buckets-lite
-//! process (s3gw-tests harness), a `MantaBackend` signing as its operator,
-//! request contexts and bodies.
+//! Shared helpers of the translator's live tests: the store they run
+//! against ([`LiveStore`]: a real buckets-lite process, or the real Manta
+//! stack of `scripts/real-manta.sh`), a `MantaBackend` signing as its
+//! operator, request contexts and bodies.
 #![allow(dead_code)]
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use md5::{Digest, Md5};
 use s3gw_httpsig::PrivateKey;
-use s3gw_tests::buckets_lite::{BucketsLite, OPERATOR};
+use s3gw_tests::buckets_lite::{BucketsLite, NativeClient, OPERATOR};
+use s3gw_tests::real_manta::RealManta;
 use s3gw_translator::manta::{MantaBackend, MantaConfig};
 use s3gw_translator::*;
 
-pub fn backend(lite: &BucketsLite) -> MantaBackend {
-    let key = PrivateKey::from_pem_or_openssh(&lite.operator_key_pem()).unwrap();
-    MantaBackend::new(MantaConfig::new(lite.url.clone(), OPERATOR, key)).unwrap()
+/// A native store the live cases run against, with its operator identity.
+pub trait LiveStore {
+    fn url(&self) -> String;
+    fn operator_login(&self) -> String;
+    fn operator_key_pem(&self) -> String;
+    /// A native client signing as the operator (`for_account` acts for a tenant).
+    fn native(&self) -> NativeClient;
+}
+
+impl LiveStore for BucketsLite {
+    fn url(&self) -> String {
+        self.url.clone()
+    }
+    fn operator_login(&self) -> String {
+        OPERATOR.to_owned()
+    }
+    fn operator_key_pem(&self) -> String {
+        BucketsLite::operator_key_pem(self)
+    }
+    fn native(&self) -> NativeClient {
+        self.client()
+    }
+}
+
+impl LiveStore for RealManta {
+    fn url(&self) -> String {
+        self.url.clone()
+    }
+    fn operator_login(&self) -> String {
+        self.operator_login.clone()
+    }
+    fn operator_key_pem(&self) -> String {
+        self.operator_key_pem.clone()
+    }
+    fn native(&self) -> NativeClient {
+        self.client()
+    }
+}
+
+impl<T: LiveStore + ?Sized> LiveStore for &T {
+    fn url(&self) -> String {
+        (**self).url()
+    }
+    fn operator_login(&self) -> String {
+        (**self).operator_login()
+    }
+    fn operator_key_pem(&self) -> String {
+        (**self).operator_key_pem()
+    }
+    fn native(&self) -> NativeClient {
+        (**self).native()
+    }
+}
+
+pub fn backend(store: &impl LiveStore) -> MantaBackend {
+    let key = PrivateKey::from_pem_or_openssh(&store.operator_key_pem()).unwrap();
+    MantaBackend::new(MantaConfig::new(store.url(), store.operator_login(), key)).unwrap()
+}
+
+/// Deletes every bucket (and every object in it, hidden ones too) of the
+/// tenants `logins`: the real store's data outlive a run, and the live
+/// cases use fixed names in the tenants `alice` and `bob`.
+pub async fn reset_tenants(store: &impl LiveStore, logins: &[&str]) {
+    for login in logins {
+        let c = store.native().for_account(login);
+        let r = c.list_buckets(&[]).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        for bkt in r.json_lines() {
+            let name = bkt["name"].as_str().unwrap().to_owned();
+            loop {
+                let r = c.list_objects(&name, &[("limit", "1024")]).await;
+                assert_eq!(r.status, 200, "{}", r.text());
+                let objs = r.json_lines();
+                if objs.is_empty() {
+                    break;
+                }
+                for o in objs {
+                    let n = o["name"].as_str().unwrap();
+                    let d = c.delete(&c.object_path(&name, n), &[]).await;
+                    assert!(d.status == 204 || d.status == 404, "{}", d.text());
+                }
+            }
+            let d = c.delete(&c.bucket_path(&name), &[]).await;
+            assert_eq!(d.status, 204, "{}", d.text());
+        }
+    }
 }
 
 /// A request context for tenant `login` (the operator signs, addressing
@@ -84,8 +169,8 @@ pub fn md5_hex(data: &[u8]) -> String {
 }
 
 /// Native names under the gateway's hidden prefix (straight from the store).
-pub async fn hidden_names(lite: &BucketsLite, login: &str, b: &str) -> Vec<String> {
-    let c = lite.client().for_account(login);
+pub async fn hidden_names(store: &impl LiveStore, login: &str, b: &str) -> Vec<String> {
+    let c = store.native().for_account(login);
     let r = c.list_objects(b, &[("prefix", HIDDEN_PREFIX)]).await;
     assert_eq!(r.status, 200, "{}", r.text());
     r.json_lines()
