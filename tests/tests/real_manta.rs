@@ -182,8 +182,9 @@ async fn objects_ranges_metadata_cache_control_and_copy() {
     s3.head_bucket().bucket(&b).send().await.unwrap();
     let listed = s3.list_buckets().send().await.unwrap();
     assert!(listed.buckets().iter().any(|x| x.name() == Some(&b)));
-    let e = s3.create_bucket().bucket(&b).send().await.unwrap_err();
-    assert_eq!(code_of(&e).as_deref(), Some("BucketAlreadyOwnedByYou"));
+    // Re-creating a bucket one owns is 200 in us-east-1 (S3's legacy
+    // behaviour; other regions answer 409, tests/tests/s3_names.rs).
+    s3.create_bucket().bucket(&b).send().await.unwrap();
 
     let body = data(300_000, 7);
     let key = "dir/ü ñ+%&=\\ x.bin";

@@ -157,16 +157,16 @@ pub(crate) async fn list_objects(
 
     // The greatest name already consumed: everything up to it is skipped.
     let mut last_seen: Option<String> = input.start_after.clone();
-    // The common prefix whose keys are being skipped. A start-after that is
-    // itself a common prefix (S3 NextMarker of a page ending on a prefix)
-    // continues after the whole prefix.
+    // The common prefix whose keys are being skipped. Listing is exclusive
+    // of the start-after for common prefixes too: the group a start-after
+    // falls in (itself, for S3's NextMarker of a page ending on a prefix,
+    // or any key inside it) sorts at or before it and is not listed again,
+    // so the listing continues after that whole group.
     let mut open_cp: Option<String> = None;
     if let (Some(d), Some(sa)) = (delim, input.start_after.as_deref()) {
         if let Some(rest) = sa.strip_prefix(prefix) {
             if let Some(i) = rest.find(d) {
-                if i + d.len() == rest.len() {
-                    open_cp = Some(sa.to_owned());
-                }
+                open_cp = Some(sa[..prefix.len() + i + d.len()].to_owned());
             }
         }
     }
