@@ -340,6 +340,14 @@ pub struct ChecksumFields {
     pub sha256: Option<String>,
 }
 
+/// The wire name of a checksum type (`x-amz-checksum-type`, `ChecksumType`).
+pub fn checksum_type_name(t: s3gw_translator::ChecksumType) -> &'static str {
+    match t {
+        s3gw_translator::ChecksumType::FullObject => "FULL_OBJECT",
+        s3gw_translator::ChecksumType::Composite => "COMPOSITE",
+    }
+}
+
 impl ChecksumFields {
     pub fn from(c: Option<&s3gw_translator::Checksum>) -> ChecksumFields {
         use s3gw_translator::ChecksumAlgorithm as A;
@@ -372,6 +380,9 @@ pub struct CompleteMultipartUploadResult {
     pub etag: String,
     #[serde(flatten)]
     pub checksum: ChecksumFields,
+    /// `COMPOSITE` or `FULL_OBJECT`, with the checksum it describes.
+    #[serde(rename = "ChecksumType", skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -739,9 +750,10 @@ mod tests {
                     crc32: Some("AAAA".into()),
                     ..Default::default()
                 },
+                checksum_type: Some("COMPOSITE"),
             },
         );
-        assert!(x.contains("<ETag>\"x-2\"</ETag><ChecksumCRC32>AAAA</ChecksumCRC32></CompleteMultipartUploadResult>"), "{x}");
+        assert!(x.contains("<ETag>\"x-2\"</ETag><ChecksumCRC32>AAAA</ChecksumCRC32><ChecksumType>COMPOSITE</ChecksumType></CompleteMultipartUploadResult>"), "{x}");
     }
 
     #[test]

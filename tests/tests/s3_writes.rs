@@ -587,6 +587,8 @@ async fn part_checksums_and_composite_object_checksum() {
         .await
         .unwrap();
     assert_eq!(done.checksum_crc32(), Some(composite.as_str()));
+    // CompleteMultipartUploadResult names the type of the checksum it carries.
+    assert_eq!(done.checksum_type(), Some(&ChecksumType::Composite));
 
     let h = s3
         .head_object()

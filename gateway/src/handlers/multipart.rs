@@ -231,6 +231,10 @@ impl Handlers {
                 key: key.to_string(),
                 etag: out.etag.quoted(),
                 checksum: xml::ChecksumFields::from(out.checksum.as_ref()),
+                checksum_type: out
+                    .checksum
+                    .as_ref()
+                    .map(|c| xml::checksum_type_name(c.kind)),
             };
             xml::body_xml("CompleteMultipartUploadResult", &doc)
         };

@@ -390,11 +390,7 @@ pub(super) fn checksum_headers(resp: &mut HttpResponseBuilder, c: Option<&Checks
             format!("x-amz-checksum-{}", c.algorithm.header_suffix()),
             c.value_b64.as_str(),
         ));
-        let kind = match c.kind {
-            ChecksumType::FullObject => "FULL_OBJECT",
-            ChecksumType::Composite => "COMPOSITE",
-        };
-        resp.insert_header(("x-amz-checksum-type", kind));
+        resp.insert_header(("x-amz-checksum-type", xml::checksum_type_name(c.kind)));
     }
 }
 
