@@ -281,6 +281,18 @@ impl KeyCache {
             let mut map = inner.inflight.lock().expect("lock");
             if let Some(f) = map.get(id) {
                 f.clone()
+            } else if state
+                .negative
+                .lock()
+                .expect("lock")
+                .contains(id, Instant::now())
+            {
+                // The query for this id finished between the check above
+                // and taking this lock: it fills the negative cache before
+                // it leaves the in-flight map, so look again here rather
+                // than send a second search.
+                c.negative_hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(None);
             } else {
                 let task = tokio::spawn(crate::ldap::miss_query(self.inner.clone(), id.clone()));
                 let f = async move {
