@@ -149,6 +149,9 @@ endpoints! {
     DeleteObjects => true,
     /// Browser-based upload with an HTML form (POST to the bucket).
     PostObject => false,
+    /// CORS preflight (`OPTIONS` on a bucket or object; "OPTIONS object" in
+    /// the API reference).
+    OptionsObject => false,
     // object
     PutObject => true,
     CopyObject => true,
@@ -380,6 +383,9 @@ pub fn route(
     use Endpoint::*;
     let key = key.filter(|k| !k.is_empty());
     let copy = headers.contains_key("x-amz-copy-source");
+    if *method == Method::OPTIONS && bucket.is_some() {
+        return Ok(OptionsObject);
+    }
     match (bucket, key) {
         (None, _) => match *method {
             Method::GET | Method::HEAD => Ok(ListBuckets),
@@ -562,6 +568,8 @@ mod tests {
             ),
             ("POST", "examplebucket", "/?delete", false, DeleteObjects),
             ("POST", "examplebucket", "/", false, PostObject),
+            ("OPTIONS", "examplebucket", "/", false, OptionsObject),
+            ("OPTIONS", "examplebucket", "/photo.jpg", false, OptionsObject),
             ("PUT", "my-bucket", "/my-image.jpg", false, PutObject),
             ("PUT", "examplebucket", "/my-second-image.jpg", true, CopyObject),
             ("GET", "bucket", "/my-image.jpg", false, GetObject),

@@ -398,7 +398,9 @@ struct Admitted {
     host: String,
     query: Query,
     endpoint: router::Endpoint,
-    auth: auth::Authenticated,
+    /// `None`: an unsigned request; the handlers decide what it may do
+    /// ([`crate::handlers::Handlers::handle`]).
+    auth: Option<auth::Authenticated>,
     bucket: Option<BucketName>,
     key: Option<ObjectKey>,
 }
@@ -446,14 +448,21 @@ async fn admit(
     };
     let auth =
         match auth::authenticate(&parts, &st.keys, &st.config.auth, SystemTime::now()).await? {
-            Identity::Authenticated(a) => a,
-            // s3gw has nothing public.
-            Identity::Anonymous => return Err(S3ErrorCode::AccessDenied.into()),
+            Identity::Authenticated(a) => {
+                span.record("access_key_id", a.credential.access_key_id.as_str());
+                crate::access_log::note_access_key(a.credential.access_key_id.as_str());
+                Some(a)
+            }
+            // Unsigned: served only where a bucket's or object's ACL, its
+            // CORS rules or a signed POST policy allows it (handlers).
+            Identity::Anonymous => None,
         };
-    span.record("access_key_id", auth.credential.access_key_id.as_str());
-    crate::access_log::note_access_key(auth.credential.access_key_id.as_str());
     if !endpoint.is_supported() {
-        return Err(not_implemented(endpoint.name()));
+        // An unsigned caller learns nothing about what is served.
+        return Err(match auth {
+            Some(_) => not_implemented(endpoint.name()),
+            None => S3ErrorCode::AccessDenied.into(),
+        });
     }
 
     let bucket = target
@@ -515,12 +524,20 @@ async fn serve(
     let idle = Duration::from_millis(st.config.limits.body_idle_timeout_ms);
     let body = matches!(*req.method(), Method::PUT | Method::POST)
         .then(|| crate::access_log::count_in(bridge(payload, idle)));
-    let account = &auth.credential.account;
-    let cx = RequestContext {
-        tenant: Tenant {
-            login: account.login.clone(),
-            uuid: account.uuid.clone(),
+    // The requester's own account; an unsigned request's account (the
+    // bucket owner's) is resolved by the handlers.
+    let tenant = match &auth {
+        Some(a) => Tenant {
+            login: a.credential.account.login.clone(),
+            uuid: a.credential.account.uuid.clone(),
         },
+        None => Tenant {
+            login: String::new(),
+            uuid: String::new(),
+        },
+    };
+    let cx = RequestContext {
+        tenant,
         request_id: request_id.to_owned(),
     };
     let origin = format!("{}://{}", st.scheme, host);
@@ -574,11 +591,11 @@ async fn expect_continue(
                 .limits
                 .body_limits(st.config.limits.max_object_size);
             let empty: s3gw_translator::ByteStream = Box::pin(futures_util::stream::empty());
-            crate::body::verified_body(empty, Some(&a.auth), &head.headers, &limits)?;
-            // The bucket must exist (one native HEAD, only for requests
-            // that asked to be told before sending their body).
-            if let Some(bucket) = &a.bucket {
-                let account = &a.auth.credential.account;
+            crate::body::verified_body(empty, a.auth.as_ref(), &head.headers, &limits)?;
+            // The bucket must exist (one native HEAD, only for signed
+            // requests that asked to be told before sending their body).
+            if let (Some(bucket), Some(auth)) = (&a.bucket, &a.auth) {
+                let account = &auth.credential.account;
                 let cx = RequestContext {
                     tenant: Tenant {
                         login: account.login.clone(),

@@ -1,5 +1,5 @@
 //! The bucket-configuration record: S3 state that belongs to a bucket as a
-//! whole (today its location; ACL, CORS rules and tags join it later).
+//! whole: its location, canned ACL, CORS rules and tags.
 //!
 //! It is stored by the backend inside the bucket, under the gateway's
 //! hidden namespace ([`BUCKET_CONFIG_NAME`]), as one JSON document, written
@@ -32,6 +32,15 @@ pub struct BucketConfig {
     /// the gateway's default region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// The bucket's canned ACL; `None`: private.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<crate::acl::CannedAcl>,
+    /// CORS rules (`None`: no CORS configuration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Vec<crate::cors::CorsRule>>,
+    /// The bucket's tag set (`None`: no tagging configuration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<crate::tagging::Tag>>,
     /// Fields written by other (newer) gateway versions, kept as they are.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
@@ -75,14 +84,15 @@ mod tests {
 
     #[test]
     fn round_trip_keeps_unknown_fields() {
-        let doc = br#"{"location":"eu-1","cors":{"rules":[1,2]},"acl":"public-read"}"#;
+        let doc = br#"{"location":"eu-1","website":{"rules":[1,2]},"acl":"public-read"}"#;
         let mut c = BucketConfig::from_json(doc).unwrap();
         assert_eq!(c.location.as_deref(), Some("eu-1"));
+        assert_eq!(c.acl, Some(crate::CannedAcl::PublicRead));
         c.location = Some("eu-2".into());
         let back: serde_json::Value = serde_json::from_slice(&c.to_json()).unwrap();
         assert_eq!(
             back,
-            serde_json::json!({"location":"eu-2","cors":{"rules":[1,2]},"acl":"public-read"})
+            serde_json::json!({"location":"eu-2","website":{"rules":[1,2]},"acl":"public-read"})
         );
         assert_eq!(BucketConfig::default().to_json(), b"{}");
         assert!(BucketConfig::from_json(b"not json").is_err());

@@ -23,11 +23,16 @@ use crate::error::{S3Error, S3ErrorCode};
 use crate::router::{Endpoint, Query};
 use crate::xml::{self, NS};
 
+mod access;
+mod acl;
 mod bucket;
 mod bucket_config;
+mod cors;
 pub(crate) mod list;
 mod multipart;
 mod object;
+mod post;
+mod tagging;
 #[cfg(test)]
 mod tests;
 
@@ -42,7 +47,10 @@ pub struct S3Request {
     pub key: Option<ObjectKey>,
     pub query: Query,
     pub headers: HeaderMap,
-    pub auth: Authenticated,
+    /// The verified signature; `None` for an unsigned request, whose
+    /// `cx.tenant` (the bucket owner's account) is set by
+    /// [`Handlers::admit_anonymous`] before dispatch.
+    pub auth: Option<Authenticated>,
     pub cx: RequestContext,
     /// The request body as received (not yet verified), when there is one.
     pub body: Option<ByteStream>,
@@ -146,7 +154,10 @@ impl Handlers {
     /// (bucket_config.rs `encryption`) and, when the store is declared to
     /// encrypt at rest, `x-amz-server-side-encryption` on every object
     /// write and read answered.
-    pub async fn handle(&self, r: S3Request) -> HResult {
+    pub async fn handle(&self, mut r: S3Request) -> HResult {
+        if r.auth.is_none() {
+            self.admit_anonymous(&mut r).await?;
+        }
         let echo_sse = self.check_encryption(&r)?;
         let mut resp = self.dispatch(r).await?;
         if echo_sse && resp.status().is_success() {
@@ -176,22 +187,27 @@ impl Handlers {
             GetBucketAcl => self.get_bucket_acl(r).await,
             PutBucketAcl | PutObjectAcl => self.put_acl(r).await,
             GetObjectAcl => self.get_object_acl(r).await,
-            GetBucketCors => {
-                self.unconfigured(r, S3ErrorCode::NoSuchCORSConfiguration)
-                    .await
-            }
+            GetBucketCors => self.get_bucket_cors(r).await,
+            PutBucketCors => self.put_bucket_cors(r).await,
+            DeleteBucketCors => self.delete_bucket_cors(r).await,
+            OptionsObject => self.options_object(r).await,
+            PostObject => self.post_object(r).await,
+            GetBucketPolicyStatus => self.get_bucket_policy_status(r).await,
+            GetBucketTagging => self.get_bucket_tagging(r).await,
+            PutBucketTagging => self.put_bucket_tagging(r).await,
+            DeleteBucketTagging => self.delete_bucket_tagging(r).await,
+            GetObjectTagging => self.get_object_tagging(r).await,
+            PutObjectTagging => self.put_object_tagging(r).await,
+            DeleteObjectTagging => self.delete_object_tagging(r).await,
             GetBucketLifecycleConfiguration => {
                 self.unconfigured(r, S3ErrorCode::NoSuchLifecycleConfiguration)
                     .await
             }
             GetBucketPolicy => self.unconfigured(r, S3ErrorCode::NoSuchBucketPolicy).await,
-            GetBucketTagging => self.unconfigured(r, S3ErrorCode::NoSuchTagSet).await,
             GetBucketEncryption => self.get_bucket_encryption(r).await,
-            DeleteBucketCors
-            | DeleteBucketLifecycle
-            | DeleteBucketPolicy
-            | DeleteBucketTagging
-            | DeleteBucketEncryption => self.delete_unconfigured(r).await,
+            DeleteBucketLifecycle | DeleteBucketPolicy | DeleteBucketEncryption => {
+                self.delete_unconfigured(r).await
+            }
             DeleteObjects => self.delete_objects(r).await,
             PutObject => self.put_object(r).await,
             CopyObject => self.copy_object(r).await,
@@ -223,7 +239,7 @@ impl Handlers {
             .unwrap_or_else(|| Box::pin(futures_util::stream::empty()));
         body::verified_body(
             raw,
-            Some(&r.auth),
+            r.auth.as_ref(),
             &r.headers,
             &self.limits().body_limits(max_size),
         )

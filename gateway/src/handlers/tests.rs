@@ -220,11 +220,11 @@ fn complete_request() -> S3Request {
         key: Some(ObjectKey::parse("k").unwrap()),
         query: Query::parse("uploadId=abc"),
         headers: HeaderMap::new(),
-        auth: Authenticated {
+        auth: Some(Authenticated {
             credential: Arc::new(credential),
             method: crate::auth::AuthMethod::V4Header,
             payload: crate::auth::PayloadMode::Unsigned,
-        },
+        }),
         cx: RequestContext {
             tenant: Tenant {
                 login: "alice".into(),
