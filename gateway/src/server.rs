@@ -82,12 +82,17 @@ impl RunningGateway {
     /// Graceful stop: stop accepting, let in-flight requests finish (up to
     /// `server.shutdown_timeout_secs`), then stop the key cache and the
     /// embedded store.
+    /// Readiness (`/health/ready`) answers 503 from the moment the drain
+    /// starts; the ops listener stays up until the drain has finished.
     pub async fn stop(self) {
-        if let Some(o) = self.ops {
-            o.stop().await;
+        if let Some(o) = &self.ops {
+            o.start_draining();
         }
         self.handle.stop(true).await;
         let _ = self.task.await;
+        if let Some(o) = self.ops {
+            o.stop().await;
+        }
         self.keys.shutdown().await;
         if let Some(e) = self.embedded {
             e.stop().await;
