@@ -162,13 +162,15 @@ impl Handlers {
     /// encrypt at rest, `x-amz-server-side-encryption` on every object
     /// write and read answered.
     pub async fn handle(&self, mut r: S3Request) -> HResult {
-        if r.auth.is_none() {
+        let fallback = if r.auth.is_none() {
             self.admit_anonymous(&mut r).await?;
+            None
         } else {
-            self.admit_foreign(&mut r).await?;
-        }
+            self.admit_signed(&mut r).await?
+        };
         let echo_sse = self.check_encryption(&r)?;
-        let mut resp = self.dispatch(r).await?;
+        let res = self.dispatch(r).await;
+        let mut resp = self.foreign_fallback(res, fallback).await?;
         if echo_sse && resp.status().is_success() {
             resp.headers_mut().insert(
                 actix_web::http::header::HeaderName::from_static("x-amz-server-side-encryption"),
