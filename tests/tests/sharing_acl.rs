@@ -982,3 +982,87 @@ fn python3_with_boto3() -> std::path::PathBuf {
         "python3".into()
     }
 }
+
+/// The embedded default holds several tenants: `s3gw keys create
+/// --account NEW` makes one (its key works on the running gateway), and
+/// the two accounts share only through ACLs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_keys_create_makes_a_new_tenant() {
+    let gw = tokio::task::block_in_place(Gateway::start_embedded);
+    let out = std::process::Command::new(s3gw_tests::procs::workspace_bin("s3gw"))
+        .args(["keys", "create", "--account", "carol", "--json", "--data"])
+        .arg(&gw.dir)
+        .env_remove("S3GW_CONFIG")
+        .output()
+        .expect("run s3gw keys create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("new tenant account \"carol\""));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let carol_key = GatewayKey {
+        access_key_id: v["access_key_id"].as_str().unwrap().to_owned(),
+        secret: v["secret_access_key"].as_str().unwrap().to_owned(),
+        account: "carol".into(),
+    };
+    let dev = client_for(&gw.url, &gw.key);
+    let carol = client_for(&gw.url, &carol_key);
+    // The running gateway takes the new key at its next keys-file reload.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let owner = loop {
+        match carol.list_buckets().send().await {
+            Ok(o) => break o,
+            Err(e) => assert!(
+                std::time::Instant::now() < deadline,
+                "carol's key never worked: {e:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(owner.owner().and_then(|o| o.display_name()), Some("carol"));
+
+    dev.create_bucket().bucket("dev-own").send().await.unwrap();
+    carol
+        .create_bucket()
+        .bucket("carol-pub")
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    put(&carol, "carol-pub", "hi", "from carol", None).await;
+    // Separate namespaces...
+    let names = |l: aws_sdk_s3::operation::list_buckets::ListBucketsOutput| {
+        l.buckets()
+            .iter()
+            .filter_map(|b| b.name().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(dev.list_buckets().send().await.unwrap()), ["dev-own"]);
+    assert_eq!(
+        names(carol.list_buckets().send().await.unwrap()),
+        ["carol-pub"]
+    );
+    let e = carol.list_objects_v2().bucket("dev-own").send().await;
+    assert_eq!(code_of(e), "NoSuchBucket");
+    // ... shared through the ACL: dev and anonymous read carol's bucket.
+    let got = dev
+        .get_object()
+        .bucket("carol-pub")
+        .key("hi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.body.collect().await.unwrap().to_vec(), b"from carol");
+    let a = anon_get(&gw, "carol-pub", "hi", false).await;
+    assert_eq!((a.status, a.body.as_slice()), (200, &b"from carol"[..]));
+    let e = dev
+        .put_object()
+        .bucket("carol-pub")
+        .key("x")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await;
+    assert_eq!(code_of(e), "AccessDenied");
+}
