@@ -16,6 +16,9 @@
 //! s3gw keys delete   --account LOGIN [--user SUBUSER] ID
 //! ```
 //!
+//! In the embedded default, `create --account NEW` for an account without
+//! keys makes that tenant ([`create_in_embedded`]).
+//!
 //! `create` prints the secret once; nothing else ever prints a secret. A
 //! running gateway sees the change within one poll interval of its key
 //! source (`[keys] poll_interval` for LDAP, `reload_interval` for a file),
