@@ -241,13 +241,10 @@ impl Handlers {
         let res = self.backend.delete_bucket(&r.cx, &bucket).await;
         self.bucket_configs.forget(&r.cx, &bucket);
         res.map_err(backend_error)?;
-        // A deleted bucket's name leaves the public registry.
-        if let Ok(Some(owner)) = self.public_owner(&r.cx.request_id, &bucket).await {
-            if owner.login == r.cx.tenant.login {
-                if let Err(e) = self.unexpose_all(&r.cx, &bucket).await {
-                    tracing::warn!(error = %e, %bucket, "releasing a deleted bucket's public name");
-                }
-            }
+        // A deleted bucket's name leaves the public registry (read from the
+        // store, not the cache: one native read per DeleteBucket).
+        if let Err(e) = self.unexpose_all(&r.cx, &bucket).await {
+            tracing::warn!(error = %e, %bucket, "releasing a deleted bucket's public name");
         }
         Ok(HttpResponse::NoContent().finish())
     }
