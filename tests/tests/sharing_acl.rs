@@ -758,6 +758,30 @@ async fn second_tenant_checks(gw: &Gateway, alice: &Client, bob: &Client) {
         .unwrap();
     let a = anon_get(gw, "same-name", "bobs", false).await;
     assert_eq!((a.status, a.body.as_slice()), (200, &b"bob's"[..]), "{a:?}");
+
+    // A deleted bucket's name leaves the registry: free for anyone.
+    alice
+        .delete_object()
+        .bucket("auth-1")
+        .key("doc")
+        .send()
+        .await
+        .unwrap();
+    alice.delete_bucket().bucket("auth-1").send().await.unwrap();
+    assert_denied(&anon_get(gw, "auth-1", "", false).await, "deleted bucket");
+    bob.create_bucket()
+        .bucket("auth-1")
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    put(bob, "auth-1", "b", "bob now", None).await;
+    let a = anon_get(gw, "auth-1", "b", false).await;
+    assert_eq!(
+        (a.status, a.body.as_slice()),
+        (200, &b"bob now"[..]),
+        "{a:?}"
+    );
 }
 
 /// The same with both tenants' keys in a real LDAP directory.
