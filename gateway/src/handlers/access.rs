@@ -302,6 +302,11 @@ impl Handlers {
         let Some(bucket) = r.bucket.clone() else {
             return Ok(None);
         };
+        // The registry is the gateway's own: not even the operator
+        // account's S3 keys may read or change it.
+        if r.cx.tenant.login == self.public_names.operator && bucket.as_str() == REGISTRY_BUCKET {
+            return Err(access_denied());
+        }
         if matches!(r.endpoint, Endpoint::CreateBucket | Endpoint::PutObject) {
             self.admit_foreign(r).await?;
             return Ok(None);
@@ -781,6 +786,61 @@ mod tests {
         let owner = hs[0].public_owner("REQ", &name).await.unwrap().unwrap();
         let winner = results.iter().position(|r| r.is_ok()).unwrap();
         assert_eq!(owner.login, format!("t{winner}"));
+    }
+
+    fn signed(login: &str, endpoint: Endpoint, bucket: &str, key: Option<&str>) -> S3Request {
+        let credential = s3gw_auth_cache::Credential {
+            access_key_id: "AKIAIOSFODNN7EXAMPLE".parse().unwrap(),
+            secret: s3gw_auth_cache::SecretKey::new("secret".into()),
+            account: s3gw_auth_cache::Account {
+                uuid: format!("uuid-{login}"),
+                login: login.into(),
+            },
+            subuser: None,
+            status: s3gw_auth_cache::KeyStatus::Active,
+        };
+        S3Request {
+            endpoint,
+            method: Method::GET,
+            bucket: Some(BucketName::parse(bucket).unwrap()),
+            key: key.map(|k| ObjectKey::parse(k).unwrap()),
+            query: crate::router::Query::parse(""),
+            headers: HeaderMap::new(),
+            auth: Some(Authenticated {
+                credential: Arc::new(credential),
+                method: crate::auth::AuthMethod::V4Header,
+                payload: crate::auth::PayloadMode::Unsigned,
+            }),
+            cx: cx(login),
+            body: None,
+            origin: "http://h".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_registry_is_not_reachable_through_s3() {
+        let store = Arc::new(Mem::default());
+        let h = instance(&store, 0);
+        h.expose(
+            &cx("alice"),
+            &BucketName::parse("photos").unwrap(),
+            Exposure::Acl,
+            true,
+        )
+        .await
+        .unwrap();
+        for (endpoint, key) in [
+            (Endpoint::GetObject, Some("photos")),
+            (Endpoint::PutObject, Some("photos")),
+            (Endpoint::ListObjectsV2, None),
+            (Endpoint::DeleteBucket, None),
+        ] {
+            let e = h
+                .handle(signed("operator", endpoint, REGISTRY_BUCKET, key))
+                .await
+                .unwrap_err();
+            assert_eq!(e.code, S3ErrorCode::AccessDenied, "{endpoint:?}");
+        }
     }
 
     #[test]
