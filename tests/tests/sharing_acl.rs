@@ -244,6 +244,13 @@ async fn canned_acls_through_the_sdk_and_anonymous_access() {
         assert!(String::from_utf8_lossy(&l.body).contains("<Key>hello.txt</Key>"));
         let l2 = anon_get(&gw, "pub-1", "?list-type=2", vhost).await;
         assert_eq!(l2.status, 200, "{l2:?}");
+        // Response overrides need a signature (S3: 400 InvalidRequest).
+        let o = anon_get(&gw, "pub-1", "hello.txt?response-content-type=x/y", vhost).await;
+        assert_eq!(
+            (o.status, o.code.as_deref()),
+            (400, Some("InvalidRequest")),
+            "{o:?}"
+        );
         let missing = anon_get(&gw, "pub-1", "nope", vhost).await;
         assert_eq!(
             (missing.status, missing.code.as_deref()),

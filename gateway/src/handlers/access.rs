@@ -287,7 +287,20 @@ impl Handlers {
             return Err(access_denied());
         };
         r.cx.tenant = owner;
-        self.check_acl(r, &bucket, what, object_acl, false).await
+        self.check_acl(r, &bucket, what, object_acl, false).await?;
+        // S3: response header overrides need a signature.
+        if r.endpoint == Endpoint::GetObject
+            && r.query
+                .pairs()
+                .iter()
+                .any(|(k, _)| k.starts_with("response-"))
+        {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                "Request specific response headers cannot be used for anonymous GET requests.",
+            ));
+        }
+        Ok(())
     }
 
     /// A signed request. Most run in the signer's account and consult the
