@@ -123,6 +123,7 @@ async fn objects_metadata_ranges_conditions_checksums_on(lite: &impl LiveStore) 
         tagging: Some("k1=v1&k2=v2".into()),
         checksum: None,
         server_side_encryption: None,
+        acl: Some(s3gw_translator::CannedAcl::PublicRead),
     };
     let nasty = "a b/ü+%&=?#\\x";
     let mut input = put("bkt", nasty, data.clone());
@@ -999,6 +1000,7 @@ async fn copy_object_and_upload_part_copy_on(lite: &impl LiveStore) {
         key: key(k),
         metadata: md,
         condition: WriteCondition::None,
+        acl: None,
     };
     // Across buckets, COPY keeps the metadata.
     let out = b
