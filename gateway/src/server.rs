@@ -378,6 +378,9 @@ pub fn error_response(
 ) -> HttpResponse {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut b = HttpResponse::build(status);
+    for (name, value) in &e.headers {
+        b.insert_header((*name, value.as_str()));
+    }
     if is_head || status == StatusCode::NOT_MODIFIED {
         return b.finish();
     }

@@ -158,6 +158,19 @@ impl Handlers {
         if r.auth.is_none() {
             self.admit_anonymous(&mut r).await?;
         }
+        // CORS headers of the bucket's matching rule, on the answer
+        // whether it succeeds or fails (cors.rs).
+        let cors = self.actual_request_cors(&r).await;
+        match self.handle_admitted(r).await {
+            Ok(mut resp) => {
+                cors::set_headers(&mut resp, &cors);
+                Ok(resp)
+            }
+            Err(e) => Err(e.with_headers(cors)),
+        }
+    }
+
+    async fn handle_admitted(&self, r: S3Request) -> HResult {
         let echo_sse = self.check_encryption(&r)?;
         let mut resp = self.dispatch(r).await?;
         if echo_sse && resp.status().is_success() {
