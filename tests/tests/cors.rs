@@ -538,6 +538,34 @@ async fn preflight_answers_from_the_rules() {
         }
     }
 
+    // A browser sends the preflight to the URL of the request it
+    // prepares: a presigned one, whose signature is not the OPTIONS's. It
+    // is answered from the rules, never authenticated.
+    let signer = RawSigner::new(gw);
+    let presigned_target = format!(
+        "/corspre/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={}%2F20260101%2Fus-east-1%2Fs3%2Faws4_request\
+         &X-Amz-Date=20260101T000000Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature={}",
+        gw.key.access_key_id,
+        "0".repeat(64)
+    );
+    let r = raw::RawRequest {
+        method: "OPTIONS".into(),
+        target: presigned_target,
+        headers: vec![
+            ("host".into(), signer.host(None)),
+            ("origin".into(), APP.into()),
+            ("access-control-request-method".into(), "PUT".into()),
+            (
+                "access-control-request-headers".into(),
+                "content-type".into(),
+            ),
+        ],
+        body: Vec::new(),
+    };
+    let r = raw::send(gw.addr, &r.to_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("access-control-allow-origin"), Some(APP));
+
     // Missing headers: 400 BadRequest, as S3 answers.
     let r = unsigned(
         gw,
