@@ -65,6 +65,7 @@ s3_error_codes! {
     InvalidToken => 400, "The provided token is malformed or otherwise invalid.";
     InvalidURI => 400, "Couldn't parse the specified URI.";
     KeyTooLongError => 400, "Your key is too long";
+    MalformedACLError => 400, "The XML you provided was not well-formed or did not validate against our published schema.";
     MalformedXML => 400, "The XML you provided was not well-formed or did not validate against our published schema.";
     MaxMessageLengthExceeded => 400, "Your request was too big.";
     MetadataTooLarge => 400, "Your metadata headers exceed the maximum allowed metadata size.";

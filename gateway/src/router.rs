@@ -101,7 +101,7 @@ endpoints! {
     GetBucketPolicy => true,
     PutBucketPolicy => false,
     DeleteBucketPolicy => true,
-    GetBucketPolicyStatus => false,
+    GetBucketPolicyStatus => true,
     GetBucketTagging => true,
     PutBucketTagging => false,
     DeleteBucketTagging => true,

@@ -983,6 +983,7 @@ async fn copy_object_and_upload_part_copy_on(lite: &impl LiveStore) {
         key: key(k),
         metadata: md,
         condition: WriteCondition::None,
+        acl: None,
     };
     // Across buckets, COPY keeps the metadata.
     let out = b
