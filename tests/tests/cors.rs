@@ -863,3 +863,140 @@ async fn a_real_browser_is_allowed_or_blocked_as_the_rules_say() {
     });
     assert!(seen, "preflights in the access log:\n{}", env.gw.log_text());
 }
+
+// ---------------------------------------------------------------- accounts and instances
+
+/// The rules and the public name live in the store: a second gateway
+/// instance answers preflights from rules put through the first, and stops
+/// once they are deleted there (within the staleness bound, polled). A
+/// name whose CORS rules made it public for one account cannot get rules
+/// from another account's bucket of the same name (409, nothing stored),
+/// and an unsigned request the bucket's ACL admits gets the CORS headers.
+#[tokio::test]
+async fn cors_rules_are_shared_by_instances_and_names_by_accounts() {
+    let lite = BucketsLite::start();
+    let bob_key = s3gw_tests::gateway::GatewayKey::generate("bob");
+    let gw1 = Gateway::start_with(
+        &lite,
+        GatewayOptions {
+            extra_keys: vec![bob_key.clone()],
+            ..GatewayOptions::default()
+        },
+    );
+    let gw2 = Gateway::start_with(&lite, GatewayOptions::default());
+    let alice = client(&gw1);
+    let bob = {
+        let creds = Credentials::new(&bob_key.access_key_id, &bob_key.secret, None, None, "bob");
+        Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .endpoint_url(&gw1.url)
+                .credentials_provider(creds)
+                .force_path_style(true)
+                .build(),
+        )
+    };
+    // Both accounts have a bucket of this name before either is public.
+    bob.create_bucket()
+        .bucket("corsshared")
+        .send()
+        .await
+        .unwrap();
+    alice
+        .create_bucket()
+        .bucket("corsshared")
+        .send()
+        .await
+        .unwrap();
+    put_rules(
+        &alice,
+        "corsshared",
+        vec![rule(&[APP], &["GET"], &[]).build().unwrap()],
+    )
+    .await
+    .unwrap();
+    let e = put_rules(
+        &bob,
+        "corsshared",
+        vec![rule(&["*"], &["PUT"], &[]).build().unwrap()],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e, (409, "BucketAlreadyExists".into()));
+    let e = bob
+        .get_bucket_cors()
+        .bucket("corsshared")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(failure(&e), (404, "NoSuchCORSConfiguration".into()));
+
+    // Instance 2 answers from alice's rules.
+    let allowed_on = |gw: &Gateway| {
+        let r = preflight(gw, "corsshared", "k", false, APP, "GET", None);
+        (
+            r.status,
+            r.header("access-control-allow-origin").map(str::to_owned),
+        )
+    };
+    let bound = Duration::from_secs(15);
+    assert!(
+        wait_until(bound, || allowed_on(&gw2) == (200, Some(APP.to_owned()))),
+        "instance 2: {:?}",
+        allowed_on(&gw2)
+    );
+    // bob's PUT rule never took effect.
+    preflight(&gw2, "corsshared", "k", false, APP, "PUT", None)
+        .assert_s3_error(403, "AccessForbidden");
+
+    // An unsigned GET the bucket's ACL admits carries the CORS headers.
+    alice
+        .put_bucket_acl()
+        .bucket("corsshared")
+        .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    alice
+        .put_object()
+        .bucket("corsshared")
+        .key("page.txt")
+        .body(b"public".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let r = unsigned(
+        &gw1,
+        "GET",
+        "corsshared",
+        "page.txt",
+        true,
+        &[("origin", APP)],
+    );
+    assert_eq!((r.status, r.text().as_str()), (200, "public"));
+    assert_eq!(r.header("access-control-allow-origin"), Some(APP));
+    let r = unsigned(
+        &gw1,
+        "GET",
+        "corsshared",
+        "page.txt",
+        false,
+        &[("origin", "http://x.test")],
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), None);
+
+    // Deleted through instance 1: instance 2 refuses within the bound.
+    alice
+        .delete_bucket_cors()
+        .bucket("corsshared")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        wait_until(bound, || allowed_on(&gw2).0 == 403),
+        "instance 2 after delete: {:?}",
+        allowed_on(&gw2)
+    );
+}
