@@ -987,6 +987,54 @@ async fn cors_rules_are_shared_by_instances_and_names_by_accounts() {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("access-control-allow-origin"), None);
 
+    // A signed request from another account (bob has no bucket of this
+    // name: served from alice's as her ACL allows) gets her rules' headers.
+    alice
+        .create_bucket()
+        .bucket("corsalice")
+        .send()
+        .await
+        .unwrap();
+    alice
+        .put_bucket_acl()
+        .bucket("corsalice")
+        .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    put_rules(
+        &alice,
+        "corsalice",
+        vec![rule(&[APP], &["GET"], &[]).build().unwrap()],
+    )
+    .await
+    .unwrap();
+    alice
+        .put_object()
+        .bucket("corsalice")
+        .key("page.txt")
+        .body(b"for bob".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let bob_signer = RawSigner {
+        addr: gw1.addr,
+        key: bob_key.clone(),
+        region: "us-east-1".into(),
+    };
+    let mut req = bob_signer.v4(
+        "GET",
+        &bob_signer.host(None),
+        "/corsalice/page.txt",
+        &[],
+        &[],
+        b"",
+    );
+    req.set_header("origin", APP);
+    let r = bob_signer.send(&req);
+    assert_eq!((r.status, r.text().as_str()), (200, "for bob"));
+    assert_eq!(r.header("access-control-allow-origin"), Some(APP));
+
     // Deleted through instance 1: instance 2 refuses within the bound.
     alice
         .delete_bucket_cors()

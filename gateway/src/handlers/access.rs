@@ -215,6 +215,17 @@ fn record_key(name: &BucketName) -> Result<ObjectKey, BackendError> {
         .map_err(|_| BackendError::Internal(format!("bucket name {name} as a registry key")))
 }
 
+/// How a signed request falls back to the public registry when the
+/// signer's account has no bucket of that name.
+pub(super) struct ForeignFallback {
+    bucket: BucketName,
+    signer: String,
+    request_id: String,
+    /// The request again (without a body), for the operations another
+    /// account can be granted.
+    again: Option<S3Request>,
+}
+
 /// What a caller from outside the bucket's account asks to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Access {
@@ -277,6 +288,75 @@ impl Handlers {
         };
         r.cx.tenant = owner;
         self.check_acl(r, &bucket, what, object_acl, false).await
+    }
+
+    /// A signed request. Most run in the signer's account and consult the
+    /// public registry only when the signer has no bucket of that name
+    /// ([`Handlers::foreign_fallback`]), so the common path costs nothing;
+    /// CreateBucket (which would make the name in the signer's account)
+    /// and PutObject (whose body cannot be replayed) consult it first.
+    pub(super) async fn admit_signed(
+        &self,
+        r: &mut S3Request,
+    ) -> Result<Option<ForeignFallback>, S3Error> {
+        let Some(bucket) = r.bucket.clone() else {
+            return Ok(None);
+        };
+        if matches!(r.endpoint, Endpoint::CreateBucket | Endpoint::PutObject) {
+            self.admit_foreign(r).await?;
+            return Ok(None);
+        }
+        let again = access_needed(r.endpoint).map(|_| S3Request {
+            endpoint: r.endpoint,
+            method: r.method.clone(),
+            bucket: r.bucket.clone(),
+            key: r.key.clone(),
+            query: r.query.clone(),
+            headers: r.headers.clone(),
+            auth: r.auth.clone(),
+            cx: r.cx.clone(),
+            body: None,
+            origin: r.origin.clone(),
+        });
+        Ok(Some(ForeignFallback {
+            bucket,
+            signer: r.cx.tenant.login.clone(),
+            request_id: r.cx.request_id.clone(),
+            again,
+        }))
+    }
+
+    /// A signed request that found no such bucket in the signer's account:
+    /// when the public registry gives the name to another account, it is
+    /// served there as that bucket's ACLs allow, or AccessDenied.
+    pub(super) async fn foreign_fallback(
+        &self,
+        res: HResult,
+        fallback: Option<ForeignFallback>,
+    ) -> HResult {
+        let Some(fb) = fallback else {
+            return res;
+        };
+        match &res {
+            Err(e) if e.code == S3ErrorCode::NoSuchBucket => {}
+            _ => return res,
+        }
+        let Some(owner) = self.public_owner(&fb.request_id, &fb.bucket).await? else {
+            return res;
+        };
+        if owner.login == fb.signer {
+            return res;
+        }
+        let Some(mut again) = fb.again else {
+            return Err(access_denied());
+        };
+        let Some((what, object_acl)) = access_needed(again.endpoint) else {
+            return Err(access_denied());
+        };
+        again.cx.tenant = owner;
+        self.check_acl(&again, &fb.bucket, what, object_acl, true)
+            .await?;
+        self.dispatch(again).await
     }
 
     /// A signed request for a bucket name the public registry gives to

@@ -279,7 +279,12 @@ impl Handlers {
         acl: Option<CannedAcl>,
     ) -> Result<(), S3Error> {
         match acl {
-            Some(a) if shares(a) => self.expose(cx, bucket, Exposure::ObjectAcl, true).await,
+            Some(a) if shares(a) => {
+                // The signer's own bucket (NoSuchBucket otherwise: another
+                // account's name is then refused by `foreign_fallback`).
+                self.bucket_acl(cx, bucket).await?;
+                self.expose(cx, bucket, Exposure::ObjectAcl, true).await
+            }
             _ => Ok(()),
         }
     }

@@ -387,9 +387,11 @@ impl Handlers {
 
     /// The CORS headers of an actual (non-preflight) request with an
     /// `Origin`: those of the first rule of the bucket allowing the origin
-    /// and the request's method; none when nothing matches, when the
-    /// bucket's account is unknown (refused before this) or its record
-    /// cannot be read (the request itself then fails or is served without).
+    /// and the request's method (of the bucket that serves it: the
+    /// signer's, else the public name's owner's); none when nothing
+    /// matches, when the bucket's account is unknown (refused before this)
+    /// or its record cannot be read (the request itself then fails or is
+    /// served without).
     pub(super) async fn actual_request_cors(&self, r: &S3Request) -> CorsHeaders {
         if matches!(
             r.endpoint,
@@ -401,8 +403,28 @@ impl Handlers {
         let (Some(bucket), Some(origin)) = (&r.bucket, header(&r.headers, "origin")) else {
             return Vec::new();
         };
-        let Ok(config) = self.bucket_configs.get(&*self.backend, &r.cx, bucket).await else {
-            return Vec::new();
+        let config = match self.bucket_configs.get(&*self.backend, &r.cx, bucket).await {
+            Ok(c) => c,
+            // A signed request for a name the public registry gives to
+            // another account is served from that account's bucket
+            // (access.rs `foreign_fallback`): its rules apply.
+            Err(BackendError::NoSuchBucket) => {
+                let Ok(Some(owner)) = self.public_owner(&r.cx.request_id, bucket).await else {
+                    return Vec::new();
+                };
+                if owner.login == r.cx.tenant.login {
+                    return Vec::new();
+                }
+                let cx = RequestContext {
+                    tenant: owner,
+                    request_id: r.cx.request_id.clone(),
+                };
+                match self.bucket_configs.get(&*self.backend, &cx, bucket).await {
+                    Ok(c) => c,
+                    Err(_) => return Vec::new(),
+                }
+            }
+            Err(_) => return Vec::new(),
         };
         let rules = config.cors.unwrap_or_default();
         match matching_rule(&rules, origin, r.method.as_str(), &[]) {

@@ -162,15 +162,16 @@ impl Handlers {
     /// encrypt at rest, `x-amz-server-side-encryption` on every object
     /// write and read answered.
     pub async fn handle(&self, mut r: S3Request) -> HResult {
-        if r.auth.is_none() {
+        let fallback = if r.auth.is_none() {
             self.admit_anonymous(&mut r).await?;
+            None
         } else {
-            self.admit_foreign(&mut r).await?;
-        }
+            self.admit_signed(&mut r).await?
+        };
         // CORS headers of the bucket's matching rule, on the answer
         // whether it succeeds or fails (cors.rs).
         let cors = self.actual_request_cors(&r).await;
-        match self.handle_admitted(r).await {
+        match self.handle_admitted(r, fallback).await {
             Ok(mut resp) => {
                 cors::set_headers(&mut resp, &cors);
                 Ok(resp)
@@ -179,9 +180,14 @@ impl Handlers {
         }
     }
 
-    async fn handle_admitted(&self, r: S3Request) -> HResult {
+    async fn handle_admitted(
+        &self,
+        r: S3Request,
+        fallback: Option<access::ForeignFallback>,
+    ) -> HResult {
         let echo_sse = self.check_encryption(&r)?;
-        let mut resp = self.dispatch(r).await?;
+        let res = self.dispatch(r).await;
+        let mut resp = self.foreign_fallback(res, fallback).await?;
         if echo_sse && resp.status().is_success() {
             resp.headers_mut().insert(
                 actix_web::http::header::HeaderName::from_static("x-amz-server-side-encryption"),
