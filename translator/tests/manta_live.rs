@@ -123,6 +123,7 @@ async fn objects_metadata_ranges_conditions_checksums_on(lite: &impl LiveStore) 
         tagging: Some("k1=v1&k2=v2".into()),
         checksum: None,
         server_side_encryption: None,
+        acl: Some(s3gw_translator::CannedAcl::PublicRead),
     };
     let nasty = "a b/ü+%&=?#\\x";
     let mut input = put("bkt", nasty, data.clone());

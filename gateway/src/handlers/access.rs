@@ -588,12 +588,15 @@ mod tests {
         }
     }
 
+    /// (account, bucket, key).
+    type ObjectId = (String, String, String);
+
     /// Objects in memory with the store's conditional writes: enough for
     /// the registry.
     #[derive(Default)]
     struct Mem {
         buckets: Mutex<BTreeSet<(String, String)>>,
-        objects: Mutex<HashMap<(String, String, String), (Bytes, ETag)>>,
+        objects: Mutex<HashMap<ObjectId, (Bytes, ETag)>>,
         writes: std::sync::atomic::AtomicU64,
     }
 
