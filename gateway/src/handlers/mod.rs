@@ -168,6 +168,23 @@ impl Handlers {
         } else {
             self.admit_signed(&mut r).await?
         };
+        // CORS headers of the bucket's matching rule, on the answer
+        // whether it succeeds or fails (cors.rs).
+        let cors = self.actual_request_cors(&r).await;
+        match self.handle_admitted(r, fallback).await {
+            Ok(mut resp) => {
+                cors::set_headers(&mut resp, &cors);
+                Ok(resp)
+            }
+            Err(e) => Err(e.with_headers(cors)),
+        }
+    }
+
+    async fn handle_admitted(
+        &self,
+        r: S3Request,
+        fallback: Option<access::ForeignFallback>,
+    ) -> HResult {
         let echo_sse = self.check_encryption(&r)?;
         let res = self.dispatch(r).await;
         let mut resp = self.foreign_fallback(res, fallback).await?;
