@@ -64,6 +64,9 @@ pub struct Handlers {
     pub config: Arc<Config>,
     /// Bucket-configuration records, cached for this instance.
     pub bucket_configs: BucketConfigCache,
+    /// The access keys, for signatures carried in a request body (POST
+    /// forms, post.rs); `None` where nothing signs that way (unit tests).
+    pub keys: Option<s3gw_auth_cache::KeyCache>,
 }
 
 impl Handlers {
@@ -73,7 +76,14 @@ impl Handlers {
             backend,
             config,
             bucket_configs: BucketConfigCache::new(ttl),
+            keys: None,
         }
+    }
+
+    /// With the key cache that POST form signatures are checked against.
+    pub fn with_keys(mut self, keys: s3gw_auth_cache::KeyCache) -> Handlers {
+        self.keys = Some(keys);
+        self
     }
 }
 
