@@ -126,14 +126,14 @@ fn form_body(
     after: &[(&str, &str)],
 ) -> Vec<u8> {
     let mut b = Vec::new();
-    let mut field = |b: &mut Vec<u8>, n: &str, v: &str| {
+    let put = |b: &mut Vec<u8>, n: &str, v: &str| {
         b.extend_from_slice(
             format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{n}\"\r\n\r\n{v}\r\n")
                 .as_bytes(),
         );
     };
     for (n, v) in fields {
-        field(&mut b, n, v);
+        put(&mut b, n, v);
     }
     if let Some((filename, ct, data)) = file {
         b.extend_from_slice(
@@ -147,7 +147,7 @@ fn form_body(
         b.extend_from_slice(b"\r\n");
     }
     for (n, v) in after {
-        field(&mut b, n, v);
+        put(&mut b, n, v);
     }
     b.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
     b
@@ -178,17 +178,32 @@ fn etag_of(b: &[u8]) -> String {
     format!("\"{}\"", hex::encode(md5::Md5::digest(b)))
 }
 
-async fn read_back(s3: &Client, key: &str) -> (Vec<u8>, aws_sdk_s3::operation::get_object::GetObjectOutput) {
-    let mut out = s3
+/// An object as aws-sdk-s3 reads it back.
+struct ReadBack {
+    bytes: Vec<u8>,
+    content_type: Option<String>,
+    metadata: std::collections::HashMap<String, String>,
+    etag: Option<String>,
+}
+
+async fn read_back(s3: &Client, key: &str) -> ReadBack {
+    let out = s3
         .get_object()
         .bucket(BUCKET)
         .key(key)
         .send()
         .await
         .unwrap_or_else(|e| panic!("GET {key}: {e:?}"));
-    let body = std::mem::replace(&mut out.body, aws_sdk_s3::primitives::ByteStream::new(Default::default()));
-    let bytes = body.collect().await.expect("body").into_bytes().to_vec();
-    (bytes, out)
+    let content_type = out.content_type().map(str::to_owned);
+    let metadata = out.metadata().cloned().unwrap_or_default();
+    let etag = out.e_tag().map(str::to_owned);
+    let bytes = out.body.collect().await.expect("body").into_bytes().to_vec();
+    ReadBack {
+        bytes,
+        content_type,
+        metadata,
+        etag,
+    }
 }
 
 /// The bucket holds exactly `keys`.
@@ -244,14 +259,11 @@ async fn boto3_presigned_post_uploads_in_both_addressing_styles() {
         let resp = post(&env.gw, style, &form_body(&fields, Some(("p.jpg", "image/jpeg", &bytes)), &[]));
         assert_eq!(resp.status, 204, "{style}: {}", resp.text());
         assert_eq!(resp.header("etag"), Some(etag_of(&bytes).as_str()));
-        let (got, out) = read_back(&env.s3, key).await;
-        assert_eq!(got, bytes, "{style}: the bytes");
-        assert_eq!(out.content_type(), Some("image/jpeg"));
-        assert_eq!(
-            out.metadata().and_then(|m| m.get("owner")).map(String::as_str),
-            Some("alice")
-        );
-        assert_eq!(out.e_tag(), Some(etag_of(&bytes).as_str()));
+        let got = read_back(&env.s3, key).await;
+        assert_eq!(got.bytes, bytes, "{style}: the bytes");
+        assert_eq!(got.content_type.as_deref(), Some("image/jpeg"));
+        assert_eq!(got.metadata.get("owner").map(String::as_str), Some("alice"));
+        assert_eq!(got.etag, Some(etag_of(&bytes)));
     }
 }
 
@@ -277,7 +289,7 @@ async fn filename_substitution_status_201_and_redirect_303() {
     assert!(t.contains(&format!("<ETag>{}</ETag>", etag_of(&bytes).replace('"', "&quot;")))
         || t.contains(&format!("<ETag>{}</ETag>", etag_of(&bytes))), "{t}");
     assert!(t.contains("<Location>"), "{t}");
-    assert_eq!(read_back(&env.s3, "user/eric/notes.txt").await.0, bytes);
+    assert_eq!(read_back(&env.s3, "user/eric/notes.txt").await.bytes, bytes);
 
     // 200: empty answer.
     let (_, fields) = presigned_post(
@@ -309,7 +321,7 @@ async fn filename_substitution_status_201_and_redirect_303() {
         raw::uri_encode(&etag)
     );
     assert_eq!(resp.header("location"), Some(expected.as_str()));
-    assert_eq!(read_back(&env.s3, "redirected").await.0, b"yz");
+    assert_eq!(read_back(&env.s3, "redirected").await.bytes, b"yz");
 
     // Fields after the file are ignored (not even checked by the policy).
     let (_, fields) = presigned_post(&env.gw, "path", "after", json!({}), json!([]), 600);
@@ -319,7 +331,7 @@ async fn filename_substitution_status_201_and_redirect_303() {
         &form_body(&fields, Some(("a", "text/plain", b"1")), &[("submit", "Upload")]),
     );
     assert_eq!(resp.status, 204, "{}", resp.text());
-    assert_eq!(read_back(&env.s3, "after").await.0, b"1");
+    assert_eq!(read_back(&env.s3, "after").await.bytes, b"1");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -345,9 +357,9 @@ async fn curl_form_upload() {
     cmd.arg("-F").arg(format!("file=@{}", file.display())).arg(&url);
     let out = cmd.output().expect("curl runs");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "204", "{}", String::from_utf8_lossy(&out.stderr));
-    let (got, o) = read_back(&env.s3, "curl/report.txt").await;
-    assert_eq!(got, b"sent by curl -F");
-    assert_eq!(o.content_type(), Some("text/plain"));
+    let got = read_back(&env.s3, "curl/report.txt").await;
+    assert_eq!(got.bytes, b"sent by curl -F");
+    assert_eq!(got.content_type.as_deref(), Some("text/plain"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -374,7 +386,7 @@ async fn sigv2_form_upload_and_bad_signature() {
     .collect();
     let resp = post(&env.gw, "path", &form_body(&fields, Some(("f", "text/plain", b"v2 data")), &[]));
     assert_eq!(resp.status, 204, "{}", resp.text());
-    assert_eq!(read_back(&env.s3, "v2/object").await.0, b"v2 data");
+    assert_eq!(read_back(&env.s3, "v2/object").await.bytes, b"v2 data");
 
     // A signature over another policy: SignatureDoesNotMatch, nothing written.
     let bad = with(&with(&fields, "key", "v2/bad"), "signature", "AAAAAAAAAAAAAAAAAAAAAAAAAAA=");

@@ -19,16 +19,18 @@ use crate::post_policy::{self, FormFields, FormSignature, Policy};
 /// S3's largest POST upload: 5 GB.
 const MAX_POST_OBJECT_SIZE: u64 = 5 << 30;
 
-/// Form fields that become object headers (as their PutObject headers).
-const OBJECT_FIELDS: [&str; 8] = [
-    "content-type",
-    "cache-control",
-    "content-disposition",
-    "content-encoding",
-    "content-language",
-    "expires",
-    "x-amz-storage-class",
-    "x-amz-acl",
+/// Form fields that become object headers: (field, PutObject header).
+const OBJECT_FIELDS: [(&str, &str); 9] = [
+    ("content-type", "content-type"),
+    ("cache-control", "cache-control"),
+    ("content-disposition", "content-disposition"),
+    ("content-encoding", "content-encoding"),
+    ("content-language", "content-language"),
+    ("expires", "expires"),
+    ("x-amz-storage-class", "x-amz-storage-class"),
+    // The form's canned ACL field is `acl`.
+    ("acl", "x-amz-acl"),
+    ("x-amz-acl", "x-amz-acl"),
 ];
 
 /// Form fields S3 knows that this endpoint does not serve for POST.
@@ -39,6 +41,8 @@ fn unsupported_field(name: &str) -> bool {
         || n.starts_with("x-amz-object-lock-")
         || n == "x-amz-website-redirect-location"
         || n == "tagging"
+        // Temporary credentials never authenticate here.
+        || n == "x-amz-security-token"
 }
 
 fn malformed() -> S3Error {
@@ -93,10 +97,10 @@ impl Handlers {
                     "Bucket POST must be of the enclosure-type multipart/form-data",
                 )
             })?;
-        let raw = r
-            .body
-            .take()
-            .unwrap_or_else(|| Box::pin(futures_util::stream::empty()));
+        // The request body as the request promised it (its declared
+        // length; with a header signature, its payload hash): a body that
+        // fails verification fails the form before its last bytes.
+        let raw = self.body(&mut r, self.limits().max_object_size)?.stream;
         let mut form = Multipart::new(raw, boundary);
 
         // The fields before the file.
@@ -181,8 +185,13 @@ impl Handlers {
             if unsupported_field(&lower) {
                 return Err(not_implemented(&format!("PostObject field {lower}")));
             }
-            if OBJECT_FIELDS.contains(&lower.as_str()) || lower.starts_with("x-amz-meta-") {
-                let n = actix_web::http::header::HeaderName::from_bytes(lower.as_bytes());
+            let header_name = OBJECT_FIELDS
+                .iter()
+                .find(|(f, _)| *f == lower)
+                .map(|(_, h)| *h)
+                .or_else(|| lower.starts_with("x-amz-meta-").then_some(lower.as_str()));
+            if let Some(header_name) = header_name {
+                let n = actix_web::http::header::HeaderName::from_bytes(header_name.as_bytes());
                 let v = actix_web::http::header::HeaderValue::from_bytes(value.as_bytes());
                 let (Ok(n), Ok(v)) = (n, v) else {
                     return Err(S3Error::with_message(
