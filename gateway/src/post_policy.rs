@@ -218,8 +218,7 @@ impl Policy {
             .ok_or_else(|| invalid_policy("Policy missing expiration."))?
             .as_str()
             .and_then(|s| {
-                time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-                    .ok()
+                time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
             })
             .ok_or_else(|| invalid_policy("Invalid 'expiration' value."))?;
         let list = obj
@@ -441,7 +440,11 @@ impl FormSignature {
             .ok_or_else(|| missing("AWSAccessKeyId"))?
             .to_owned();
         let signature = base64::engine::general_purpose::STANDARD
-            .decode(fields.get("signature").ok_or_else(|| missing("signature"))?)
+            .decode(
+                fields
+                    .get("signature")
+                    .ok_or_else(|| missing("signature"))?,
+            )
             .unwrap_or_default();
         Ok(Some(FormSignature::V2 {
             access_key_id,
@@ -461,12 +464,8 @@ impl FormSignature {
     pub fn verify(&self, policy_b64: &str, secret: &[u8]) -> Result<(), S3Error> {
         let ok = match self {
             FormSignature::V4 { scope, signature } => {
-                let (key, cached) = sigv4::signing_key(
-                    &scope.access_key_id,
-                    secret,
-                    &scope.date,
-                    &scope.region,
-                );
+                let (key, cached) =
+                    sigv4::signing_key(&scope.access_key_id, secret, &scope.date, &scope.region);
                 let ok = key.verify(policy_b64, signature);
                 if ok && !cached {
                     sigv4::remember_signing_key(
@@ -579,17 +578,17 @@ mod tests {
         .unwrap();
         let e = p.check(&form(&[]), "b", SystemTime::now()).unwrap_err();
         assert_eq!(e.code, S3ErrorCode::AccessDenied);
-        assert_eq!(
-            e.message,
-            "Invalid according to Policy: Policy expired."
-        );
+        assert_eq!(e.message, "Invalid according to Policy: Policy expired.");
     }
 
     #[test]
     fn conditions_are_enforced_with_s3_messages() {
         let p = policy(r#"[{"bucket":"b"},["starts-with","$key","user/"]]"#);
         let now = SystemTime::now();
-        assert_eq!(p.check(&form(&[("key", "user/x")]), "b", now).unwrap(), None);
+        assert_eq!(
+            p.check(&form(&[("key", "user/x")]), "b", now).unwrap(),
+            None
+        );
         let e = p.check(&form(&[("key", "other")]), "b", now).unwrap_err();
         assert_eq!(
             e.message,

@@ -653,7 +653,11 @@ impl Claim {
 
 /// Scope checks: "service s3", the configured region, and the scope date
 /// equal to the request date (the reference cache forgot this one).
-pub(crate) fn check_scope(scope: &CredentialScope, date: &AmzDate, cfg: &AuthConfig) -> Result<(), String> {
+pub(crate) fn check_scope(
+    scope: &CredentialScope,
+    date: &AmzDate,
+    cfg: &AuthConfig,
+) -> Result<(), String> {
     if scope.service != "s3" {
         return Err(format!(
             "The authorization header is malformed; incorrect service \"{}\". This endpoint belongs to \"s3\".",

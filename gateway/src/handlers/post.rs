@@ -301,7 +301,13 @@ impl PostAnswer {
         }
     }
 
-    fn respond(self, bucket: &BucketName, key: &ObjectKey, etag: &str, location: &str) -> HttpResponse {
+    fn respond(
+        self,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        etag: &str,
+        location: &str,
+    ) -> HttpResponse {
         const Q: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
             .remove(b'-')
             .remove(b'_')
