@@ -650,3 +650,56 @@ async fn every_refused_form_has_its_s3_error_and_writes_nothing() {
     assert_eq!(r.status, 204, "{}", r.text());
     assert_keys(&env.s3, &["fits"]).await;
 }
+
+/// Sends a POST whose body is written by another thread (errors ignored:
+/// the gateway may answer and close before reading it all) and reads the
+/// answer.
+fn post_racing(gw: &Gateway, body: Vec<u8>) -> RawResponse {
+    use std::io::Write as _;
+    let head = format!(
+        "POST /{BUCKET} HTTP/1.1\r\nHost: {}\r\nContent-Type: multipart/form-data; \
+         boundary={BOUNDARY}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        gw.addr,
+        body.len()
+    );
+    let mut s = raw::connect(gw.addr);
+    let mut w = s.try_clone().expect("clone");
+    let writer = std::thread::spawn(move || {
+        let _ = w.write_all(head.as_bytes());
+        let _ = w.write_all(&body);
+    });
+    let resp = raw::read_response(&mut s).expect("an answer");
+    drop(s);
+    let _ = writer.join();
+    resp
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_files_and_endless_part_headers_are_refused_while_streaming() {
+    let env = start().await;
+    // 8 MiB against content-length-range [0, 1 MiB]: refused once the
+    // range is exceeded, nothing committed.
+    let (_, fields) = presigned_post(
+        &env.gw,
+        "path",
+        "big",
+        json!({}),
+        json!([["content-length-range", 0, 1 << 20]]),
+        600,
+    );
+    let big = data(8 << 20);
+    let r = post_racing(
+        &env.gw,
+        form_body(&fields, Some(("f", "application/octet-stream", &big)), &[]),
+    );
+    r.assert_s3_error(400, "EntityTooLarge");
+    // A part header that never ends (multer would buffer it whole): the
+    // form is refused after a bounded read.
+    let mut endless =
+        format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"key\"\r\nX-Pad: ")
+            .into_bytes();
+    endless.extend(std::iter::repeat_n(b'a', 4 << 20));
+    let r = post_racing(&env.gw, endless);
+    r.assert_s3_error(400, "MaxPostPreDataLengthExceededError");
+    assert_keys(&env.s3, &[]).await;
+}

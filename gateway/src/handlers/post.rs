@@ -101,7 +101,8 @@ impl Handlers {
         // length; with a header signature, its payload hash): a body that
         // fails verification fails the form before its last bytes.
         let raw = self.body(&mut r, self.limits().max_object_size)?.stream;
-        let mut form = Multipart::new(raw, boundary);
+        let guard = FormGuard::default();
+        let mut form = Multipart::new(guard.wrap(raw), boundary);
 
         // The fields before the file.
         let mut fields = FormFields::default();
@@ -208,7 +209,9 @@ impl Handlers {
 
         let (min, max) = range.unwrap_or((0, u64::MAX));
         let max = max.min(MAX_POST_OBJECT_SIZE.min(self.limits().max_object_size));
+        guard.streaming_file();
         let stream = FileStream {
+            guard,
             form: Some(form),
             file: Some(file),
             held: None,
@@ -365,10 +368,65 @@ struct PostResponse {
     etag: String,
 }
 
+/// What the form parser may pull from the request outside the file part:
+/// multer buffers a part's headers until their end without a bound, so the
+/// raw stream itself fails (MaxPostPreDataLengthExceededError) once more
+/// than [`FORM_SLACK`] bytes were pulled before the file part, or after it.
+#[derive(Clone)]
+struct FormGuard {
+    pulled: Arc<std::sync::atomic::AtomicU64>,
+    allowed: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// Raw form bytes allowed around the file part: the 20 KiB of fields, their
+/// part headers and boundaries, and the network chunk the file starts in.
+const FORM_SLACK: u64 = 1 << 20;
+
+impl Default for FormGuard {
+    fn default() -> Self {
+        FormGuard {
+            pulled: Arc::default(),
+            allowed: Arc::new(FORM_SLACK.into()),
+        }
+    }
+}
+
+impl FormGuard {
+    fn wrap(&self, raw: ByteStream) -> ByteStream {
+        use std::sync::atomic::Ordering::Relaxed;
+        let g = self.clone();
+        Box::pin(raw.map(move |item| {
+            let chunk = item?;
+            let total = g.pulled.fetch_add(chunk.len() as u64, Relaxed) + chunk.len() as u64;
+            if total > g.allowed.load(Relaxed) {
+                return Err(
+                    Box::new(S3Error::new(S3ErrorCode::MaxPostPreDataLengthExceededError))
+                        as BodyError,
+                );
+            }
+            Ok(chunk)
+        }))
+    }
+
+    /// The file part streams: no bound but the object size.
+    fn streaming_file(&self) {
+        self.allowed
+            .store(u64::MAX, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The file part ended: what follows is bounded again.
+    fn file_ended(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = self.pulled.load(Relaxed);
+        self.allowed.store(now.saturating_add(FORM_SLACK), Relaxed);
+    }
+}
+
 /// The file part as an object body: checked against the length range
 /// while streaming, its last piece held back until the part ended inside
 /// the range and the rest of the form parsed.
 struct FileStream {
+    guard: FormGuard,
     form: Option<Multipart<'static>>,
     file: Option<Field<'static>>,
     held: Option<Bytes>,
@@ -418,6 +476,7 @@ impl FileStream {
                 }
                 Ok(None) => {
                     self.file = None;
+                    self.guard.file_ended();
                     if self.seen < self.min {
                         let e = S3Error::with_message(
                             S3ErrorCode::EntityTooSmall,
