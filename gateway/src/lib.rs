@@ -16,6 +16,8 @@
 //!   digests, checksums).
 //! - [`handlers`]: one match over `Endpoint` calling the translator's
 //!   `Backend`, and the one backend-error mapping.
+//! - [`post_policy`]: browser POST uploads: form fields, the POST policy
+//!   and its conditions, the form's signature.
 //! - [`xml`]: request documents (parsed with limits) and every response
 //!   document.
 //! - [`error`]: the one S3 error table.
@@ -38,6 +40,7 @@ pub mod handlers;
 pub mod keys_cli;
 pub mod metrics;
 pub mod ops;
+pub mod post_policy;
 pub mod router;
 pub mod server;
 pub mod xml;

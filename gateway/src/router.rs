@@ -148,7 +148,7 @@ endpoints! {
     DeleteBucketIntelligentTieringConfiguration => false,
     DeleteObjects => true,
     /// Browser-based upload with an HTML form (POST to the bucket).
-    PostObject => false,
+    PostObject => true,
     /// CORS preflight (`OPTIONS` on a bucket or object; "OPTIONS object" in
     /// the API reference).
     OptionsObject => true,

@@ -165,7 +165,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     let config = Arc::new(config);
     let tls = load_tls(&config)?;
     let state = web::Data::new(AppState {
-        handlers: Handlers::new(backend, config.clone()),
+        handlers: Handlers::new(backend, config.clone()).with_keys(keys.clone()),
         keys: keys.clone(),
         addressing: Addressing::new(config.server.domains.clone()),
         config: config.clone(),

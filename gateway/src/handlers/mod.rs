@@ -66,6 +66,9 @@ pub struct Handlers {
     pub bucket_configs: BucketConfigCache,
     /// The public-name registry, cached for this instance (access.rs).
     pub public_names: access::PublicRegistry,
+    /// The access keys, for signatures carried in a request body (POST
+    /// forms, post.rs); `None` where nothing signs that way (unit tests).
+    pub keys: Option<s3gw_auth_cache::KeyCache>,
 }
 
 impl Handlers {
@@ -80,7 +83,14 @@ impl Handlers {
             config,
             bucket_configs: BucketConfigCache::new(ttl),
             public_names: access::PublicRegistry::new(ttl, operator),
+            keys: None,
         }
+    }
+
+    /// With the key cache that POST form signatures are checked against.
+    pub fn with_keys(mut self, keys: s3gw_auth_cache::KeyCache) -> Handlers {
+        self.keys = Some(keys);
+        self
     }
 }
 
