@@ -161,35 +161,7 @@ const CASES: &[Case] = &[
 /// what they get instead. For these the suite still asserts the expected
 /// status, no hang, no panic and nothing stored, and it fails as soon as
 /// one passes completely (then delete its line here).
-const KNOWN_DEFECTS: &[(&str, &str)] = &[
-    // actix-http answers request heads it cannot parse (and the header-read
-    // timeout) itself, before any service runs: a bare status with an
-    // empty body, no S3 error document and no x-amz-request-id.
-    ("request line garbage", HTTP_LAYER),
-    ("request line without target", HTTP_LAYER),
-    ("request line unknown version", HTTP_LAYER),
-    ("request line double spaces", HTTP_LAYER),
-    ("space inside target", HTTP_LAYER),
-    ("NUL in method", HTTP_LAYER),
-    ("header without colon", HTTP_LAYER),
-    ("space before header colon", HTTP_LAYER),
-    ("obsolete header folding", HTTP_LAYER),
-    ("control character in header value", HTTP_LAYER),
-    ("control character in header name", HTTP_LAYER),
-    ("two hundred headers", HTTP_LAYER),
-    ("missing Host", HTTP_LAYER),
-    ("two Host headers", HTTP_LAYER),
-    ("two different Content-Lengths", HTTP_LAYER),
-    ("Content-Length with Transfer-Encoding", HTTP_LAYER),
-    ("negative Content-Length", HTTP_LAYER),
-    ("overflowing Content-Length", HTTP_LAYER),
-    ("unknown Transfer-Encoding", HTTP_LAYER),
-    ("URI over 64 KiB", HTTP_LAYER),
-    ("headers never finished", HTTP_LAYER),
-    ("raw 0xFF in target", HTTP_LAYER),
-    ("raw control character in target", HTTP_LAYER),
-];
-const HTTP_LAYER: &str = "HTTP-layer error without S3 body or request id (issue 15)";
+const KNOWN_DEFECTS: &[(&str, &str)] = &[];
 
 // ------------------------------------------------------------------ context
 
