@@ -371,7 +371,8 @@ impl<T> S3Io<T> {
 impl<T: AsyncWrite + Unpin> S3Io<T> {
     fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.pending_at < self.pending.len() {
-            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending[self.pending_at..]))?;
+            let n =
+                ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending[self.pending_at..]))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -538,7 +539,8 @@ mod tests {
         // and the lengths.
         let cut = |o: &[u8]| {
             let s = text(o);
-            s.rfind("HTTP/1.1 ").map_or(s.clone(), |i| s[..i].to_owned())
+            s.rfind("HTTP/1.1 ")
+                .map_or(s.clone(), |i| s[..i].to_owned())
         };
         assert_eq!(cut(&big), cut(&out));
         assert_eq!(big.len(), out.len());
@@ -550,8 +552,10 @@ mod tests {
 
     fn ours(status: &str, id: &str, framing: &str, body: &[u8]) -> Vec<u8> {
         [
-            format!("HTTP/1.1 {status}\r\n{framing}\r\nx-amz-request-id: {id}\r\nserver: s3gw\r\n\r\n")
-                .as_bytes(),
+            format!(
+                "HTTP/1.1 {status}\r\n{framing}\r\nx-amz-request-id: {id}\r\nserver: s3gw\r\n\r\n"
+            )
+            .as_bytes(),
             body,
         ]
         .concat()
@@ -623,7 +627,10 @@ mod tests {
             let out = through(&[&stream[..cut], &stream[cut..]], &["A3"]).await;
             assert_eq!(&out[..expect_prefix.len()], &expect_prefix[..], "cut {cut}");
             let tail = text(&out[expect_prefix.len()..]);
-            assert!(tail.contains("<Code>BadRequest</Code>"), "cut {cut}: {tail}");
+            assert!(
+                tail.contains("<Code>BadRequest</Code>"),
+                "cut {cut}: {tail}"
+            );
         }
         // Without the HEAD note the 5000 "body" bytes swallow the rest:
         // nothing is rewritten (the safe way to be wrong).

@@ -226,41 +226,49 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         }};
     }
     let is_tls = tls.is_some();
-    builder = match tls {
-        Some(t) => builder.listen("s3gw-https", listener, move || {
-            actix_tls::accept::rustls_0_23::Acceptor::new(t.clone())
-                .map_err(|e| match e {
-                    actix_tls::accept::TlsError::Timeout => actix_http::error::DispatchError::Io(
-                        std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out"),
-                    ),
-                    actix_tls::accept::TlsError::Tls(e) => actix_http::error::DispatchError::Io(e),
-                    actix_tls::accept::TlsError::Service(never) => match never {},
+    builder =
+        match tls {
+            Some(t) => builder.listen("s3gw-https", listener, move || {
+                actix_tls::accept::rustls_0_23::Acceptor::new(t.clone())
+                    .map_err(|e| match e {
+                        actix_tls::accept::TlsError::Timeout => {
+                            actix_http::error::DispatchError::Io(std::io::Error::new(
+                                std::io::ErrorKind::TimedOut,
+                                "TLS handshake timed out",
+                            ))
+                        }
+                        actix_tls::accept::TlsError::Tls(e) => {
+                            actix_http::error::DispatchError::Io(e)
+                        }
+                        actix_tls::accept::TlsError::Service(never) => match never {},
+                    })
+                    .and_then(actix_service::fn_service(
+                        |io: actix_tls::accept::rustls_0_23::TlsStream<
+                            actix_rt::net::TcpStream,
+                        >| async move {
+                            let peer = io.get_ref().0.peer_addr().ok();
+                            Ok::<_, actix_http::error::DispatchError>((
+                                S3Io::new(io),
+                                actix_http::Protocol::Http1,
+                                peer,
+                            ))
+                        },
+                    ))
+                    .and_then(http_service!())
+            }),
+            None => builder.listen("s3gw-http", listener, move || {
+                actix_service::fn_service(|io: actix_rt::net::TcpStream| async move {
+                    let peer = io.peer_addr().ok();
+                    Ok::<_, actix_http::error::DispatchError>((
+                        S3Io::new(io),
+                        actix_http::Protocol::Http1,
+                        peer,
+                    ))
                 })
-                .and_then(actix_service::fn_service(
-                    |io: actix_tls::accept::rustls_0_23::TlsStream<actix_rt::net::TcpStream>| async move {
-                        let peer = io.get_ref().0.peer_addr().ok();
-                        Ok::<_, actix_http::error::DispatchError>((
-                    S3Io::new(io),
-                    actix_http::Protocol::Http1,
-                    peer,
-                ))
-                    },
-                ))
                 .and_then(http_service!())
-        }),
-        None => builder.listen("s3gw-http", listener, move || {
-            actix_service::fn_service(|io: actix_rt::net::TcpStream| async move {
-                let peer = io.peer_addr().ok();
-                Ok::<_, actix_http::error::DispatchError>((
-                    S3Io::new(io),
-                    actix_http::Protocol::Http1,
-                    peer,
-                ))
-            })
-            .and_then(http_service!())
-        }),
-    }
-    .with_context(|| format!("serving on {addr}"))?;
+            }),
+        }
+        .with_context(|| format!("serving on {addr}"))?;
     let ops = match config.ops.listen_addr()? {
         Some(listen) => Some(crate::ops::start(
             listen,
