@@ -175,8 +175,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     // `100 Continue` before any handler runs), so the server is assembled
     // from its parts: actix-server accepts, actix-http speaks HTTP/1.1 with
     // OUR expect service, the actix-web App serves. Explicit limits: the
-    // request head must arrive within `limits.header_timeout_ms` (else 408
-    // and close), idle keep-alive connections close after
+    // request head must arrive within `limits.header_timeout_ms` (else 408,
+    // answered as S3's 400 RequestTimeout by `S3Io`, and close), idle keep-alive connections close after
     // `limits.keep_alive_secs`, and each worker holds at most
     // `limits.max_connections` connections (more wait in the backlog).
     let listen = config.listen_addr()?;
@@ -226,10 +226,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         }};
     }
     let is_tls = tls.is_some();
-    builder =
-        match tls {
-            Some(t) => builder.listen("s3gw-https", listener, move || {
-                actix_tls::accept::rustls_0_23::Acceptor::new(t.clone())
+    builder = match tls {
+        Some(t) => builder.listen("s3gw-https", listener, move || {
+            actix_tls::accept::rustls_0_23::Acceptor::new(t.clone())
                     .map_err(|e| match e {
                         actix_tls::accept::TlsError::Timeout => {
                             actix_http::error::DispatchError::Io(std::io::Error::new(
@@ -255,20 +254,20 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
                         },
                     ))
                     .and_then(http_service!())
-            }),
-            None => builder.listen("s3gw-http", listener, move || {
-                actix_service::fn_service(|io: actix_rt::net::TcpStream| async move {
-                    let peer = io.peer_addr().ok();
-                    Ok::<_, actix_http::error::DispatchError>((
-                        S3Io::new(io),
-                        actix_http::Protocol::Http1,
-                        peer,
-                    ))
-                })
-                .and_then(http_service!())
-            }),
-        }
-        .with_context(|| format!("serving on {addr}"))?;
+        }),
+        None => builder.listen("s3gw-http", listener, move || {
+            actix_service::fn_service(|io: actix_rt::net::TcpStream| async move {
+                let peer = io.peer_addr().ok();
+                Ok::<_, actix_http::error::DispatchError>((
+                    S3Io::new(io),
+                    actix_http::Protocol::Http1,
+                    peer,
+                ))
+            })
+            .and_then(http_service!())
+        }),
+    }
+    .with_context(|| format!("serving on {addr}"))?;
     let ops = match config.ops.listen_addr()? {
         Some(listen) => Some(crate::ops::start(
             listen,
