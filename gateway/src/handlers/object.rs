@@ -451,6 +451,12 @@ pub(super) fn object_response(
             resp.append_header((format!("x-amz-meta-{k}"), v));
         }
     }
+    // Stored with the object when it was written with SSE-S3: echoed
+    // whatever the setting says now (handlers::handle adds it for every
+    // object while the store is declared to encrypt at rest).
+    if let Some(sse) = &m.server_side_encryption {
+        resp.insert_header(("x-amz-server-side-encryption", sse.as_str()));
+    }
     if let Some(sc) = m.storage_class.filter(|s| *s != StorageClass::Standard) {
         resp.insert_header(("x-amz-storage-class", sc.as_str()));
     }
