@@ -405,14 +405,11 @@ async fn complete_rules(compose: bool) {
         .unwrap();
     assert_eq!(kept.e_tag(), Some(old.as_str()), "a refused Complete wrote");
 
-    // Four Completes at once (one holding the current ETag): every one
-    // answers the object this upload made.
-    let racers = (0..4).map(|i| {
-        let (uid, old, parts) = (uid.clone(), old.clone(), listed(&parts));
-        async move {
-            let m = (i == 0).then_some(old.as_str());
-            complete(s3, "rules", "k", &uid, parts, m, None).await
-        }
+    // Four Completes at once: every one answers the object this upload
+    // made (a loser finds its parts gone, or its record, and the object).
+    let racers = (0..4).map(|_| {
+        let (uid, parts) = (uid.clone(), listed(&parts));
+        async move { complete(s3, "rules", "k", &uid, parts, None, None).await }
     });
     let results = futures_util::future::join_all(racers).await;
     for r in &results {
@@ -422,11 +419,28 @@ async fn complete_rules(compose: bool) {
     // A retried Complete of the finished upload answers the same.
     assert_eq!(
         complete(s3, "rules", "k", &uid, listed(&parts), None, None).await,
-        Ok(want)
+        Ok(want.clone())
     );
     no_uploads_left(s3, "rules").await;
     let native = native_head(&env.lite, "rules", "k").await;
     assert_eq!(native.header("content-md5").is_none(), compose);
+
+    // If-Match holding the current ETag: the compare-and-swap succeeds.
+    let up = s3
+        .create_multipart_upload()
+        .bucket("rules")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    let uid2 = up.upload_id().unwrap().to_owned();
+    let second = upload_parts(s3, "rules", "k", &uid2, 1, 0, 4321).await;
+    let want2 = multipart_etag(&second);
+    assert_eq!(
+        complete(s3, "rules", "k", &uid2, listed(&second), Some(&want), None).await,
+        Ok(want2.clone())
+    );
+    assert_eq!(check_object(s3, "rules", "k", &second).await, want2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -484,12 +498,12 @@ fn compose_body(parts: &[(&str, Option<&str>)]) -> reqwest::Body {
 async fn extension_on_contract() {
     let lite = lite(true);
     let alice = lite.client_as("alice");
-    assert_eq!(alice.create_bucket("b").await.status, 204);
+    assert_eq!(alice.create_bucket("bkt").await.status, 204);
     let put = |name: &'static str, body: &'static [u8]| {
         let alice = alice.clone();
         async move {
             let r = alice
-                .put(&alice.object_path("b", name), &[], body.to_vec())
+                .put(&alice.object_path("bkt", name), &[], body.to_vec())
                 .await;
             assert_eq!(r.status, 204, "{}", r.text());
             r.header("etag").unwrap()
@@ -507,7 +521,7 @@ async fn extension_on_contract() {
         Some("compose")
     );
 
-    let whole = alice.object_path("b", "whole");
+    let whole = alice.object_path("bkt", "whole");
     let post = |headers: Vec<(&'static str, String)>, body: reqwest::Body| {
         let (alice, whole) = (alice.clone(), whole.clone());
         async move {
@@ -545,7 +559,7 @@ async fn extension_on_contract() {
     assert!(h.header("content-md5").is_none());
     let ranged = alice.get(&whole, &[("range", "bytes=4-7")]).await;
     assert_eq!((ranged.status, &ranged.body[..]), (206, &b"o wo"[..]));
-    let lines = alice.list_objects("b", &[]).await.json_lines();
+    let lines = alice.list_objects("bkt", &[]).await.json_lines();
     let entry = |n: &str| lines.iter().find(|e| e["name"] == n).unwrap().clone();
     assert_eq!(entry("whole")["size"], 17);
     assert!(entry("whole").get("contentMD5").is_none());
@@ -574,7 +588,7 @@ async fn extension_on_contract() {
     .await;
     assert_eq!(r.status, 204, "{}", r.text());
     assert_eq!(&alice.get(&whole, &[]).await.body[..], b"world");
-    let absent = alice.object_path("b", "absent");
+    let absent = alice.object_path("bkt", "absent");
     let r = alice
         .send(
             "POST",
@@ -649,8 +663,8 @@ async fn extension_on_contract() {
 
     // The composed object owns its bytes: removing the parts leaves it.
     let a = lite.client_as("alice");
-    assert_eq!(a.delete(&a.object_path("b", "p1"), &[]).await.status, 204);
-    assert_eq!(a.delete(&a.object_path("b", "p2"), &[]).await.status, 204);
+    assert_eq!(a.delete(&a.object_path("bkt", "p1"), &[]).await.status, 204);
+    assert_eq!(a.delete(&a.object_path("bkt", "p2"), &[]).await.status, 204);
     assert_eq!(&alice.get(&whole, &[]).await.body[..], b"world");
 
     // POST is in Allow (a method outside the route shows it).
@@ -663,9 +677,9 @@ async fn extension_on_contract() {
 async fn extension_off_is_the_real_contract() {
     let lite = lite(false);
     let alice = lite.client_as("alice");
-    assert_eq!(alice.create_bucket("b").await.status, 204);
+    assert_eq!(alice.create_bucket("bkt").await.status, 204);
     let r = alice
-        .put(&alice.object_path("b", "p1"), &[], b"x".to_vec())
+        .put(&alice.object_path("bkt", "p1"), &[], b"x".to_vec())
         .await;
     assert_eq!(r.status, 204);
     let opts = alice
@@ -673,7 +687,7 @@ async fn extension_off_is_the_real_contract() {
         .await;
     assert_eq!(opts.status, 204);
     assert!(opts.header("buckets-lite-extensions").is_none());
-    let whole = alice.object_path("b", "whole");
+    let whole = alice.object_path("bkt", "whole");
     let r = alice
         .send("POST", &whole, &[], Some(compose_body(&[("p1", None)])))
         .await;
