@@ -123,16 +123,29 @@ async fn upload_parts(
             let bytes = part_bytes(n, len);
             let md5: [u8; 16] = md5::Md5::digest(&bytes).into();
             let crc = crc64(&bytes);
-            let out = s3
-                .upload_part()
-                .bucket(bucket)
-                .key(key)
-                .upload_id(uid)
-                .part_number(n as i32)
-                .body(bytes.into())
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("part {n}: {e:?}"));
+            // UploadPart is idempotent: a connection the loaded machine
+            // lost before any answer (hyper: a pooled connection closed by
+            // the server's keep-alive timer as it was reused) is retried.
+            let mut attempt = 0;
+            let out = loop {
+                let r = s3
+                    .upload_part()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(uid)
+                    .part_number(n as i32)
+                    .body(bytes.clone().into())
+                    .send()
+                    .await;
+                match r {
+                    Ok(out) => break out,
+                    Err(aws_sdk_s3::error::SdkError::DispatchFailure(e)) if attempt < 3 => {
+                        attempt += 1;
+                        eprintln!("part {n}: retrying after a dispatch failure: {e:?}");
+                    }
+                    Err(e) => panic!("part {n}: {e:?}"),
+                }
+            };
             Uploaded {
                 number: n as i32,
                 etag: out.e_tag().unwrap().to_owned(),
@@ -270,12 +283,17 @@ async fn gib_in_128_parts(compose: bool) {
         .await
         .unwrap();
     let uid = up.upload_id().unwrap().to_owned();
+    // Phase times are printed for the curious (never asserted).
+    let t = std::time::Instant::now();
     let parts = upload_parts(s3, "big", "gib", &uid, 128, 8 * MIB, 8 * MIB).await;
     assert_eq!(parts.iter().map(|p| p.len).sum::<usize>(), 1 << 30);
+    eprintln!("compose={compose}: 128 parts uploaded in {:?}", t.elapsed());
     let want = multipart_etag(&parts);
+    let t = std::time::Instant::now();
     let got = complete(s3, "big", "gib", &uid, listed(&parts), None, None)
         .await
         .unwrap();
+    eprintln!("compose={compose}: Complete took {:?}", t.elapsed());
     assert_eq!(got, want);
     // Which path made it: a composed object has no native Content-MD5; a
     // streamed one has the MD5 the store computed while receiving it.
@@ -290,7 +308,9 @@ async fn gib_in_128_parts(compose: bool) {
         native.header("content-length").as_deref(),
         Some("1073741824")
     );
+    let t = std::time::Instant::now();
     assert_eq!(check_object(s3, "big", "gib", &parts).await, want);
+    eprintln!("compose={compose}: 1 GiB GET checked in {:?}", t.elapsed());
     let head = s3
         .head_object()
         .bucket("big")
