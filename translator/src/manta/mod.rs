@@ -71,6 +71,8 @@ const COMPOSE_NO: u8 = 2;
 /// Header of the store's `OPTIONS /:account/buckets` answer listing its
 /// extensions (buckets-lite only; the real server sends none).
 const H_EXTENSIONS: &str = "buckets-lite-extensions";
+/// Longest wait for the store's answer to the extensions probe.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl MantaBackend {
     /// Builds the native client (TLS with the ring provider and the
@@ -103,8 +105,11 @@ impl Inner {
     /// Whether the store serves the compose extension (docs/buckets-lite.md
     /// "Extensions"). Asked once per process with `OPTIONS
     /// /:operator/buckets` (its `Buckets-Lite-Extensions` header names
-    /// `compose`), then cached; a transport failure is not cached (asked
-    /// again next time, streaming meanwhile).
+    /// `compose`), then cached. A store that answers with an error, or
+    /// never answers within [`PROBE_TIMEOUT`] (the real server's master
+    /// branch leaves a plain OPTIONS unanswered), has no compose: cached
+    /// too, since streaming is always correct. A connection failure is not
+    /// cached (asked again next time, streaming meanwhile).
     pub async fn composes(&self, request_id: &str) -> bool {
         match self.compose.load(Ordering::Relaxed) {
             COMPOSE_YES => return true,
@@ -114,12 +119,21 @@ impl Inner {
         let c = &self.client;
         let url = c.buckets_url(&self.cfg.operator_login);
         let on = match c
-            .send(true, || c.signed(Method::OPTIONS, &url, request_id))
+            .send(true, || {
+                c.signed(Method::OPTIONS, &url, request_id)
+                    .timeout(PROBE_TIMEOUT)
+            })
             .await
         {
             Ok(resp) => client::header_str(resp.headers(), H_EXTENSIONS)
                 .is_some_and(|v| v.split(',').any(|e| e.trim() == "compose")),
-            Err(NativeFailure::Status { .. }) => false,
+            Err(
+                NativeFailure::Status { .. }
+                | NativeFailure::Transport {
+                    kind: TransportKind::Timeout,
+                    ..
+                },
+            ) => false,
             Err(f) => {
                 tracing::debug!(error = %f, "asking the store for its extensions failed");
                 return false;
