@@ -15,8 +15,8 @@ use crate::native::NativeClient;
 use crate::procs::{self, Bins, Cluster};
 use crate::report::{self, PathStats, Report, Row};
 use crate::s3::S3Client;
-use crate::sigv4::Credentials;
 use crate::scaling;
+use crate::sigv4::Credentials;
 use crate::store::Store;
 use crate::workload::{self, Digests, Path, Scale, Workload};
 
@@ -562,7 +562,8 @@ impl<'a> Counters<'a> {
     /// Fills what `path` is charged with: s3gw only on A, the store on A and
     /// B, the bench on every path.
     async fn finish(self, path: &str, stats: &mut PathStats) {
-        let used = |i: usize, pid: Option<u32>| Some(pid.and_then(procs::cpu_seconds)? - self.cpu[i]?);
+        let used =
+            |i: usize, pid: Option<u32>| Some(pid.and_then(procs::cpu_seconds)? - self.cpu[i]?);
         if path == "A" {
             stats.s3gw_cpu_secs = used(0, self.s3gw_pid);
         }
@@ -633,18 +634,22 @@ mod tests {
                     let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
                     let path = path.split('?').next().unwrap_or("").to_string();
                     let header = |n: &str| {
-                        head.lines()
-                            .find_map(|l| l.strip_prefix(&format!("{n}:")).map(|v| v.trim().to_string()))
+                        head.lines().find_map(|l| {
+                            l.strip_prefix(&format!("{n}:"))
+                                .map(|v| v.trim().to_string())
+                        })
                     };
-                    let len: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+                    let len: usize = header("content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
                     while buf.len() < head_end + len {
                         match sock.read(&mut chunk).await {
                             Ok(0) | Err(_) => return,
                             Ok(n) => buf.extend_from_slice(&chunk[..n]),
                         }
                     }
-                    let chunked = header("x-amz-content-sha256")
-                        .is_some_and(|v| v.starts_with("streaming-"));
+                    let chunked =
+                        header("x-amz-content-sha256").is_some_and(|v| v.starts_with("streaming-"));
                     let (status, body_len) = match method {
                         "put" if chunked => ("501 Not Implemented", None),
                         "put" => {
@@ -724,7 +729,10 @@ mod tests {
         let row = |n: &str| report.rows.iter().find(|r| r.workload.name == n).unwrap();
         let chunked = row("put-1g-chunked");
         assert!(chunked.c.is_none());
-        let why = chunked.c_unsupported.as_deref().expect("marked unsupported");
+        let why = chunked
+            .c_unsupported
+            .as_deref()
+            .expect("marked unsupported");
         assert!(why.contains("501"), "{why}");
         // The workload after it ran and was measured.
         let get = row("get-1g").c.as_ref().expect("get-1g ran on C");

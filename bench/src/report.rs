@@ -280,7 +280,12 @@ impl Report {
         if has_c {
             head.push("bench C");
         }
-        head.extend(["store req/op A", "new conns A", "store req/op B", "new conns B"]);
+        head.extend([
+            "store req/op A",
+            "new conns A",
+            "store req/op B",
+            "new conns B",
+        ]);
         let mut lines: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
         for r in &self.rows {
             let bw = r.workload.is_bandwidth();
@@ -488,22 +493,52 @@ mod tests {
                 .lines()
                 .find(|l| l.starts_with(&format!("| {name} ")))
                 .unwrap_or_else(|| panic!("no {name} line in\n{cpu}"));
-            line.split('|').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect()
+            line.split('|')
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect()
         };
         // get-4k-c16: s3gw 0.5 s / 10 ops = 50 ms, store 100 ms, bench 25 ms,
         // 2 store requests per op, 3 new connections.
         assert_eq!(
             cells("get-4k-c16"),
-            ["get-4k-c16", "op", "50.000", "100.000", "25.000", "100.000", "25.000", "2.00", "3", "2.00", "3"]
+            [
+                "get-4k-c16",
+                "op",
+                "50.000",
+                "100.000",
+                "25.000",
+                "100.000",
+                "25.000",
+                "2.00",
+                "3",
+                "2.00",
+                "3"
+            ]
         );
         // put-1g-chunked: per MiB (4 MiB): s3gw 125 ms/MiB; no path B.
         assert_eq!(
             cells("put-1g-chunked"),
-            ["put-1g-chunked", "MiB", "125.000", "250.000", "62.500", "-", "-", "2.00", "3", "-", "-"]
+            [
+                "put-1g-chunked",
+                "MiB",
+                "125.000",
+                "250.000",
+                "62.500",
+                "-",
+                "-",
+                "2.00",
+                "3",
+                "-",
+                "-"
+            ]
         );
         let table = r.table();
         assert!(table.contains("unsupported"), "{table}");
-        assert!(table.contains("put-1g-chunked: HTTP 501 NotImplemented"), "{table}");
+        assert!(
+            table.contains("put-1g-chunked: HTTP 501 NotImplemented"),
+            "{table}"
+        );
     }
 
     #[test]

@@ -229,11 +229,7 @@ impl Env<'_> {
             store_peak_rss: procs::peak_rss(self.store_pid),
             store_requests_per_op: per(after.requests.saturating_sub(probe.before.requests)),
             store_rows_per_op: per(after.list_rows.saturating_sub(probe.before.list_rows)),
-            store_new_connections: Some(
-                after
-                    .connections
-                    .saturating_sub(probe.before.connections),
-            ),
+            store_new_connections: Some(after.connections.saturating_sub(probe.before.connections)),
         }
     }
 
@@ -262,9 +258,9 @@ pub fn seed_sqlite(db: &FsPath, account: &str, bucket: &str, names: &[String]) -
     // The MD5 of nothing, base64 (what the store keeps for an empty body).
     let empty_md5 = "1B2M2Y8AsgTpgAmY7PhCfg==";
     // Object ids are unique per store: the bucket's hash and the index.
-    let tag = bucket
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let tag = bucket.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
     let tx = conn.transaction()?;
     {
         let mut stmt = tx.prepare(
@@ -327,7 +323,11 @@ pub async fn run(env: &mut Env<'_>, plan: &Plan) -> Result<ScalingReport> {
                 let (b, p, st) = (b.clone(), p.clone(), st.clone());
                 async move {
                     let l = st.list_all(&b, &p, None).await?;
-                    ensure!(l.keys.len() == 10, "prefix listing gave {} keys, want 10", l.keys.len());
+                    ensure!(
+                        l.keys.len() == 10,
+                        "prefix listing gave {} keys, want 10",
+                        l.keys.len()
+                    );
                     Ok(0)
                 }
             })
@@ -440,7 +440,11 @@ pub async fn run(env: &mut Env<'_>, plan: &Plan) -> Result<ScalingReport> {
         }
         for label in ["A", "B"] {
             let probe = env.probe().await?;
-            let p = if label == "A" { &mut *env.a } else { &mut *env.b };
+            let p = if label == "A" {
+                &mut *env.a
+            } else {
+                &mut *env.b
+            };
             let m = p
                 .run(&w, &env.scale, env.verify, &digests)
                 .await
