@@ -112,6 +112,31 @@ pub struct Point {
     pub store_requests_per_op: Option<f64>,
     pub store_rows_per_op: Option<f64>,
     pub store_new_connections: Option<u64>,
+    /// The point failed (why): shown in its row, the series go on. In
+    /// smoke mode a failure fails the run instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Point {
+    /// A point that could not be measured.
+    pub fn failed(x: u64, path: &'static str, e: &anyhow::Error) -> Point {
+        let why = format!("{e:#}");
+        Point {
+            x,
+            path,
+            ops: 0,
+            seconds: 0.0,
+            p50_ms: 0.0,
+            ops_per_sec: 0.0,
+            s3gw_peak_rss: None,
+            store_peak_rss: None,
+            store_requests_per_op: None,
+            store_rows_per_op: None,
+            store_new_connections: None,
+            error: Some(why.split_whitespace().collect::<Vec<_>>().join(" ")),
+        }
+    }
 }
 
 /// A series: one variable, its points.
@@ -154,6 +179,12 @@ impl ScalingReport {
             let opt = |v: Option<f64>, p: usize| v.map_or("-".into(), |x| format!("{x:.p$}"));
             let mib = |v: Option<u64>| opt(v.map(|b| b as f64 / MIB), 0);
             for p in &s.points {
+                if p.error.is_some() {
+                    let mut l = vec![p.x.to_string(), p.path.to_string(), "FAILED".to_string()];
+                    l.resize(10, "-".to_string());
+                    lines.push(l);
+                    continue;
+                }
                 lines.push(vec![
                     p.x.to_string(),
                     p.path.to_string(),
@@ -169,6 +200,15 @@ impl ScalingReport {
                 ]);
             }
             out.push_str(&render(&lines));
+            for p in s.points.iter().filter(|p| p.error.is_some()) {
+                out.push_str(&format!(
+                    "  {} {} on {}: {}\n",
+                    s.x_label,
+                    p.x,
+                    p.path,
+                    p.error.as_deref().unwrap_or_default()
+                ));
+            }
         }
         out.push_str(
             "\nRSS = peak resident set (VmHWM) during the point; store req/op and rows/op = \
@@ -230,6 +270,7 @@ impl Env<'_> {
             store_requests_per_op: per(after.requests.saturating_sub(probe.before.requests)),
             store_rows_per_op: per(after.list_rows.saturating_sub(probe.before.list_rows)),
             store_new_connections: Some(after.connections.saturating_sub(probe.before.connections)),
+            error: None,
         }
     }
 
@@ -387,33 +428,42 @@ pub async fn run(env: &mut Env<'_>, plan: &Plan) -> Result<ScalingReport> {
         // The last part is half a part: Complete accepts a small last part.
         let size = (parts - 1) * PART_SIZE + PART_SIZE / 2;
         let payload = Payload::new(700 + i as u64, size);
-        let up = env
-            .s3
-            .upload_parts(&env.a.bucket, key, payload, PART_SIZE, 4)
-            .await
-            .with_context(|| format!("uploading {parts} parts"))?;
-        let probe = env.probe().await?;
-        let t = Instant::now();
-        env.s3
-            .complete_multipart(&env.a.bucket, key, &up)
-            .await
-            .with_context(|| format!("completing {parts} parts"))?;
-        let m = Measured {
-            ops: 1,
-            bytes: size,
-            elapsed: t.elapsed(),
-            latencies: vec![t.elapsed()],
-        };
-        points.push(env.point(probe, parts, "A", &m).await);
-        if env.verify {
-            let got = Store::S3(env.s3.clone())
-                .get(&env.a.bucket, key, true)
-                .await?;
-            ensure!(
-                got.bytes == size && got.md5 == Some(payload.md5()),
-                "the assembled object differs from its parts"
-            );
+        let r: Result<Point> = async {
+            let up = env
+                .s3
+                .upload_parts(&env.a.bucket, key, payload, PART_SIZE, 4)
+                .await
+                .with_context(|| format!("uploading {parts} parts"))?;
+            let probe = env.probe().await?;
+            let t = Instant::now();
+            env.s3
+                .complete_multipart(&env.a.bucket, key, &up)
+                .await
+                .with_context(|| format!("completing {parts} parts"))?;
+            let m = Measured {
+                ops: 1,
+                bytes: size,
+                elapsed: t.elapsed(),
+                latencies: vec![t.elapsed()],
+            };
+            let point = env.point(probe, parts, "A", &m).await;
+            if env.verify {
+                let got = Store::S3(env.s3.clone())
+                    .get(&env.a.bucket, key, true)
+                    .await?;
+                ensure!(
+                    got.bytes == size && got.md5 == Some(payload.md5()),
+                    "the assembled object differs from its parts"
+                );
+            }
+            Ok(point)
         }
+        .await;
+        points.push(match r {
+            Ok(p) => p,
+            Err(e) if !env.verify => Point::failed(parts, "A", &e),
+            Err(e) => return Err(e),
+        });
     }
     series.push(Series {
         name: "complete",
@@ -445,11 +495,15 @@ pub async fn run(env: &mut Env<'_>, plan: &Plan) -> Result<ScalingReport> {
             } else {
                 &mut *env.b
             };
-            let m = p
+            let r = p
                 .run(&w, &env.scale, env.verify, &digests)
                 .await
-                .with_context(|| format!("get-4k at concurrency {c} on {label}"))?;
-            points.push(env.point(probe, c as u64, label, &m).await);
+                .with_context(|| format!("get-4k at concurrency {c} on {label}"));
+            points.push(match r {
+                Ok(m) => env.point(probe, c as u64, label, &m).await,
+                Err(e) if !env.verify => Point::failed(c as u64, label, &e),
+                Err(e) => return Err(e),
+            });
         }
     }
     series.push(Series {
@@ -467,7 +521,7 @@ pub async fn run(env: &mut Env<'_>, plan: &Plan) -> Result<ScalingReport> {
         let bucket = env.a.bucket.clone();
         let (piece, pieces, gap) = (plan.slow_piece, plan.slow_pieces, plan.slow_gap);
         let t = Instant::now();
-        let lat: Vec<Duration> = stream::iter(0..n)
+        let lat: Result<Vec<Duration>> = stream::iter(0..n)
             .map(|i| {
                 let (s3, bucket) = (s3.clone(), bucket.clone());
                 async move {
@@ -480,8 +534,15 @@ pub async fn run(env: &mut Env<'_>, plan: &Plan) -> Result<ScalingReport> {
             .buffer_unordered(n)
             .try_collect()
             .await
-            .with_context(|| format!("{n} slow uploads"))?;
-        let mut latencies = lat;
+            .with_context(|| format!("{n} slow uploads"));
+        let mut latencies = match lat {
+            Ok(l) => l,
+            Err(e) if !env.verify => {
+                points.push(Point::failed(n as u64, "A", &e));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         latencies.sort_unstable();
         let m = Measured {
             ops: n as u64,
