@@ -485,8 +485,21 @@ pub async fn run(env: &mut Env<'_>, plan: &Plan) -> Result<ScalingReport> {
             max_duration: plan.get_duration,
             seed: 800 + i as u64,
         };
+        let mut prepared = Ok(());
         for p in [&mut *env.a, &mut *env.b] {
-            p.prepare(&w, &env.scale).await?;
+            if prepared.is_ok() {
+                prepared = p
+                    .prepare(&w, &env.scale)
+                    .await
+                    .with_context(|| format!("preparing the 4 KiB objects on {}", p.label));
+            }
+        }
+        if let Err(e) = prepared {
+            if env.verify {
+                return Err(e);
+            }
+            points.push(Point::failed(c as u64, "AB", &e));
+            continue;
         }
         for label in ["A", "B"] {
             let probe = env.probe().await?;
