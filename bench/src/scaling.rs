@@ -7,10 +7,10 @@
 //!   100k keys in groups of 128 (cost follows the number of groups);
 //! - `complete`: CompleteMultipartUpload of N parts of 5 MiB (path A only:
 //!   the store has no multipart), timed alone, with s3gw's peak RSS;
-//! - `get-4k`: 4 KiB GETs at concurrency 1, 64, 256, 1024 (throughput, RSS,
-//!   new store connections);
 //! - `slow-uploads`: N simultaneous PUTs whose bodies trickle in (path A),
-//!   s3gw's peak RSS while all are open.
+//!   s3gw's peak RSS while all are open;
+//! - `get-4k`: 4 KiB GETs at concurrency 1, 64, 256, 1024 (throughput, RSS,
+//!   new store connections).
 //!
 //! The listing buckets are seeded straight into the started buckets-lite's
 //! SQLite (`meta.db`, table `objects`, one transaction per bucket): a million
@@ -472,6 +472,53 @@ pub async fn run(env: &mut Env<'_>, plan: &Plan) -> Result<ScalingReport> {
         points,
     });
 
+    // Slow uploads, all open at once (before the GETs: a peak RSS reset
+    // cannot go below the current RSS, which 1024 connections raise).
+    let mut points = Vec::new();
+    for &n in &plan.slow_uploads {
+        let probe = env.probe().await?;
+        let s3 = Arc::new(env.s3.clone());
+        let bucket = env.a.bucket.clone();
+        let (piece, pieces, gap) = (plan.slow_piece, plan.slow_pieces, plan.slow_gap);
+        let t = Instant::now();
+        let lat: Result<Vec<Duration>> = stream::iter(0..n)
+            .map(|i| {
+                let (s3, bucket) = (s3.clone(), bucket.clone());
+                async move {
+                    let t = Instant::now();
+                    s3.put_slowly(&bucket, &format!("slow/{i:05}"), piece, pieces, gap)
+                        .await?;
+                    Ok::<_, anyhow::Error>(t.elapsed())
+                }
+            })
+            .buffer_unordered(n)
+            .try_collect()
+            .await
+            .with_context(|| format!("{n} slow uploads"));
+        let mut latencies = match lat {
+            Ok(l) => l,
+            Err(e) if !env.verify => {
+                points.push(Point::failed(n as u64, "A", &e));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        latencies.sort_unstable();
+        let m = Measured {
+            ops: n as u64,
+            bytes: (n * piece * pieces) as u64,
+            elapsed: t.elapsed(),
+            latencies,
+        };
+        points.push(env.point(probe, n as u64, "A", &m).await);
+    }
+    series.push(Series {
+        name: "slow-uploads",
+        x_label: "uploads open",
+        what: "simultaneous PutObjects whose bodies trickle in (path A); s3gw RSS should stay bounded",
+        points,
+    });
+
     // 4 KiB GETs at growing concurrency.
     let mut points = Vec::new();
     let digests = Digests::default();
@@ -523,52 +570,6 @@ pub async fn run(env: &mut Env<'_>, plan: &Plan) -> Result<ScalingReport> {
         name: "get-4k",
         x_label: "concurrency",
         what: "4 KiB GETs at N connections",
-        points,
-    });
-
-    // Slow uploads, all open at once.
-    let mut points = Vec::new();
-    for &n in &plan.slow_uploads {
-        let probe = env.probe().await?;
-        let s3 = Arc::new(env.s3.clone());
-        let bucket = env.a.bucket.clone();
-        let (piece, pieces, gap) = (plan.slow_piece, plan.slow_pieces, plan.slow_gap);
-        let t = Instant::now();
-        let lat: Result<Vec<Duration>> = stream::iter(0..n)
-            .map(|i| {
-                let (s3, bucket) = (s3.clone(), bucket.clone());
-                async move {
-                    let t = Instant::now();
-                    s3.put_slowly(&bucket, &format!("slow/{i:05}"), piece, pieces, gap)
-                        .await?;
-                    Ok::<_, anyhow::Error>(t.elapsed())
-                }
-            })
-            .buffer_unordered(n)
-            .try_collect()
-            .await
-            .with_context(|| format!("{n} slow uploads"));
-        let mut latencies = match lat {
-            Ok(l) => l,
-            Err(e) if !env.verify => {
-                points.push(Point::failed(n as u64, "A", &e));
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        latencies.sort_unstable();
-        let m = Measured {
-            ops: n as u64,
-            bytes: (n * piece * pieces) as u64,
-            elapsed: t.elapsed(),
-            latencies,
-        };
-        points.push(env.point(probe, n as u64, "A", &m).await);
-    }
-    series.push(Series {
-        name: "slow-uploads",
-        x_label: "uploads open",
-        what: "simultaneous PutObjects whose bodies trickle in (path A); s3gw RSS should stay bounded",
         points,
     });
 
