@@ -35,9 +35,11 @@ macro_rules! s3_error_codes {
 
 s3_error_codes! {
     AccessDenied => 403, "Access Denied";
+    AccessForbidden => 403, "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.";
     AuthorizationHeaderMalformed => 400, "The authorization header is malformed.";
     AuthorizationQueryParametersError => 400, "Error parsing the X-Amz-Credential parameter.";
     BadDigest => 400, "The Content-MD5 or checksum you specified did not match what we received.";
+    BadRequest => 400, "An error occurred when parsing the HTTP request.";
     BucketAlreadyExists => 409, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.";
     BucketAlreadyOwnedByYou => 409, "Your previous request to create the named bucket succeeded and you already own it.";
     BucketNotEmpty => 409, "The bucket you tried to delete is not empty.";
@@ -63,6 +65,7 @@ s3_error_codes! {
     InvalidToken => 400, "The provided token is malformed or otherwise invalid.";
     InvalidURI => 400, "Couldn't parse the specified URI.";
     KeyTooLongError => 400, "Your key is too long";
+    MalformedACLError => 400, "The XML you provided was not well-formed or did not validate against our published schema.";
     MalformedXML => 400, "The XML you provided was not well-formed or did not validate against our published schema.";
     MaxMessageLengthExceeded => 400, "Your request was too big.";
     MetadataTooLarge => 400, "Your metadata headers exceed the maximum allowed metadata size.";
@@ -105,6 +108,9 @@ pub struct S3Error {
     /// A status other than the code's usual one, where S3 answers so
     /// (UploadPartCopy's InvalidRange is 400, not 416).
     pub status_override: Option<u16>,
+    /// Response headers the error answer carries too (the CORS headers of
+    /// the bucket's matching rule, as S3 sends them on errors).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl S3Error {
@@ -114,6 +120,7 @@ impl S3Error {
             message: code.default_message().to_owned(),
             extra: Vec::new(),
             status_override: None,
+            headers: Vec::new(),
         }
     }
     pub fn with_message(code: S3ErrorCode, message: impl Into<String>) -> Self {
@@ -122,6 +129,7 @@ impl S3Error {
             message: message.into(),
             extra: Vec::new(),
             status_override: None,
+            headers: Vec::new(),
         }
     }
     pub fn extra(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -130,6 +138,11 @@ impl S3Error {
     }
     pub fn with_status(mut self, status: u16) -> Self {
         self.status_override = Some(status);
+        self
+    }
+    /// Adds response headers to the error answer.
+    pub fn with_headers(mut self, headers: Vec<(&'static str, String)>) -> Self {
+        self.headers.extend(headers);
         self
     }
     pub fn status(&self) -> u16 {

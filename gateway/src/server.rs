@@ -82,12 +82,17 @@ impl RunningGateway {
     /// Graceful stop: stop accepting, let in-flight requests finish (up to
     /// `server.shutdown_timeout_secs`), then stop the key cache and the
     /// embedded store.
+    /// Readiness (`/health/ready`) answers 503 from the moment the drain
+    /// starts; the ops listener stays up until the drain has finished.
     pub async fn stop(self) {
-        if let Some(o) = self.ops {
-            o.stop().await;
+        if let Some(o) = &self.ops {
+            o.start_draining();
         }
         self.handle.stop(true).await;
         let _ = self.task.await;
+        if let Some(o) = self.ops {
+            o.stop().await;
+        }
         self.keys.shutdown().await;
         if let Some(e) = self.embedded {
             e.stop().await;
@@ -378,6 +383,9 @@ pub fn error_response(
 ) -> HttpResponse {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut b = HttpResponse::build(status);
+    for (name, value) in &e.headers {
+        b.insert_header((*name, value.as_str()));
+    }
     if is_head || status == StatusCode::NOT_MODIFIED {
         return b.finish();
     }
@@ -446,17 +454,25 @@ async fn admit(
         headers,
         vhost_bucket: target.vhost_bucket(),
     };
-    let auth =
-        match auth::authenticate(&parts, &st.keys, &st.config.auth, SystemTime::now()).await? {
-            Identity::Authenticated(a) => {
-                span.record("access_key_id", a.credential.access_key_id.as_str());
-                crate::access_log::note_access_key(a.credential.access_key_id.as_str());
-                Some(a)
-            }
-            // Unsigned: served only where a bucket's or object's ACL, its
-            // CORS rules or a signed POST policy allows it (handlers).
-            Identity::Anonymous => None,
-        };
+    // A CORS preflight is never authenticated: a browser sends it to the
+    // URL of the request it prepares, a presigned one included, whose
+    // signature covers that request, not the OPTIONS (S3 does the same).
+    let preflight = endpoint == router::Endpoint::OptionsObject;
+    let identity = if preflight {
+        Identity::Anonymous
+    } else {
+        auth::authenticate(&parts, &st.keys, &st.config.auth, SystemTime::now()).await?
+    };
+    let auth = match identity {
+        Identity::Authenticated(a) => {
+            span.record("access_key_id", a.credential.access_key_id.as_str());
+            crate::access_log::note_access_key(a.credential.access_key_id.as_str());
+            Some(a)
+        }
+        // Unsigned: served only where a bucket's or object's ACL, its
+        // CORS rules or a signed POST policy allows it (handlers).
+        Identity::Anonymous => None,
+    };
     if !endpoint.is_supported() {
         // An unsigned caller learns nothing about what is served.
         return Err(match auth {

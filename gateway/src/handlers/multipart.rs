@@ -6,7 +6,7 @@ use super::{list::max_param, object::checksum_headers};
 
 impl Handlers {
     pub(super) async fn create_multipart_upload(&self, r: S3Request) -> HResult {
-        check_canned_acl(&r.headers)?;
+        let acl = check_canned_acl(&r.headers)?;
         let checksum_algorithm = match header(&r.headers, "x-amz-checksum-algorithm") {
             None => None,
             Some(a) => Some(ChecksumAlgorithm::parse(a).ok_or_else(|| {
@@ -57,6 +57,8 @@ impl Handlers {
             checksum_algorithm,
             checksum_type,
         };
+        // The upload's ACL rides in its metadata onto the completed object.
+        self.share_object(&r.cx, &input.bucket, acl).await?;
         let out = self
             .backend
             .create_multipart_upload(&r.cx, input)

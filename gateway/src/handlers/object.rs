@@ -6,9 +6,9 @@ use super::*;
 
 impl Handlers {
     pub(super) async fn put_object(&self, mut r: S3Request) -> HResult {
-        check_canned_acl(&r.headers)?;
         let meta = object_meta(&r.headers, self.limits())?;
         let condition = write_condition(&r.headers)?;
+        self.share_object(&r.cx, &bucket(&r)?, meta.acl).await?;
         let body = self.body(&mut r, self.limits().max_object_size)?;
         let input = PutObjectInput {
             bucket: bucket(&r)?,
@@ -155,7 +155,7 @@ impl Handlers {
     }
 
     pub(super) async fn copy_object(&self, r: S3Request) -> HResult {
-        check_canned_acl(&r.headers)?;
+        let acl = check_canned_acl(&r.headers)?;
         let source = copy_source(&r.headers)?;
         let (bucket, key) = (bucket(&r)?, key(&r)?);
         let metadata = match header(&r.headers, "x-amz-metadata-directive").unwrap_or("COPY") {
@@ -183,7 +183,9 @@ impl Handlers {
             key,
             metadata,
             condition: write_condition(&r.headers)?,
+            acl,
         };
+        self.share_object(&r.cx, &input.bucket, acl).await?;
         let out = self
             .backend
             .copy_object(&r.cx, input)
@@ -240,6 +242,7 @@ pub fn object_meta(h: &HeaderMap, limits: &Limits) -> Result<ObjectMeta, S3Error
         checksum: None,
         // Only AES256 gets this far (handlers::bucket_config::encryption).
         server_side_encryption: s("x-amz-server-side-encryption"),
+        acl: check_canned_acl(h)?,
     })
 }
 

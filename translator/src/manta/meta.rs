@@ -14,7 +14,8 @@
 //!   `-ca` the checksum algorithm/type chosen for an upload (upload records),
 //!   `-pk` a multipart object's part checksums (`ALG:` + base64 of the
 //!   concatenated raw part digests; kept only while short, see
-//!   [`MAX_PART_CHECKSUMS_BYTES`]).
+//!   [`MAX_PART_CHECKSUMS_BYTES`]), `-acl` the object's canned ACL
+//!   (`x-amz-acl` value; absent: private).
 //! - `Cache-Control` and `Content-Type` are the store's own headers. The
 //!   real server's HEAD drops `Cache-Control` (buckets-api.md "Where the
 //!   real server differs"), so it is also kept in `m-s3gw-cc` and restored
@@ -72,6 +73,7 @@ const M_EX: &str = "m-s3gw-ex";
 const M_TG: &str = "m-s3gw-tg";
 const M_CK: &str = "m-s3gw-ck";
 const M_SSE: &str = "m-s3gw-sse";
+const M_ACL: &str = "m-s3gw-acl";
 pub(crate) const M_UP: &str = "m-s3gw-up";
 pub(crate) const M_PS: &str = "m-s3gw-ps";
 pub(crate) const M_CA: &str = "m-s3gw-ca";
@@ -165,6 +167,7 @@ pub(crate) fn put_headers(
         (M_EX, meta.expires.as_deref()),
         (M_TG, meta.tagging.as_deref()),
         (M_SSE, meta.server_side_encryption.as_deref()),
+        (M_ACL, meta.acl.map(|a| a.as_str())),
         (M_UP, internal.upload_id.as_deref()),
         (M_PS, internal.part_sizes.as_deref()),
         (M_CA, internal.checksum_choice.as_deref()),
@@ -375,6 +378,7 @@ pub(crate) fn parse_object(
                 M_EX => meta.expires = Some(v),
                 M_TG => meta.tagging = Some(v),
                 M_SSE => meta.server_side_encryption = Some(v),
+                M_ACL => meta.acl = crate::acl::CannedAcl::parse(&v),
                 M_CK => meta.checksum = decode_checksum(&v),
                 M_UP => internal.upload_id = Some(v),
                 M_PS => internal.part_sizes = Some(v),
@@ -543,6 +547,7 @@ mod tests {
                 kind: ChecksumType::FullObject,
             }),
             server_side_encryption: Some("AES256".into()),
+            acl: Some(crate::acl::CannedAcl::PublicRead),
         };
         let internal = Internal {
             multipart_etag: Some(ETag::from_client("0123456789abcdef0123456789abcdef-3")),

@@ -356,6 +356,16 @@ impl Backend for MantaBackend {
         object::copy_object(&self.inner, cx, input).await
     }
 
+    async fn put_object_acl(
+        &self,
+        cx: &RequestContext,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        acl: Option<crate::acl::CannedAcl>,
+    ) -> BackendResult<()> {
+        object::put_object_acl(&self.inner, cx, bucket, key, acl).await
+    }
+
     async fn create_multipart_upload(
         &self,
         cx: &RequestContext,

@@ -311,6 +311,36 @@ pub(crate) async fn update_metadata(
     Ok(())
 }
 
+/// PutObjectAcl: the object's metadata with the new ACL, written by a
+/// metadata update pinned to the object read (bytes, id and S3 ETag kept).
+pub(crate) async fn put_object_acl(
+    inner: &Inner,
+    cx: &RequestContext,
+    bucket: &BucketName,
+    key: &ObjectKey,
+    acl: Option<crate::acl::CannedAcl>,
+) -> BackendResult<()> {
+    let url = inner
+        .client
+        .object_url(&cx.tenant.login, bucket.as_str(), key.as_str());
+    for _ in 0..READ_RACE_ATTEMPTS {
+        let obj = head_native(inner, cx, bucket.as_str(), key.as_str())
+            .await
+            .native()?;
+        let mut meta = obj.info.meta.clone();
+        meta.acl = acl;
+        match update_metadata(inner, cx, &url, &meta, &obj.internal, &obj.id).await {
+            Ok(()) => return Ok(()),
+            // Replaced since it was read: apply the ACL to the new object.
+            Err(BackendError::PreconditionFailed) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(BackendError::ServiceUnavailable(
+        "object kept changing during PutObjectAcl".into(),
+    ))
+}
+
 /// GetObject (with a body) and HeadObject (without).
 pub(crate) async fn get_object(
     inner: &Inner,
@@ -611,6 +641,7 @@ pub(crate) async fn copy_object(
         }
         // Same bytes: the stored checksum is still true.
         meta.checksum = obj.info.meta.checksum.clone();
+        meta.acl = input.acl;
         match update_metadata(inner, cx, &dest_url, &meta, &obj.internal, &obj.id).await {
             Ok(()) => {}
             // Replaced or removed since it was read.
@@ -632,7 +663,7 @@ pub(crate) async fn copy_object(
     if src.info.size > MAX_COPY_BYTES {
         return Err(BackendError::InvalidRequest("The specified copy source is larger than the maximum allowable size for a copy source: 5368709120".into()));
     }
-    let meta = match input.metadata {
+    let mut meta = match input.metadata {
         // COPY keeps the source's metadata, storage class and checksum (the
         // same bytes); multipart internals are not copied: the copy is a
         // simple object whose ETag is its MD5, as S3 does.
@@ -642,6 +673,8 @@ pub(crate) async fn copy_object(
             m
         }
     };
+    // Never the source's ACL: the copy's own x-amz-acl, or private (S3).
+    meta.acl = input.acl;
     let mut h = HeaderMap::with_capacity(12);
     put_headers(&meta, &Internal::default(), &mut h)?;
     write_condition(
