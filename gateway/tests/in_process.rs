@@ -48,7 +48,7 @@ async fn embedded_gateway_runs_in_process() {
     assert!(text.contains("<Code>AccessDenied</Code>"), "{text}");
     let text = raw_http(
         addr,
-        "HEAD /bucket/key HTTP/1.1\r\nHost: b.localhost\r\nConnection: close\r\n\r\n",
+        "HEAD /bucket/key HTTP/1.1\r\nHost: bkt.localhost\r\nConnection: close\r\n\r\n",
     )
     .await;
     assert!(text.starts_with("HTTP/1.1 403"), "{text}");
