@@ -37,6 +37,7 @@ s3_error_codes! {
     AccessDenied => 403, "Access Denied";
     AuthorizationHeaderMalformed => 400, "The authorization header is malformed.";
     AuthorizationQueryParametersError => 400, "Error parsing the X-Amz-Credential parameter.";
+    BadRequest => 400, "An error occurred when parsing the HTTP request.";
     BadDigest => 400, "The Content-MD5 or checksum you specified did not match what we received.";
     BucketAlreadyExists => 409, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.";
     BucketAlreadyOwnedByYou => 409, "Your previous request to create the named bucket succeeded and you already own it.";
@@ -59,6 +60,7 @@ s3_error_codes! {
     InvalidPartOrder => 400, "The list of parts was not in ascending order. Parts must be ordered by part number.";
     InvalidRange => 416, "The requested range is not satisfiable";
     InvalidRequest => 400, "Invalid Request";
+    InvalidTag => 400, "The tag provided was not a valid tag.";
     InvalidStorageClass => 400, "The storage class you specified is not valid";
     InvalidToken => 400, "The provided token is malformed or otherwise invalid.";
     InvalidURI => 400, "Couldn't parse the specified URI.";

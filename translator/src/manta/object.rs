@@ -311,6 +311,41 @@ pub(crate) async fn update_metadata(
     Ok(())
 }
 
+/// PutObjectTagging / DeleteObjectTagging: the object's headers as stored
+/// (read with a HEAD, internal values included, see meta.rs), with only the
+/// tag set changed, written back with the native metadata update pinned to
+/// the object read (`If-Match: <id>`), so the tags never land on an object
+/// that replaced it meanwhile (then it is read again and the update
+/// redone). The bytes and the ETag stay; the native `Last-Modified` moves
+/// (the store sets it on every metadata update).
+pub(crate) async fn put_object_tagging(
+    inner: &Inner,
+    cx: &RequestContext,
+    bucket: &BucketName,
+    key: &ObjectKey,
+    tagging: Option<String>,
+) -> BackendResult<()> {
+    let url = inner
+        .client
+        .object_url(&cx.tenant.login, bucket.as_str(), key.as_str());
+    for _ in 0..READ_RACE_ATTEMPTS {
+        let obj = head_native(inner, cx, bucket.as_str(), key.as_str())
+            .await
+            .native()?;
+        let mut meta = obj.info.meta.clone();
+        meta.tagging = tagging.clone();
+        match update_metadata(inner, cx, &url, &meta, &obj.internal, &obj.id).await {
+            Ok(()) => return Ok(()),
+            // Replaced between the HEAD and the update: read it again.
+            Err(BackendError::PreconditionFailed) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(BackendError::ServiceUnavailable(
+        "object kept changing during a tagging update".into(),
+    ))
+}
+
 /// GetObject (with a body) and HeadObject (without).
 pub(crate) async fn get_object(
     inner: &Inner,
@@ -611,6 +646,10 @@ pub(crate) async fn copy_object(
         }
         // Same bytes: the stored checksum is still true.
         meta.checksum = obj.info.meta.checksum.clone();
+        meta.tagging = match input.tagging {
+            TaggingDirective::Copy => obj.info.meta.tagging.clone(),
+            TaggingDirective::Replace(t) => t,
+        };
         match update_metadata(inner, cx, &dest_url, &meta, &obj.internal, &obj.id).await {
             Ok(()) => {}
             // Replaced or removed since it was read.
@@ -632,7 +671,7 @@ pub(crate) async fn copy_object(
     if src.info.size > MAX_COPY_BYTES {
         return Err(BackendError::InvalidRequest("The specified copy source is larger than the maximum allowable size for a copy source: 5368709120".into()));
     }
-    let meta = match input.metadata {
+    let mut meta = match input.metadata {
         // COPY keeps the source's metadata, storage class and checksum (the
         // same bytes); multipart internals are not copied: the copy is a
         // simple object whose ETag is its MD5, as S3 does.
@@ -641,6 +680,11 @@ pub(crate) async fn copy_object(
             m.checksum = None;
             m
         }
+    };
+    // Tags follow their own directive, independent of the metadata's.
+    meta.tagging = match input.tagging {
+        TaggingDirective::Copy => src.info.meta.tagging.clone(),
+        TaggingDirective::Replace(t) => t,
     };
     let mut h = HeaderMap::with_capacity(12);
     put_headers(&meta, &Internal::default(), &mut h)?;
