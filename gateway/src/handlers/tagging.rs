@@ -241,3 +241,32 @@ impl Handlers {
         Ok(HttpResponse::NoContent().finish())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_documents_keep_spaces_and_entities() {
+        let doc = br#"<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet>
+            <Tag><Key> a b </Key><Value>x &amp; y </Value></Tag>
+            <Tag><Key>e</Key><Value></Value></Tag>
+            <Tag><Key>f</Key><Value/></Tag>
+        </TagSet></Tagging>"#;
+        let t: TaggingIn = xml::parse(doc).unwrap();
+        let got: Vec<(&str, &str)> = t
+            .tag_set
+            .tags
+            .iter()
+            .map(|t| (t.key.as_str(), t.value.as_str()))
+            .collect();
+        assert_eq!(got, [(" a b ", "x & y "), ("e", ""), ("f", "")]);
+        let empty: TaggingIn = xml::parse(b"<Tagging><TagSet/></Tagging>").unwrap();
+        assert!(empty.tag_set.tags.is_empty());
+        assert!(xml::parse::<TaggingIn>(b"<Tagging></Tagging>").is_err());
+        assert!(xml::parse::<TaggingIn>(
+            b"<Tagging><TagSet><Tag><Key>k</Key></Tag></TagSet></Tagging>"
+        )
+        .is_err());
+    }
+}
