@@ -2,7 +2,7 @@
 # The whole s3gw test suite, as CI runs it (`.ci/run` calls exactly this).
 #
 # Installs what it needs on a fresh Debian machine (slapd, ldap-utils, s3cmd,
-# rclone, curl; awscli and boto3 in a virtual environment under target/),
+# rclone, curl, chromium-headless-shell; awscli and boto3 in a virtual environment under target/),
 # then: cargo fmt --check, clippy with -D warnings, builds every binary, runs
 # every Rust test (unit, contract, LDAP, end-to-end, the hostile-client suite,
 # and the real-code suite against the real Manta buckets stack that
@@ -23,9 +23,10 @@ SUDO=""
 
 # ---------------------------------------------------------------- installs
 if [ "${S3GW_SKIP_INSTALL:-0}" != 1 ]; then
-    step "system packages (slapd, ldap-utils, s3cmd, rclone, curl, systemd-analyze)"
+    step "system packages (slapd, ldap-utils, s3cmd, rclone, curl, systemd-analyze, chromium-headless-shell)"
     missing=()
-    for pair in slapd:slapd ldapsearch:ldap-utils s3cmd:s3cmd rclone:rclone curl:curl systemd-analyze:systemd; do
+    # chromium-headless-shell: the real browser of tests/tests/cors.rs.
+    for pair in slapd:slapd ldapsearch:ldap-utils s3cmd:s3cmd rclone:rclone curl:curl systemd-analyze:systemd chromium-headless-shell:chromium-headless-shell; do
         cmd=${pair%%:*}; pkg=${pair##*:}
         command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
     done

@@ -316,8 +316,17 @@ async fn detect(inner: &Inner, mut ldap: Ldap) -> Result<Mode, String> {
     Ok(if syncrepl { Mode::Syncrepl } else { Mode::Poll })
 }
 
+/// A reconnect pause: uniformly random in `[backoff / 2, backoff]`
+/// ("equal jitter"), so that many gateway instances that lost the directory
+/// at the same moment do not reconnect in lockstep and stampede it.
+fn jittered(backoff: std::time::Duration) -> std::time::Duration {
+    use rand::Rng as _;
+    let half = backoff / 2;
+    half + half.mul_f64(rand::thread_rng().gen_range(0.0..=1.0))
+}
+
 /// The background follower: connect, pick the mechanism, load, follow;
-/// reconnect with backoff on any failure.
+/// reconnect with (jittered) exponential backoff on any failure.
 pub(crate) async fn follow(inner: Arc<Inner>) {
     let st = state(&inner);
     let cfg = &st.cfg;
@@ -326,8 +335,9 @@ pub(crate) async fn follow(inner: Arc<Inner>) {
         let ldap = match connect(&inner).await {
             Ok(l) => l,
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "LDAP connect failed");
-                tokio::time::sleep(backoff).await;
+                let pause = jittered(backoff);
+                tracing::warn!(error = %e, retry_in = ?pause, "LDAP connect failed");
+                tokio::time::sleep(pause).await;
                 backoff = (backoff * 2).min(cfg.backoff_max);
                 continue;
             }
@@ -363,11 +373,12 @@ pub(crate) async fn follow(inner: Arc<Inner>) {
             }
             Err(e) => Err(e),
         };
+        let pause = jittered(backoff);
         if let Err(e) = r {
-            tracing::warn!(url = %cfg.url, error = %e, retry_in = ?backoff, "LDAP follower failed; reconnecting");
+            tracing::warn!(url = %cfg.url, error = %e, retry_in = ?pause, "LDAP follower failed; reconnecting");
         }
         st.drop_connection();
-        tokio::time::sleep(backoff).await;
+        tokio::time::sleep(pause).await;
         backoff = (backoff * 2).min(cfg.backoff_max);
     }
 }
@@ -1095,4 +1106,20 @@ async fn miss_query_inner(inner: &Inner, id: &AccessKeyId) -> LookupResult {
 
 fn account_dn(uuid: &str, users_base: &str) -> String {
     format!("uuid={uuid}, {users_base}")
+}
+
+#[cfg(test)]
+mod jitter_tests {
+    use super::jittered;
+    use std::time::Duration;
+
+    #[test]
+    fn reconnect_pauses_are_jittered_within_half_to_whole_backoff() {
+        let b = Duration::from_secs(8);
+        let pauses: Vec<Duration> = (0..200).map(|_| jittered(b)).collect();
+        assert!(pauses.iter().all(|p| *p >= b / 2 && *p <= b), "{pauses:?}");
+        let distinct: std::collections::BTreeSet<_> = pauses.iter().collect();
+        assert!(distinct.len() > 100, "pauses vary: {}", distinct.len());
+        assert_eq!(jittered(Duration::ZERO), Duration::ZERO);
+    }
 }

@@ -243,7 +243,10 @@ impl Cluster {
         std::fs::write(
             &bl_config,
             format!(
-                "[[accounts]]\nlogin = \"{OPERATOR}\"\noperator = true\nkeys = [{}]\n",
+                // compose on, as in s3gw's embedded store: multipart-1g
+                // measures the Complete the default install has.
+                "[[accounts]]\nlogin = \"{OPERATOR}\"\noperator = true\nkeys = [{}]\n\
+                 [extensions]\ncompose = true\n",
                 toml_str(&public.to_openssh())
             ),
         )?;

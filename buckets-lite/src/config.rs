@@ -25,6 +25,7 @@
 //!
 //! [extensions]                   # beyond the real server; all off by default
 //! ed25519_signatures = false
+//! compose = false
 //! ```
 
 use std::collections::HashMap;
@@ -92,6 +93,25 @@ pub struct Extensions {
     /// Accept `algorithm="ed25519"` HTTP Signatures. The real server's
     /// verifier (http-signature 1.1.0) refuses them with 400 `InvalidHeader`.
     pub ed25519_signatures: bool,
+    /// Serve `POST /:account/buckets/:bucket/objects/:object` (compose: a
+    /// new object made server-side from stored objects, see `compose.rs`)
+    /// and advertise it on `OPTIONS /:account/buckets`. The real server has
+    /// no such route (405).
+    pub compose: bool,
+}
+
+impl Extensions {
+    /// The names advertised in `Buckets-Lite-Extensions` (empty: none on).
+    pub fn advertised(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.compose {
+            v.push("compose");
+        }
+        if self.ed25519_signatures {
+            v.push("ed25519-signatures");
+        }
+        v
+    }
 }
 
 fn default_listen() -> SocketAddr {
@@ -162,6 +182,8 @@ pub struct Limits {
     /// client's pool idle timeout, so a client never reuses a connection the
     /// server is closing.
     pub keep_alive_secs: u64,
+    /// Most parts one compose request may name (S3's multipart maximum).
+    pub max_compose_parts: usize,
 }
 
 impl Default for Limits {
@@ -175,6 +197,7 @@ impl Default for Limits {
             workers: None,
             reader_connections: 8,
             keep_alive_secs: 120,
+            max_compose_parts: 10_000,
         }
     }
 }

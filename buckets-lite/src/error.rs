@@ -62,6 +62,8 @@ pub enum ApiError {
     AccountBlocked(String),
     #[error("{0} does not exist")]
     ResourceNotFound(String),
+    #[error("compose part {0}")]
+    InvalidComposePart(String),
     #[error("not enough space")]
     NotEnoughSpace,
     #[error("internal error")]
@@ -102,6 +104,9 @@ impl ApiError {
             AccountDoesNotExist(_) => ("AccountDoesNotExist", 403),
             AccountBlocked(_) => ("AccountBlocked", 403),
             ResourceNotFound(_) => ("ResourceNotFound", 404),
+            // Extension (compose.rs): a named part is missing or is not the
+            // object id the request pinned.
+            InvalidComposePart(_) => ("InvalidComposePart", 409),
             NotEnoughSpace => ("NotEnoughSpace", 507),
             Internal => ("InternalError", 500),
             StorageUnavailable => ("InternalError", 503),

@@ -76,34 +76,36 @@ fn parse_path(path: &str) -> Option<Result<(String, Route), ApiError>> {
     Some(Ok((account, route)))
 }
 
-fn allowed(route: &Route) -> &'static [&'static str] {
+fn allowed(route: &Route, compose: bool) -> &'static [&'static str] {
     match route {
         Route::Buckets => &["OPTIONS", "GET"],
         Route::Bucket(_) => &["PUT", "HEAD", "DELETE"],
         Route::Objects(_) => &["GET"],
+        // POST: the compose extension (compose.rs), absent from the contract.
+        Route::Object(..) if compose => &["PUT", "GET", "HEAD", "DELETE", "POST"],
         Route::Object(..) => &["PUT", "GET", "HEAD", "DELETE"],
         Route::Metadata(..) => &["PUT"],
     }
 }
 
-fn bucket_name(b: &str) -> Result<BucketName, ApiError> {
+pub(crate) fn bucket_name(b: &str) -> Result<BucketName, ApiError> {
     BucketName::parse(b).ok_or_else(|| ApiError::InvalidBucketName(b.to_owned()))
 }
 
-fn object_name(o: &str) -> Result<ObjectName, ApiError> {
+pub(crate) fn object_name(o: &str) -> Result<ObjectName, ApiError> {
     ObjectName::parse(o).ok_or_else(|| {
         ApiError::InvalidBucketObjectName("names are 1..1024 bytes of UTF-8 without NUL".into())
     })
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
 
-fn http_date_ms(ms: i64) -> String {
+pub(crate) fn http_date_ms(ms: i64) -> String {
     let t = UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
     httpdate::fmt_http_date(t)
 }
@@ -117,11 +119,11 @@ fn iso_ms(ms: i64) -> String {
     .unwrap_or_default()
 }
 
-fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -178,7 +180,7 @@ async fn route(
     };
     let (account, route) = parsed?;
     let method = req.method().as_str();
-    let allowed = allowed(&route);
+    let allowed = allowed(&route, state.extensions.compose);
     if !allowed.contains(&method) {
         // buckets-api.md: "Any other method on these paths: 405 with no body."
         return Ok(HttpResponse::MethodNotAllowed()
@@ -189,9 +191,17 @@ async fn route(
     authorize(&caller, &account)?;
     tracing::trace!(login = %caller.login, subuser = ?caller.subuser, %account, "authorized");
     match (method, route) {
-        ("OPTIONS", Route::Buckets) => Ok(HttpResponse::NoContent()
-            .insert_header(("Allow", "OPTIONS, GET"))
-            .finish()),
+        ("OPTIONS", Route::Buckets) => {
+            let mut resp = HttpResponse::NoContent();
+            resp.insert_header(("Allow", "OPTIONS, GET"));
+            // Extensions are advertised here, the route a client probes
+            // once (the real server sends no such header).
+            let ext = state.extensions.advertised();
+            if !ext.is_empty() {
+                resp.insert_header((crate::compose::H_EXTENSIONS, ext.join(", ")));
+            }
+            Ok(resp.finish())
+        }
         ("GET", Route::Buckets) => list_buckets(req, state, account).await,
         ("PUT", Route::Bucket(b)) => create_bucket(state, account, b).await,
         ("HEAD", Route::Bucket(b)) => head_bucket(state, account, b).await,
@@ -202,6 +212,9 @@ async fn route(
         ("HEAD", Route::Object(b, o)) => get_object(req, state, account, b, o, true).await,
         ("DELETE", Route::Object(b, o)) => delete_object(req, state, account, b, o).await,
         ("PUT", Route::Metadata(b, o)) => update_metadata(req, state, account, b, o).await,
+        ("POST", Route::Object(b, o)) => {
+            crate::compose::compose_object(req, payload, state, account, b, o).await
+        }
         _ => Err(ApiError::Internal),
     }
 }
@@ -304,7 +317,8 @@ fn listing_response(page: crate::store::Page, kind: &str) -> HttpResponse {
         etag: &'a str,
         size: u64,
         content_type: &'a str,
-        #[serde(rename = "contentMD5")]
+        /// Absent for a composed object (compose.rs: no whole-body MD5).
+        #[serde(rename = "contentMD5", skip_serializing_if = "str::is_empty")]
         content_md5: &'a str,
         mtime: String,
         #[serde(rename = "type")]
@@ -421,7 +435,7 @@ fn budget_len(value: &[u8]) -> usize {
 /// server counts it, under `max_metadata_bytes`: once past it, the rest is
 /// dropped silently), `Cache-Control`, `Surrogate-Key`, CORS response
 /// headers.
-fn stored_headers(req: &HttpRequest, limits: &Limits) -> Vec<(String, String)> {
+pub(crate) fn stored_headers(req: &HttpRequest, limits: &Limits) -> Vec<(String, String)> {
     const KEPT: [&str; 7] = [
         "cache-control",
         "surrogate-key",
@@ -461,7 +475,7 @@ fn stored_headers(req: &HttpRequest, limits: &Limits) -> Vec<(String, String)> {
 /// by a lookup from the object name, losing any parameters
 /// (`middleware.js`); buckets-lite replaces it by the lookup's default,
 /// `application/octet-stream`.
-fn content_type(req: &HttpRequest) -> String {
+pub(crate) fn content_type(req: &HttpRequest) -> String {
     header(req, "content-type")
         .filter(|v| v.contains('/'))
         .unwrap_or("application/octet-stream")
@@ -470,7 +484,7 @@ fn content_type(req: &HttpRequest) -> String {
 
 /// Removes an upload's temp file unless the commit took it (Drop guard:
 /// every early return and a dropped request future clean up).
-struct TmpGuard(Option<std::path::PathBuf>);
+pub(crate) struct TmpGuard(pub(crate) Option<std::path::PathBuf>);
 
 impl Drop for TmpGuard {
     fn drop(&mut self) {
@@ -761,7 +775,10 @@ async fn get_object(
             (r.first, r.last - r.first + 1)
         }
         None => {
-            resp.insert_header(("Content-MD5", row.md5.as_str()));
+            // A composed object has no whole-body MD5 (compose.rs).
+            if !row.md5.is_empty() {
+                resp.insert_header(("Content-MD5", row.md5.as_str()));
+            }
             if !head {
                 resp.insert_header(("Accept-Ranges", "bytes"));
             }

@@ -26,6 +26,8 @@
 //! - `handlers`: routing and one function per API row.
 //! - `auth`: HTTP Signature verification and the operators rule.
 //! - `conditions`: If-* headers and Range.
+//! - `compose`: the compose extension (an object made server-side from
+//!   stored objects; off unless `[extensions] compose = true`).
 //! - `store`: SQLite metadata, body files, crash cleanup, listing walk.
 //! - [`names`]: bucket and object name newtypes.
 //! - [`error`]: the native error table.
@@ -36,6 +38,7 @@ pub mod names;
 pub mod server;
 
 mod auth;
+mod compose;
 mod conditions;
 mod handlers;
 mod store;

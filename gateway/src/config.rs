@@ -158,8 +158,9 @@ pub struct Limits {
     /// about 20 s). Default 20000.
     pub body_idle_timeout_ms: u64,
     /// Longest time, in milliseconds, a client may take to send a
-    /// connection's first request head; beyond it: 408 and the connection
-    /// closes. Default 10000.
+    /// connection's first request head; beyond it: 400 RequestTimeout (the
+    /// HTTP layer's 408 as S3 answers it) and the connection closes.
+    /// Default 10000.
     pub header_timeout_ms: u64,
     /// Seconds an idle keep-alive connection stays open. Default 5.
     pub keep_alive_secs: u64,

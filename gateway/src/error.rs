@@ -35,10 +35,11 @@ macro_rules! s3_error_codes {
 
 s3_error_codes! {
     AccessDenied => 403, "Access Denied";
+    AccessForbidden => 403, "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.";
     AuthorizationHeaderMalformed => 400, "The authorization header is malformed.";
     AuthorizationQueryParametersError => 400, "Error parsing the X-Amz-Credential parameter.";
-    BadRequest => 400, "An error occurred when parsing the HTTP request.";
     BadDigest => 400, "The Content-MD5 or checksum you specified did not match what we received.";
+    BadRequest => 400, "An error occurred when parsing the HTTP request.";
     BucketAlreadyExists => 409, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.";
     BucketAlreadyOwnedByYou => 409, "Your previous request to create the named bucket succeeded and you already own it.";
     BucketNotEmpty => 409, "The bucket you tried to delete is not empty.";
@@ -58,6 +59,7 @@ s3_error_codes! {
     InvalidPart => 400, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.";
     InvalidPartNumber => 400, "The requested partnumber is not satisfiable";
     InvalidPartOrder => 400, "The list of parts was not in ascending order. Parts must be ordered by part number.";
+    InvalidPolicyDocument => 400, "The content of the form does not meet the conditions specified in the policy document.";
     InvalidRange => 416, "The requested range is not satisfiable";
     InvalidRequest => 400, "Invalid Request";
     InvalidTag => 400, "The tag provided was not a valid tag.";
@@ -65,8 +67,11 @@ s3_error_codes! {
     InvalidToken => 400, "The provided token is malformed or otherwise invalid.";
     InvalidURI => 400, "Couldn't parse the specified URI.";
     KeyTooLongError => 400, "Your key is too long";
+    MalformedACLError => 400, "The XML you provided was not well-formed or did not validate against our published schema.";
+    MalformedPOSTRequest => 400, "The body of your POST request is not well-formed multipart/form-data.";
     MalformedXML => 400, "The XML you provided was not well-formed or did not validate against our published schema.";
     MaxMessageLengthExceeded => 400, "Your request was too big.";
+    MaxPostPreDataLengthExceededError => 400, "Your POST request fields preceding the upload file were too large.";
     MetadataTooLarge => 400, "Your metadata headers exceed the maximum allowed metadata size.";
     MethodNotAllowed => 405, "The specified method is not allowed against this resource.";
     MissingContentLength => 411, "You must provide the Content-Length HTTP header.";
@@ -107,6 +112,9 @@ pub struct S3Error {
     /// A status other than the code's usual one, where S3 answers so
     /// (UploadPartCopy's InvalidRange is 400, not 416).
     pub status_override: Option<u16>,
+    /// Response headers the error answer carries too (the CORS headers of
+    /// the bucket's matching rule, as S3 sends them on errors).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl S3Error {
@@ -116,6 +124,7 @@ impl S3Error {
             message: code.default_message().to_owned(),
             extra: Vec::new(),
             status_override: None,
+            headers: Vec::new(),
         }
     }
     pub fn with_message(code: S3ErrorCode, message: impl Into<String>) -> Self {
@@ -124,6 +133,7 @@ impl S3Error {
             message: message.into(),
             extra: Vec::new(),
             status_override: None,
+            headers: Vec::new(),
         }
     }
     pub fn extra(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -132,6 +142,11 @@ impl S3Error {
     }
     pub fn with_status(mut self, status: u16) -> Self {
         self.status_override = Some(status);
+        self
+    }
+    /// Adds response headers to the error answer.
+    pub fn with_headers(mut self, headers: Vec<(&'static str, String)>) -> Self {
+        self.headers.extend(headers);
         self
     }
     pub fn status(&self) -> u16 {

@@ -16,6 +16,9 @@
 //! s3gw keys delete   --account LOGIN [--user SUBUSER] ID
 //! ```
 //!
+//! In the embedded default, `create --account NEW` for an account without
+//! keys makes that tenant ([`create_in_embedded`]).
+//!
 //! `create` prints the secret once; nothing else ever prints a secret. A
 //! running gateway sees the change within one poll interval of its key
 //! source (`[keys] poll_interval` for LDAP, `reload_interval` for a file),
@@ -38,7 +41,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use s3gw_auth_cache::{
     AccessKeyId, AdminError, FileKeyAdmin, KeyAdmin, KeyInfo, KeyOwner, KeySourceConfig, KeyStatus,
-    LdapKeyAdmin, SecretKey,
+    LdapKeyAdmin, NewKey, SecretKey,
 };
 use serde_json::json;
 
@@ -174,6 +177,10 @@ impl KeysAction {
 pub enum KeysCliError {
     #[error("{0:?} is not an access key id")]
     BadId(String),
+    #[error(
+        "{0:?} cannot name a new account: 3 to 32 letters, digits, '.', '_' or '-', a letter first"
+    )]
+    BadLogin(String),
     #[error("{0}")]
     Admin(#[from] AdminError),
     #[error("--bind-password-file {0}: {1}")]
@@ -192,6 +199,7 @@ impl KeysCliError {
         matches!(
             self,
             KeysCliError::BadId(_)
+                | KeysCliError::BadLogin(_)
                 | KeysCliError::PasswordFile(..)
                 | KeysCliError::NeedPassword(_)
                 | KeysCliError::Prompt(..)
@@ -332,15 +340,7 @@ pub async fn run_with(
     match action {
         KeysAction::Create { description, .. } => {
             let k = admin.create(&owner, description.as_deref()).await?;
-            if who.json {
-                let mut v = info_json(&k.info);
-                v["secret_access_key"] = json!(k.secret.expose_str());
-                writeln!(out, "{v}")?;
-            } else {
-                writeln!(out, "access key id:     {}", k.access_key_id.as_str())?;
-                writeln!(out, "secret access key: {}", k.secret.expose_str())?;
-                writeln!(out, "(the secret is shown only this once: store it now)")?;
-            }
+            print_new_key(out, who.json, &k)?;
         }
         KeysAction::List { .. } => {
             let keys = admin.list(&owner).await?;
@@ -399,6 +399,65 @@ pub async fn run_with(
     Ok(())
 }
 
+fn print_new_key(out: &mut dyn Write, json: bool, k: &NewKey) -> std::io::Result<()> {
+    if json {
+        let mut v = info_json(&k.info);
+        v["secret_access_key"] = json!(k.secret.expose_str());
+        writeln!(out, "{v}")
+    } else {
+        writeln!(out, "access key id:     {}", k.access_key_id.as_str())?;
+        writeln!(out, "secret access key: {}", k.secret.expose_str())?;
+        writeln!(out, "(the secret is shown only this once: store it now)")
+    }
+}
+
+/// Whether `login` can name a new tenant account of the embedded store:
+/// 3 to 32 characters, a letter first, then letters, digits, `.`, `_`,
+/// `-` (UFDS's login shape, and one native path segment as it is).
+fn valid_login(login: &str) -> bool {
+    (3..=32).contains(&login.len())
+        && login.starts_with(|c: char| c.is_ascii_alphabetic())
+        && login
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// `keys create --account NEW` in the embedded default: the embedded store
+/// serves every account its operator addresses, so the account's first
+/// key (with a new uuid) is what makes the tenant. Other accounts' keys
+/// and every other source go through [`run_with`] unchanged.
+pub async fn create_in_embedded(
+    admin: &FileKeyAdmin,
+    action: &KeysAction,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), KeysCliError> {
+    let KeysAction::Create { who, description } = action else {
+        return run_with(admin, action, out).await;
+    };
+    match run_with(admin, action, out).await {
+        Err(KeysCliError::Admin(AdminError::NoSuchUser)) if who.user.is_none() => {}
+        other => return other,
+    }
+    if !valid_login(&who.account) {
+        return Err(KeysCliError::BadLogin(who.account.clone()));
+    }
+    let account = s3gw_auth_cache::Account {
+        uuid: uuid::Uuid::new_v4().to_string(),
+        login: who.account.clone(),
+    };
+    let k = admin
+        .create_for(&account, None, description.as_deref())
+        .await?;
+    writeln!(
+        err,
+        "new tenant account {:?} (uuid {}) in the embedded store",
+        account.login, account.uuid
+    )?;
+    print_new_key(out, who.json, &k)?;
+    Ok(())
+}
+
 /// Runs `s3gw accounts ...` against the key source of `config`.
 pub async fn run_accounts(config: &Config, args: &AccountsArgs) -> Result<(), KeysCliError> {
     let admin = admin_with(
@@ -419,6 +478,11 @@ pub async fn run(
     args: &KeysArgs,
     out: &mut dyn Write,
 ) -> Result<(), KeysCliError> {
+    if config.keys.is_none() && config.backend.is_none() {
+        // The embedded default: a new account is a new tenant.
+        let admin = FileKeyAdmin::new(config.embedded.data_dir.join("keys.toml"));
+        return create_in_embedded(&admin, &args.action, out, &mut std::io::stderr()).await;
+    }
     let admin = admin_for(config, args.action.who())?;
     run_with(admin.as_ref(), &args.action, out).await
 }
@@ -491,5 +555,59 @@ mod tests {
             exec(&admin, &["create", "--account", "nobody"]),
             Err(KeysCliError::Admin(AdminError::NoSuchUser))
         ));
+    }
+
+    #[test]
+    fn embedded_create_makes_a_new_tenant_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let admin = FileKeyAdmin::new(dir.path().join("keys.toml"));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let run = |argv: &[&str]| {
+            let t = T::try_parse_from(std::iter::once("keys").chain(argv.iter().copied())).unwrap();
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let r = rt.block_on(create_in_embedded(&admin, &t.a, &mut out, &mut err));
+            r.map(|()| {
+                (
+                    String::from_utf8(out).unwrap(),
+                    String::from_utf8(err).unwrap(),
+                )
+            })
+        };
+        let (out, err) = run(&["create", "--account", "carol", "--json"]).unwrap();
+        assert!(err.contains("new tenant account \"carol\""), "{err}");
+        let first: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        // The second key joins the same account (same uuid), quietly.
+        let (out, err) = run(&["create", "--account", "carol", "--json"]).unwrap();
+        assert!(err.is_empty(), "{err}");
+        let second: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_ne!(first["access_key_id"], second["access_key_id"]);
+        let file: toml::Value =
+            toml::from_str(&std::fs::read_to_string(dir.path().join("keys.toml")).unwrap())
+                .unwrap();
+        let uuids: std::collections::BTreeSet<_> = file["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["account_uuid"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(uuids.len(), 1, "{file}");
+        let listed = run(&["list", "--account", "carol"]).unwrap().0;
+        assert_eq!(listed.lines().count(), 2, "{listed}");
+        // Sub-users of unknown accounts are not invented; logins are checked.
+        assert!(matches!(
+            run(&["create", "--account", "dave", "--user", "ci"]),
+            Err(KeysCliError::Admin(AdminError::NoSuchUser))
+        ));
+        for bad in ["x", "1abc", "a/b", "a b", "../etc"] {
+            assert!(
+                matches!(
+                    run(&["create", "--account", bad]),
+                    Err(KeysCliError::BadLogin(_))
+                ),
+                "{bad}"
+            );
+        }
     }
 }

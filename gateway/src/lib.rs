@@ -5,6 +5,9 @@
 //! - [`cli`]: the `s3gw` command line.
 //! - [`server`]: actix-web with one default service, TLS, request ids,
 //!   spans, graceful shutdown; [`server::start`] runs a gateway in-process.
+//! - [`http_layer`]: the connection wrapper that turns the answers
+//!   actix-http writes itself (unparseable or late request heads) into S3
+//!   error documents with request ids.
 //! - [`embedded`]: the embedded default (buckets-lite in-process, operator
 //!   key, development keys file).
 //! - [`addressing`]: Host + raw path -> bucket and key (path-style and
@@ -16,6 +19,8 @@
 //!   digests, checksums).
 //! - [`handlers`]: one match over `Endpoint` calling the translator's
 //!   `Backend`, and the one backend-error mapping.
+//! - [`post_policy`]: browser POST uploads: form fields, the POST policy
+//!   and its conditions, the form's signature.
 //! - [`xml`]: request documents (parsed with limits) and every response
 //!   document.
 //! - [`error`]: the one S3 error table.
@@ -35,9 +40,11 @@ pub mod config;
 pub mod embedded;
 pub mod error;
 pub mod handlers;
+pub mod http_layer;
 pub mod keys_cli;
 pub mod metrics;
 pub mod ops;
+pub mod post_policy;
 pub mod router;
 pub mod server;
 pub mod xml;

@@ -639,6 +639,20 @@ impl Backend for MeteredBackend {
         )
         .await
     }
+    async fn put_object_acl(
+        &self,
+        cx: &RequestContext,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        acl: Option<s3gw_translator::CannedAcl>,
+    ) -> BackendResult<()> {
+        self.call(
+            cx,
+            "PutObjectAcl",
+            self.inner.put_object_acl(cx, bucket, key, acl),
+        )
+        .await
+    }
     async fn create_multipart_upload(
         &self,
         cx: &RequestContext,

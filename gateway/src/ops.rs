@@ -12,10 +12,13 @@
 //!   file always counts); else 503 with the reason (readiness: take the
 //!   instance out of the load balancer). Past the grace every signed
 //!   request is answered 503, so such an instance must not look ready.
+//!   From the moment a graceful drain starts (SIGTERM) it answers 503
+//!   `{"ready":false,"draining":true}` while in-flight requests finish.
 //!
 //! No authentication: bind it to a private or loopback address.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -92,6 +95,8 @@ struct OpsState {
     keys: s3gw_auth_cache::KeyCache,
     backend: Arc<dyn Backend>,
     ready_timeout: Duration,
+    /// Set when a graceful drain starts: readiness answers 503 from then on.
+    draining: Arc<AtomicBool>,
 }
 
 /// A running ops listener.
@@ -99,12 +104,20 @@ pub struct OpsServer {
     addr: SocketAddr,
     handle: actix_web::dev::ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    draining: Arc<AtomicBool>,
 }
 
 impl OpsServer {
     /// The bound address (port 0 resolved).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// A graceful drain has started: `/health/ready` answers 503 from now
+    /// on (a load balancer stops sending new requests), while the ops
+    /// listener stays up for probes and scrapes until [`OpsServer::stop`].
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
     }
 
     /// Stops at once (probes and scrapes are short and idempotent).
@@ -124,11 +137,13 @@ pub fn start(
     backend: Arc<dyn Backend>,
     ready_timeout: Duration,
 ) -> anyhow::Result<OpsServer> {
+    let draining = Arc::new(AtomicBool::new(false));
     let state = web::Data::new(OpsState {
         metrics,
         keys,
         backend,
         ready_timeout,
+        draining: draining.clone(),
     });
     let server = HttpServer::new(move || {
         App::new()
@@ -152,7 +167,12 @@ pub fn start(
     let handle = srv.handle();
     let task = tokio::spawn(srv);
     tracing::info!(target: "s3gw::ops", "ops server listening on http://{addr}");
-    Ok(OpsServer { addr, handle, task })
+    Ok(OpsServer {
+        addr,
+        handle,
+        task,
+        draining,
+    })
 }
 
 async fn metrics_text(st: web::Data<OpsState>) -> HttpResponse {
@@ -170,6 +190,11 @@ async fn live() -> HttpResponse {
 }
 
 async fn ready(st: web::Data<OpsState>) -> HttpResponse {
+    if st.draining.load(Ordering::SeqCst) {
+        return HttpResponse::ServiceUnavailable()
+            .content_type("application/json")
+            .body(r#"{"ready":false,"draining":true}"#);
+    }
     let keys = st.keys.is_ready();
     let store = match tokio::time::timeout(st.ready_timeout, st.backend.ready()).await {
         Ok(Ok(())) => Ok(()),

@@ -93,7 +93,7 @@ endpoints! {
     GetBucketAcl => true,
     PutBucketAcl => true,
     GetBucketCors => true,
-    PutBucketCors => false,
+    PutBucketCors => true,
     DeleteBucketCors => true,
     GetBucketLifecycleConfiguration => true,
     PutBucketLifecycleConfiguration => false,
@@ -101,7 +101,7 @@ endpoints! {
     GetBucketPolicy => true,
     PutBucketPolicy => false,
     DeleteBucketPolicy => true,
-    GetBucketPolicyStatus => false,
+    GetBucketPolicyStatus => true,
     GetBucketTagging => true,
     PutBucketTagging => true,
     DeleteBucketTagging => true,
@@ -148,10 +148,10 @@ endpoints! {
     DeleteBucketIntelligentTieringConfiguration => false,
     DeleteObjects => true,
     /// Browser-based upload with an HTML form (POST to the bucket).
-    PostObject => false,
+    PostObject => true,
     /// CORS preflight (`OPTIONS` on a bucket or object; "OPTIONS object" in
     /// the API reference).
-    OptionsObject => false,
+    OptionsObject => true,
     // object
     PutObject => true,
     CopyObject => true,

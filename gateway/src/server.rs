@@ -10,6 +10,9 @@
 //! with every failure rendered by [`error_response`] from the one table.
 //! Around it: per-request metrics and the access-log line
 //! ([`crate::access_log`]), and the ops listener ([`crate::ops`]).
+//! Under actix-http, [`crate::http_layer::S3Io`] wraps each connection so
+//! that the answers actix-http writes on its own (unparseable, oversized or
+//! late request heads) are S3 error documents with request ids too.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +37,7 @@ use crate::config::Config;
 use crate::embedded::{self, Embedded};
 use crate::error::{S3Error, S3ErrorCode};
 use crate::handlers::{not_implemented, Handlers, S3Request};
+use crate::http_layer::{ConnTap, S3Io};
 use crate::router::{self, Query};
 use crate::xml;
 
@@ -82,12 +86,17 @@ impl RunningGateway {
     /// Graceful stop: stop accepting, let in-flight requests finish (up to
     /// `server.shutdown_timeout_secs`), then stop the key cache and the
     /// embedded store.
+    /// Readiness (`/health/ready`) answers 503 from the moment the drain
+    /// starts; the ops listener stays up until the drain has finished.
     pub async fn stop(self) {
-        if let Some(o) = self.ops {
-            o.stop().await;
+        if let Some(o) = &self.ops {
+            o.start_draining();
         }
         self.handle.stop(true).await;
         let _ = self.task.await;
+        if let Some(o) = self.ops {
+            o.stop().await;
+        }
         self.keys.shutdown().await;
         if let Some(e) = self.embedded {
             e.stop().await;
@@ -160,7 +169,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     let config = Arc::new(config);
     let tls = load_tls(&config)?;
     let state = web::Data::new(AppState {
-        handlers: Handlers::new(backend, config.clone()),
+        handlers: Handlers::new(backend, config.clone()).with_keys(keys.clone()),
         keys: keys.clone(),
         addressing: Addressing::new(config.server.domains.clone()),
         config: config.clone(),
@@ -171,8 +180,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     // `100 Continue` before any handler runs), so the server is assembled
     // from its parts: actix-server accepts, actix-http speaks HTTP/1.1 with
     // OUR expect service, the actix-web App serves. Explicit limits: the
-    // request head must arrive within `limits.header_timeout_ms` (else 408
-    // and close), idle keep-alive connections close after
+    // request head must arrive within `limits.header_timeout_ms` (else 408,
+    // answered as S3's 400 RequestTimeout by `S3Io`, and close), idle keep-alive connections close after
     // `limits.keep_alive_secs`, and each worker holds at most
     // `limits.max_connections` connections (more wait in the backlog).
     let listen = config.listen_addr()?;
@@ -188,6 +197,11 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
         builder = builder.workers(config.server.workers);
     }
     let server_metrics = metrics.clone();
+    // Between actix-http and the connection (TCP, or TLS after the
+    // handshake) sits `S3Io`: it turns the answers actix-http writes itself
+    // (a head it cannot parse, a late or oversized head) into S3 error
+    // documents with request ids (crate::http_layer). Its tap, in the
+    // connection data, is told which answers are to HEAD requests.
     macro_rules! http_service {
         () => {{
             let st = state.clone();
@@ -204,8 +218,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
                 .client_disconnect_timeout(Duration::from_secs(1))
                 .local_addr(addr)
                 // The guard lives in the connection's extensions, dropped with it.
-                .on_connect_ext(move |_, ext| {
+                .on_connect_ext(move |io: &S3Io<_>, ext| {
                     ext.insert(conn_metrics.connection());
+                    ext.insert(io.tap());
                 })
                 .expect(actix_service::fn_service(
                     move |req: actix_http::Request| expect_continue(req, expect_st.clone()),
@@ -218,9 +233,44 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     let is_tls = tls.is_some();
     builder = match tls {
         Some(t) => builder.listen("s3gw-https", listener, move || {
-            http_service!().rustls_0_23(t.clone())
+            actix_tls::accept::rustls_0_23::Acceptor::new(t.clone())
+                    .map_err(|e| match e {
+                        actix_tls::accept::TlsError::Timeout => {
+                            actix_http::error::DispatchError::Io(std::io::Error::new(
+                                std::io::ErrorKind::TimedOut,
+                                "TLS handshake timed out",
+                            ))
+                        }
+                        actix_tls::accept::TlsError::Tls(e) => {
+                            actix_http::error::DispatchError::Io(e)
+                        }
+                        actix_tls::accept::TlsError::Service(never) => match never {},
+                    })
+                    .and_then(actix_service::fn_service(
+                        |io: actix_tls::accept::rustls_0_23::TlsStream<
+                            actix_rt::net::TcpStream,
+                        >| async move {
+                            let peer = io.get_ref().0.peer_addr().ok();
+                            Ok::<_, actix_http::error::DispatchError>((
+                                S3Io::new(io),
+                                actix_http::Protocol::Http1,
+                                peer,
+                            ))
+                        },
+                    ))
+                    .and_then(http_service!())
         }),
-        None => builder.listen("s3gw-http", listener, move || http_service!().tcp()),
+        None => builder.listen("s3gw-http", listener, move || {
+            actix_service::fn_service(|io: actix_rt::net::TcpStream| async move {
+                let peer = io.peer_addr().ok();
+                Ok::<_, actix_http::error::DispatchError>((
+                    S3Io::new(io),
+                    actix_http::Protocol::Http1,
+                    peer,
+                ))
+            })
+            .and_then(http_service!())
+        }),
     }
     .with_context(|| format!("serving on {addr}"))?;
     let ops = match config.ops.listen_addr()? {
@@ -293,7 +343,7 @@ fn tls_config(
 
 /// S3-style request ids: 16 upper-case hex digits, and a longer opaque
 /// `x-amz-id-2`.
-fn request_ids() -> (String, String) {
+pub(crate) fn request_ids() -> (String, String) {
     let u = uuid::Uuid::new_v4();
     let id = u.simple().to_string()[..16].to_ascii_uppercase();
     let id2 = base64::engine::general_purpose::STANDARD.encode(uuid::Uuid::new_v4().as_bytes());
@@ -313,6 +363,11 @@ async fn entry(req: HttpRequest, payload: web::Payload, st: web::Data<AppState>)
         access_key_id = tracing::field::Empty,
     );
     let is_head = req.method() == Method::HEAD;
+    if is_head {
+        if let Some(tap) = req.conn_data::<std::rc::Rc<ConnTap>>() {
+            tap.note_head_answer(&request_id);
+        }
+    }
     let result = meter
         .scope(catch_panics(serve(&req, payload, &st, &request_id, &span)))
         .instrument(span.clone())
@@ -378,6 +433,9 @@ pub fn error_response(
 ) -> HttpResponse {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut b = HttpResponse::build(status);
+    for (name, value) in &e.headers {
+        b.insert_header((*name, value.as_str()));
+    }
     if is_head || status == StatusCode::NOT_MODIFIED {
         return b.finish();
     }
@@ -446,17 +504,25 @@ async fn admit(
         headers,
         vhost_bucket: target.vhost_bucket(),
     };
-    let auth =
-        match auth::authenticate(&parts, &st.keys, &st.config.auth, SystemTime::now()).await? {
-            Identity::Authenticated(a) => {
-                span.record("access_key_id", a.credential.access_key_id.as_str());
-                crate::access_log::note_access_key(a.credential.access_key_id.as_str());
-                Some(a)
-            }
-            // Unsigned: served only where a bucket's or object's ACL, its
-            // CORS rules or a signed POST policy allows it (handlers).
-            Identity::Anonymous => None,
-        };
+    // A CORS preflight is never authenticated: a browser sends it to the
+    // URL of the request it prepares, a presigned one included, whose
+    // signature covers that request, not the OPTIONS (S3 does the same).
+    let preflight = endpoint == router::Endpoint::OptionsObject;
+    let identity = if preflight {
+        Identity::Anonymous
+    } else {
+        auth::authenticate(&parts, &st.keys, &st.config.auth, SystemTime::now()).await?
+    };
+    let auth = match identity {
+        Identity::Authenticated(a) => {
+            span.record("access_key_id", a.credential.access_key_id.as_str());
+            crate::access_log::note_access_key(a.credential.access_key_id.as_str());
+            Some(a)
+        }
+        // Unsigned: served only where a bucket's or object's ACL, its
+        // CORS rules or a signed POST policy allows it (handlers).
+        Identity::Anonymous => None,
+    };
     if !endpoint.is_supported() {
         // An unsigned caller learns nothing about what is served.
         return Err(match auth {
@@ -624,12 +690,13 @@ async fn expect_continue(
             "refused before 100 Continue"
         )
     });
-    let mut resp = error_response(
-        &e,
-        head.method == Method::HEAD,
-        head.uri.path(),
-        &request_id,
-    );
+    let is_head = head.method == Method::HEAD;
+    if is_head {
+        if let Some(tap) = req.conn_data::<std::rc::Rc<ConnTap>>() {
+            tap.note_head_answer(&request_id);
+        }
+    }
+    let mut resp = error_response(&e, is_head, head.uri.path(), &request_id);
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         h.insert(HeaderName::from_static("x-amz-request-id"), v);

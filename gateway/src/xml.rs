@@ -428,6 +428,8 @@ pub struct ListPartsResult {
     pub is_truncated: bool,
     #[serde(rename = "ChecksumAlgorithm", skip_serializing_if = "Option::is_none")]
     pub checksum_algorithm: Option<&'static str>,
+    #[serde(rename = "ChecksumType", skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<&'static str>,
     #[serde(rename = "Part")]
     pub parts: Vec<Part>,
 }
@@ -641,6 +643,32 @@ pub fn error_document(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Line ends in request documents are read as S3 reads them: a literal
+    /// CR, CR LF, NEL (U+0085) or LINE SEPARATOR (U+2028) in text is a line
+    /// end (`\n`), which is why the AWS SDKs' XML encoders (the "EOL
+    /// encoding" SEP: aws-smithy-xml, smithy-go, botocore's DeleteObjects
+    /// customisation) write all four as character references; written so
+    /// they reach the key exactly.
+    #[test]
+    fn line_ends_in_request_text_as_s3_reads_them() {
+        let keys = |doc: &str| -> Vec<String> {
+            parse::<Delete>(doc.as_bytes())
+                .unwrap()
+                .objects
+                .into_iter()
+                .map(|o| o.key)
+                .collect()
+        };
+        assert_eq!(
+            keys("<Delete><Object><Key>a\rb\r\nc\u{85}d\u{2028}e</Key></Object></Delete>"),
+            ["a\nb\nc\nd\ne"]
+        );
+        assert_eq!(
+            keys("<Delete><Object><Key>a&#xD;b&#xD;&#xA;c&#x85;d&#x2028;e</Key></Object></Delete>"),
+            ["a\rb\r\nc\u{85}d\u{2028}e"]
+        );
+    }
 
     #[test]
     fn delete_request_parses_with_namespace_and_quiet() {

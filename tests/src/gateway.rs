@@ -88,6 +88,9 @@ pub struct GatewayOptions {
     pub server_toml: String,
     /// `RUST_LOG` for the gateway.
     pub log_filter: String,
+    /// Replaces the generated `[keys]` section (e.g. an LDAP source); the
+    /// generated key is then unknown to the gateway.
+    pub keys_section: Option<String>,
 }
 
 impl Default for GatewayOptions {
@@ -100,6 +103,7 @@ impl Default for GatewayOptions {
             extra_toml: String::new(),
             server_toml: String::new(),
             log_filter: "s3gw=debug,info".into(),
+            keys_section: None,
         }
     }
 }
@@ -176,10 +180,13 @@ impl Gateway {
                 q(&k.to_string_lossy())
             ));
         }
-        toml.push_str(&format!(
-            "\n[keys]\nsource = \"file\"\npath = {}\n",
-            q(&dir.join("keys.toml").to_string_lossy())
-        ));
+        match &opts.keys_section {
+            Some(keys) => toml.push_str(&format!("\n{keys}\n")),
+            None => toml.push_str(&format!(
+                "\n[keys]\nsource = \"file\"\npath = {}\n",
+                q(&dir.join("keys.toml").to_string_lossy())
+            )),
+        }
         toml.push_str(&format!(
             "\n[backend]\nurl = {}\noperator_login = {}\noperator_key_file = {}\n",
             q(url),

@@ -12,9 +12,12 @@
 //!   signatures (sign first, tamper after), for hostile requests.
 //! - [`real_manta`]: the real Manta buckets stack (`scripts/real-manta.sh`)
 //!   and `s3gw` in front of it, for the real-code suite.
+//! - [`browser`]: a real headless Chromium (`chromium-headless-shell`) and a
+//!   loopback page server, for browser (CORS) tests.
 //!
 //! Test binaries live in `tests/tests/*.rs`, one per area.
 
+pub mod browser;
 pub mod buckets_lite;
 pub mod gateway;
 pub mod procs;

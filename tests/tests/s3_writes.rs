@@ -1171,3 +1171,208 @@ async fn part_checksums_beyond_the_metadata_budget() {
         assert_eq!(h.content_length(), Some(size(n - 1) as i64));
     }
 }
+
+/// ListParts names the upload's checksum type (the one given at Create, or
+/// S3's default for the algorithm), and an `x-amz-checksum-type` on
+/// Complete that differs from it is 400 InvalidRequest, the upload left
+/// as it was; the same type completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checksum_type_in_list_parts_and_checked_on_complete() {
+    let env = start("wbk").await;
+    let s3 = &env.s3;
+    for (k, alg, given, want) in [
+        (
+            "ct-crc32",
+            ChecksumAlgorithm::Crc32,
+            None,
+            ChecksumType::Composite,
+        ),
+        (
+            "ct-crc32-full",
+            ChecksumAlgorithm::Crc32,
+            Some(ChecksumType::FullObject),
+            ChecksumType::FullObject,
+        ),
+        (
+            "ct-crc64",
+            ChecksumAlgorithm::Crc64Nvme,
+            None,
+            ChecksumType::FullObject,
+        ),
+    ] {
+        let up = s3
+            .create_multipart_upload()
+            .bucket("wbk")
+            .key(k)
+            .checksum_algorithm(alg.clone())
+            .set_checksum_type(given)
+            .send()
+            .await
+            .unwrap();
+        let uid = up.upload_id().unwrap();
+        let r = s3
+            .upload_part()
+            .bucket("wbk")
+            .key(k)
+            .upload_id(uid)
+            .part_number(1)
+            .checksum_algorithm(alg.clone())
+            .body(data(1000, 4).into())
+            .send()
+            .await
+            .unwrap();
+        let lp = s3
+            .list_parts()
+            .bucket("wbk")
+            .key(k)
+            .upload_id(uid)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(lp.checksum_type(), Some(&want), "{k}");
+        let other = match want {
+            ChecksumType::Composite => ChecksumType::FullObject,
+            _ => ChecksumType::Composite,
+        };
+        let done = || {
+            CompletedMultipartUpload::builder()
+                .parts(part(1, r.e_tag().unwrap()))
+                .build()
+        };
+        let e = s3
+            .complete_multipart_upload()
+            .bucket("wbk")
+            .key(k)
+            .upload_id(uid)
+            .checksum_type(other)
+            .multipart_upload(done())
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(failure(&e), (400, "InvalidRequest".into()), "{k}");
+        assert!(body_of(s3, "wbk", k).await.is_none(), "{k}: nothing stored");
+        s3.complete_multipart_upload()
+            .bucket("wbk")
+            .key(k)
+            .upload_id(uid)
+            .checksum_type(want.clone())
+            .multipart_upload(done())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{k}: {e:?}"));
+        assert_eq!(body_of(s3, "wbk", k).await, Some(data(1000, 4)), "{k}");
+    }
+}
+
+/// The SSE-S3 answer follows what is stored with the object: an object
+/// written with AES256 while the store was declared encrypting still says
+/// so after the setting is turned off; one written without says nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_echo_follows_the_stored_object() {
+    use aws_sdk_s3::types::ServerSideEncryption as Sse;
+    let lite = BucketsLite::start();
+    let client = |gw: &Gateway| {
+        let creds = Credentials::new(&gw.key.access_key_id, &gw.key.secret, None, None, "t");
+        Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .endpoint_url(&gw.url)
+                .credentials_provider(creds)
+                .force_path_style(true)
+                .build(),
+        )
+    };
+    {
+        let on = Gateway::start_with(
+            &lite,
+            GatewayOptions {
+                server_toml: "store_encrypts_at_rest = true\n".into(),
+                ..Default::default()
+            },
+        );
+        let s3 = client(&on);
+        s3.create_bucket().bucket("sse").send().await.unwrap();
+        s3.put_object()
+            .bucket("sse")
+            .key("enc")
+            .server_side_encryption(Sse::Aes256)
+            .body(b"secret".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let off = Gateway::start_with(&lite, GatewayOptions::default());
+    let s3 = client(&off);
+    s3.put_object()
+        .bucket("sse")
+        .key("plain")
+        .body(b"plain".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let g = s3
+        .get_object()
+        .bucket("sse")
+        .key("enc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(g.server_side_encryption(), Some(&Sse::Aes256));
+    let h = s3
+        .head_object()
+        .bucket("sse")
+        .key("enc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(h.server_side_encryption(), Some(&Sse::Aes256));
+    let h = s3
+        .head_object()
+        .bucket("sse")
+        .key("plain")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(h.server_side_encryption(), None);
+}
+
+/// DeleteObjects removes keys holding the characters XML treats as line
+/// ends (CR, NEL U+0085, LINE SEPARATOR U+2028): the SDK writes them as
+/// character references, and they reach the store as the key itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_objects_with_line_end_characters_in_keys() {
+    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+    let env = start("wbk").await;
+    let s3 = &env.s3;
+    let keys = ["a\rb", "c\u{85}d", "e\u{2028}f", "g\r\nh"];
+    for k in keys {
+        s3.put_object()
+            .bucket("wbk")
+            .key(k)
+            .body(b"x".to_vec().into())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{k:?}: {e:?}"));
+    }
+    let d = s3
+        .delete_objects()
+        .bucket("wbk")
+        .delete(
+            Delete::builder()
+                .set_objects(Some(
+                    keys.iter()
+                        .map(|k| ObjectIdentifier::builder().key(*k).build().unwrap())
+                        .collect(),
+                ))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.deleted().len(), keys.len());
+    assert!(d.errors().is_empty(), "{:?}", d.errors());
+    let left = s3.list_objects_v2().bucket("wbk").send().await.unwrap();
+    assert_eq!(left.key_count(), Some(0), "{:?}", left.contents());
+}

@@ -262,6 +262,9 @@ pub struct CopyObjectInput {
     pub metadata: MetadataDirective,
     pub tagging: TaggingDirective,
     pub condition: WriteCondition,
+    /// The copy's canned ACL (`x-amz-acl`; `None`: private). A copy never
+    /// takes the source's ACL, whatever the metadata directive.
+    pub acl: Option<crate::acl::CannedAcl>,
 }
 
 #[derive(Debug, Clone)]
@@ -506,6 +509,17 @@ pub trait Backend: Send + Sync + 'static {
         _tagging: Option<String>,
     ) -> BackendResult<()> {
         Err(BackendError::NotImplemented("PutObjectTagging"))
+    }
+    /// Replaces an object's canned ACL (`None`: private), keeping its bytes,
+    /// ETag and other metadata.
+    async fn put_object_acl(
+        &self,
+        _cx: &RequestContext,
+        _bucket: &BucketName,
+        _key: &ObjectKey,
+        _acl: Option<crate::acl::CannedAcl>,
+    ) -> BackendResult<()> {
+        Err(BackendError::NotImplemented("PutObjectAcl"))
     }
 
     async fn create_multipart_upload(

@@ -316,6 +316,8 @@ pub struct ObjectMeta {
     /// `x-amz-server-side-encryption` the object was written with (`AES256`
     /// when the store is declared to encrypt at rest), kept as a fact.
     pub server_side_encryption: Option<String>,
+    /// The object's canned ACL (`x-amz-acl`); `None`: private.
+    pub acl: Option<crate::acl::CannedAcl>,
 }
 
 /// The state of an object as GET/HEAD/list report it.

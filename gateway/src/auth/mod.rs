@@ -196,8 +196,24 @@ pub async fn authenticate(
     let Some(claim) = Claim::parse(parts, cfg, now)? else {
         return Ok(Identity::Anonymous);
     };
-    let id: s3gw_auth_cache::AccessKeyId = claim
-        .access_key_id()
+    let credential = lookup_key(keys, claim.access_key_id()).await?;
+    let payload = claim.verify(parts, credential.secret.expose_bytes(), cfg)?;
+    check_subuser(&credential, cfg)?;
+    Ok(Identity::Authenticated(Authenticated {
+        credential,
+        method: claim.method(),
+        payload,
+    }))
+}
+
+/// The active key `access_key_id` names (InvalidAccessKeyId when there is
+/// none). Shared by request signatures and POST form signatures
+/// ([`crate::post_policy`]).
+pub async fn lookup_key(
+    keys: &s3gw_auth_cache::KeyCache,
+    access_key_id: &str,
+) -> Result<Arc<s3gw_auth_cache::Credential>, S3Error> {
+    let id: s3gw_auth_cache::AccessKeyId = access_key_id
         .parse()
         .map_err(|_| S3Error::new(S3ErrorCode::InvalidAccessKeyId))?;
     let credential = match keys.lookup(&id).await {
@@ -211,18 +227,21 @@ pub async fn authenticate(
     if !matches!(credential.status, s3gw_auth_cache::KeyStatus::Active) {
         return Err(S3Error::new(S3ErrorCode::InvalidAccessKeyId));
     }
-    let payload = claim.verify(parts, credential.secret.expose_bytes(), cfg)?;
+    Ok(credential)
+}
+
+/// After a signature verified: sub-user keys only where configured.
+pub fn check_subuser(
+    credential: &s3gw_auth_cache::Credential,
+    cfg: &AuthConfig,
+) -> Result<(), S3Error> {
     if credential.subuser.is_some() && !cfg.allow_subuser_keys {
         return Err(S3Error::with_message(
             S3ErrorCode::AccessDenied,
             "Access keys of sub-users are not accepted by this endpoint.",
         ));
     }
-    Ok(Identity::Authenticated(Authenticated {
-        credential,
-        method: claim.method(),
-        payload,
-    }))
+    Ok(())
 }
 
 /// The one mapping of key-cache failures: an unreachable directory is
@@ -308,7 +327,7 @@ fn expired(now: SystemTime) -> S3Error {
         .extra("ServerTime", iso8601(now))
 }
 
-fn not_supported() -> S3Error {
+pub(crate) fn not_supported() -> S3Error {
     S3Error::with_message(
         S3ErrorCode::InvalidRequest,
         "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
@@ -634,7 +653,11 @@ impl Claim {
 
 /// Scope checks: "service s3", the configured region, and the scope date
 /// equal to the request date (the reference cache forgot this one).
-fn check_scope(scope: &CredentialScope, date: &AmzDate, cfg: &AuthConfig) -> Result<(), String> {
+pub(crate) fn check_scope(
+    scope: &CredentialScope,
+    date: &AmzDate,
+    cfg: &AuthConfig,
+) -> Result<(), String> {
     if scope.service != "s3" {
         return Err(format!(
             "The authorization header is malformed; incorrect service \"{}\". This endpoint belongs to \"s3\".",

@@ -438,6 +438,21 @@ impl Verifier {
                 }
                 (None, None) => unreachable!("a checksummer exists only for a header or a trailer"),
             };
+            // A checksum trailer of another algorithm than the one
+            // declared: refused (S3 takes exactly one, the declared one),
+            // never stored unchecked beside it.
+            if let Some((name, _)) = trailers
+                .iter()
+                .find(|(n, _)| n.starts_with("x-amz-checksum-") && *n != digest::header_name(alg))
+            {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidRequest,
+                    format!(
+                        "The trailer {name} is not the declared {}.",
+                        digest::header_name(alg)
+                    ),
+                ));
+            }
             if !bool::from(got.ct_eq(&expected)) {
                 return Err(S3Error::with_message(
                     S3ErrorCode::BadDigest,

@@ -170,7 +170,7 @@ impl Handlers {
 
     pub(super) async fn create_bucket(&self, mut r: S3Request) -> HResult {
         let bucket = bucket(&r)?;
-        check_canned_acl(&r.headers)?;
+        let acl = check_canned_acl(&r.headers)?.filter(|a| *a != CannedAcl::Private);
         let body = self.read_xml_body(&mut r).await?;
         let constraint = if body.iter().all(u8::is_ascii_whitespace) {
             None
@@ -192,18 +192,33 @@ impl Handlers {
             Err(BackendError::BucketAlreadyOwnedByYou) if region == "us-east-1" => return Ok(ok()),
             Err(e) => return Err(backend_error(e)),
         }
-        if region != self.config.server.region {
-            let stored = self
-                .bucket_configs
-                .update(self.backend.as_ref(), &r.cx, &bucket, |c| {
-                    c.location = Some(region.clone())
-                })
-                .await;
+        if region != self.config.server.region || acl.is_some() {
+            let exposed = match acl {
+                Some(a) if super::acl::shares(a) => {
+                    self.expose(&r.cx, &bucket, super::access::Exposure::Acl, true)
+                        .await
+                }
+                _ => Ok(()),
+            };
+            let stored = match exposed {
+                Ok(()) => self
+                    .bucket_configs
+                    .update(self.backend.as_ref(), &r.cx, &bucket, |c| {
+                        if region != self.config.server.region {
+                            c.location = Some(region.clone());
+                        }
+                        c.acl = acl;
+                    })
+                    .await
+                    .map_err(backend_error),
+                Err(e) => Err(e),
+            };
             if let Err(e) = stored {
-                // Never leave a bucket behind in the wrong region.
+                // Never leave a bucket behind in the wrong region, or
+                // without the ACL asked for.
                 let _ = self.backend.delete_bucket(&r.cx, &bucket).await;
                 self.bucket_configs.forget(&r.cx, &bucket);
-                return Err(backend_error(e));
+                return Err(e);
             }
         }
         Ok(ok())
@@ -226,6 +241,11 @@ impl Handlers {
         let res = self.backend.delete_bucket(&r.cx, &bucket).await;
         self.bucket_configs.forget(&r.cx, &bucket);
         res.map_err(backend_error)?;
+        // A deleted bucket's name leaves the public registry (read from the
+        // store, not the cache: one native read per DeleteBucket).
+        if let Err(e) = self.unexpose_all(&r.cx, &bucket).await {
+            tracing::warn!(error = %e, %bucket, "releasing a deleted bucket's public name");
+        }
         Ok(HttpResponse::NoContent().finish())
     }
 

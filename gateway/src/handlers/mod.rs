@@ -64,16 +64,33 @@ pub struct Handlers {
     pub config: Arc<Config>,
     /// Bucket-configuration records, cached for this instance.
     pub bucket_configs: BucketConfigCache,
+    /// The public-name registry, cached for this instance (access.rs).
+    pub public_names: access::PublicRegistry,
+    /// The access keys, for signatures carried in a request body (POST
+    /// forms, post.rs); `None` where nothing signs that way (unit tests).
+    pub keys: Option<s3gw_auth_cache::KeyCache>,
 }
 
 impl Handlers {
     pub fn new(backend: Arc<dyn Backend>, config: Arc<Config>) -> Handlers {
         let ttl = Duration::from_millis(config.server.bucket_config_cache_ms);
+        let operator = match &config.backend {
+            Some(b) => b.operator_login.clone(),
+            None => crate::embedded::OPERATOR_LOGIN.to_owned(),
+        };
         Handlers {
             backend,
             config,
             bucket_configs: BucketConfigCache::new(ttl),
+            public_names: access::PublicRegistry::new(ttl, operator),
+            keys: None,
         }
+    }
+
+    /// With the key cache that POST form signatures are checked against.
+    pub fn with_keys(mut self, keys: s3gw_auth_cache::KeyCache) -> Handlers {
+        self.keys = Some(keys);
+        self
     }
 }
 
@@ -155,11 +172,32 @@ impl Handlers {
     /// encrypt at rest, `x-amz-server-side-encryption` on every object
     /// write and read answered.
     pub async fn handle(&self, mut r: S3Request) -> HResult {
-        if r.auth.is_none() {
+        let fallback = if r.auth.is_none() {
             self.admit_anonymous(&mut r).await?;
+            None
+        } else {
+            self.admit_signed(&mut r).await?
+        };
+        // CORS headers of the bucket's matching rule, on the answer
+        // whether it succeeds or fails (cors.rs).
+        let cors = self.actual_request_cors(&r).await;
+        match self.handle_admitted(r, fallback).await {
+            Ok(mut resp) => {
+                cors::set_headers(&mut resp, &cors);
+                Ok(resp)
+            }
+            Err(e) => Err(e.with_headers(cors)),
         }
+    }
+
+    async fn handle_admitted(
+        &self,
+        r: S3Request,
+        fallback: Option<access::ForeignFallback>,
+    ) -> HResult {
         let echo_sse = self.check_encryption(&r)?;
-        let mut resp = self.dispatch(r).await?;
+        let res = self.dispatch(r).await;
+        let mut resp = self.foreign_fallback(res, fallback).await?;
         if echo_sse && resp.status().is_success() {
             resp.headers_mut().insert(
                 actix_web::http::header::HeaderName::from_static("x-amz-server-side-encryption"),
@@ -311,11 +349,9 @@ fn xml_ok(body: String) -> HttpResponse {
         .body(body)
 }
 
-/// The canned ACLs that mean "only the owner" (the only access s3gw has);
-/// anything else asks for sharing the store cannot express.
-fn check_canned_acl(h: &HeaderMap) -> Result<(), S3Error> {
-    match header(h, "x-amz-acl") {
-        None | Some("private") | Some("bucket-owner-full-control") => Ok(()),
-        Some(other) => Err(not_implemented(&format!("canned ACL {other}"))),
-    }
+/// The canned ACL of a request (`x-amz-acl`; `None` when absent). Grants
+/// to other ids (`x-amz-grant-*`) are not served; an unknown value is
+/// InvalidArgument, as S3 answers.
+fn check_canned_acl(h: &HeaderMap) -> Result<Option<CannedAcl>, S3Error> {
+    acl::canned_acl(h)
 }

@@ -6,7 +6,7 @@ use super::{list::max_param, object::checksum_headers};
 
 impl Handlers {
     pub(super) async fn create_multipart_upload(&self, r: S3Request) -> HResult {
-        check_canned_acl(&r.headers)?;
+        let acl = check_canned_acl(&r.headers)?;
         let checksum_algorithm = match header(&r.headers, "x-amz-checksum-algorithm") {
             None => None,
             Some(a) => Some(ChecksumAlgorithm::parse(a).ok_or_else(|| {
@@ -57,6 +57,8 @@ impl Handlers {
             checksum_algorithm,
             checksum_type,
         };
+        // The upload's ACL rides in its metadata onto the completed object.
+        self.share_object(&r.cx, &input.bucket, acl).await?;
         let out = self
             .backend
             .create_multipart_upload(&r.cx, input)
@@ -172,6 +174,7 @@ impl Handlers {
             });
             r.headers.remove(name.as_str());
         }
+        self.check_complete_checksum_type(&r).await?;
         let body = self.read_xml_body(&mut r).await?;
         let doc: xml::CompleteMultipartUpload = xml::parse(&body)?;
         if doc.parts.is_empty() {
@@ -298,6 +301,52 @@ impl Handlers {
             .streaming(stream))
     }
 
+    /// `x-amz-checksum-type` on Complete states the type the client
+    /// expects the upload to have (S3: "verify that the checksum type that
+    /// is received is the same checksum type that was specified during the
+    /// CreateMultipartUpload request"): a different one is 400
+    /// InvalidRequest, before the part list is read. Asked of the store
+    /// only when the header is sent. An upload created without a checksum
+    /// has no type to differ from.
+    async fn check_complete_checksum_type(&self, r: &S3Request) -> Result<(), S3Error> {
+        let Some(v) = header(&r.headers, "x-amz-checksum-type") else {
+            return Ok(());
+        };
+        let asked = match v.trim() {
+            t if t.eq_ignore_ascii_case("FULL_OBJECT") => ChecksumType::FullObject,
+            t if t.eq_ignore_ascii_case("COMPOSITE") => ChecksumType::Composite,
+            _ => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    "Invalid x-amz-checksum-type",
+                )
+                .extra("ArgumentName", "x-amz-checksum-type"))
+            }
+        };
+        let input = ListPartsInput {
+            bucket: bucket(r)?,
+            key: key(r)?,
+            upload_id: upload_id(&r.query)?,
+            part_number_marker: None,
+            max_parts: 0,
+        };
+        let out = self
+            .backend
+            .list_parts(&r.cx, input)
+            .await
+            .map_err(backend_error)?;
+        match upload_checksum_type(out.checksum_algorithm, out.checksum_type) {
+            Some(t) if t != asked => Err(S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                format!(
+                    "The upload was created using the {} checksum mode. The complete request must use the same checksum mode.",
+                    xml::checksum_type_name(t)
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     pub(super) async fn abort_multipart_upload(&self, r: S3Request) -> HResult {
         let (b, k, u) = (bucket(&r)?, key(&r)?, upload_id(&r.query)?);
         self.backend
@@ -341,6 +390,8 @@ impl Handlers {
             max_parts,
             is_truncated: out.is_truncated,
             checksum_algorithm: out.checksum_algorithm.map(|a| a.as_str()),
+            checksum_type: upload_checksum_type(out.checksum_algorithm, out.checksum_type)
+                .map(xml::checksum_type_name),
             parts: out
                 .parts
                 .into_iter()
@@ -354,6 +405,21 @@ impl Handlers {
                 .collect(),
         };
         Ok(xml_ok(xml::to_xml("ListPartsResult", &doc)))
+    }
+}
+
+/// An upload's checksum type: CRC64NVME is FULL_OBJECT only; the others
+/// have the type given at creation, else S3's default, COMPOSITE (the
+/// upload record keeps no difference between the two); none without an
+/// algorithm.
+fn upload_checksum_type(
+    algorithm: Option<ChecksumAlgorithm>,
+    given: Option<ChecksumType>,
+) -> Option<ChecksumType> {
+    match (algorithm, given) {
+        (None, _) => None,
+        (Some(ChecksumAlgorithm::Crc64Nvme), _) => Some(ChecksumType::FullObject),
+        (Some(_), t) => Some(t.unwrap_or(ChecksumType::Composite)),
     }
 }
 

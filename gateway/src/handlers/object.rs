@@ -6,9 +6,9 @@ use super::*;
 
 impl Handlers {
     pub(super) async fn put_object(&self, mut r: S3Request) -> HResult {
-        check_canned_acl(&r.headers)?;
         let meta = object_meta(&r.headers, self.limits())?;
         let condition = write_condition(&r.headers)?;
+        self.share_object(&r.cx, &bucket(&r)?, meta.acl).await?;
         let body = self.body(&mut r, self.limits().max_object_size)?;
         let input = PutObjectInput {
             bucket: bucket(&r)?,
@@ -155,7 +155,7 @@ impl Handlers {
     }
 
     pub(super) async fn copy_object(&self, r: S3Request) -> HResult {
-        check_canned_acl(&r.headers)?;
+        let acl = check_canned_acl(&r.headers)?;
         let source = copy_source(&r.headers)?;
         let (bucket, key) = (bucket(&r)?, key(&r)?);
         let metadata = match header(&r.headers, "x-amz-metadata-directive").unwrap_or("COPY") {
@@ -184,7 +184,9 @@ impl Handlers {
             metadata,
             tagging: super::tagging::tagging_directive(&r.headers)?,
             condition: write_condition(&r.headers)?,
+            acl,
         };
+        self.share_object(&r.cx, &input.bucket, acl).await?;
         let out = self
             .backend
             .copy_object(&r.cx, input)
@@ -241,6 +243,7 @@ pub fn object_meta(h: &HeaderMap, limits: &Limits) -> Result<ObjectMeta, S3Error
         checksum: None,
         // Only AES256 gets this far (handlers::bucket_config::encryption).
         server_side_encryption: s("x-amz-server-side-encryption"),
+        acl: check_canned_acl(h)?,
     })
 }
 
@@ -448,6 +451,12 @@ pub(super) fn object_response(
         if let Ok(v) = actix_web::http::header::HeaderValue::from_bytes(v) {
             resp.append_header((format!("x-amz-meta-{k}"), v));
         }
+    }
+    // Stored with the object when it was written with SSE-S3: echoed
+    // whatever the setting says now (handlers::handle adds it for every
+    // object while the store is declared to encrypt at rest).
+    if let Some(sse) = &m.server_side_encryption {
+        resp.insert_header(("x-amz-server-side-encryption", sse.as_str()));
     }
     if let Some(sc) = m.storage_class.filter(|s| *s != StorageClass::Standard) {
         resp.insert_header(("x-amz-storage-class", sc.as_str()));

@@ -100,6 +100,7 @@ impl NativeClient {
             max_page: cfg.max_list_page_bytes,
         };
         let rest = MantaConfigRest {
+            request_timeout: cfg.request_timeout,
             upload_ttl: cfg.upload_ttl,
             sweep_interval: cfg.sweep_interval,
             fanout: cfg.fanout_concurrency.max(1),
@@ -314,6 +315,8 @@ fn ca_roots(path: &std::path::Path) -> Result<rustls::RootCertStore, ClientBuild
 
 /// Settings the backend keeps after the client took the connection ones.
 pub(crate) struct MantaConfigRest {
+    /// The native idle timeout (also given to the HTTP client).
+    pub request_timeout: std::time::Duration,
     pub upload_ttl: std::time::Duration,
     pub sweep_interval: std::time::Duration,
     pub fanout: usize,

@@ -15,9 +15,11 @@
 //!   `-ca` the checksum algorithm/type chosen for an upload (upload records),
 //!   `-pk` a multipart object's part checksums (`ALG:` + base64 of the
 //!   concatenated raw part digests; kept only while short, see
-//!   [`MAX_PART_CHECKSUMS_BYTES`]). Internal names this version does not
-//!   know (a newer gateway wrote them) are kept verbatim when the metadata
-//!   is rewritten (tagging updates, copies onto the object itself).
+//!   [`MAX_PART_CHECKSUMS_BYTES`]), `-acl` the object's canned ACL
+//!   (`x-amz-acl` value; absent: private). Internal names this version
+//!   does not know (a newer gateway wrote them) are kept verbatim when the
+//!   metadata is rewritten (tagging and ACL updates, copies onto the object
+//!   itself).
 //! - `Cache-Control` and `Content-Type` are the store's own headers. The
 //!   real server's HEAD drops `Cache-Control` (buckets-api.md "Where the
 //!   real server differs"), so it is also kept in `m-s3gw-cc` and restored
@@ -75,6 +77,7 @@ const M_EX: &str = "m-s3gw-ex";
 const M_TG: &str = "m-s3gw-tg";
 const M_CK: &str = "m-s3gw-ck";
 const M_SSE: &str = "m-s3gw-sse";
+const M_ACL: &str = "m-s3gw-acl";
 pub(crate) const M_UP: &str = "m-s3gw-up";
 pub(crate) const M_PS: &str = "m-s3gw-ps";
 pub(crate) const M_CA: &str = "m-s3gw-ca";
@@ -171,6 +174,7 @@ pub(crate) fn put_headers(
         (M_EX, meta.expires.as_deref()),
         (M_TG, meta.tagging.as_deref()),
         (M_SSE, meta.server_side_encryption.as_deref()),
+        (M_ACL, meta.acl.map(|a| a.as_str())),
         (M_UP, internal.upload_id.as_deref()),
         (M_PS, internal.part_sizes.as_deref()),
         (M_CA, internal.checksum_choice.as_deref()),
@@ -386,6 +390,7 @@ pub(crate) fn parse_object(
                 M_EX => meta.expires = Some(v),
                 M_TG => meta.tagging = Some(v),
                 M_SSE => meta.server_side_encryption = Some(v),
+                M_ACL => meta.acl = crate::acl::CannedAcl::parse(&v),
                 M_CK => meta.checksum = decode_checksum(&v),
                 M_UP => internal.upload_id = Some(v),
                 M_PS => internal.part_sizes = Some(v),
@@ -555,6 +560,7 @@ mod tests {
                 kind: ChecksumType::FullObject,
             }),
             server_side_encryption: Some("AES256".into()),
+            acl: Some(crate::acl::CannedAcl::PublicRead),
         };
         let internal = Internal {
             multipart_etag: Some(ETag::from_client("0123456789abcdef0123456789abcdef-3")),

@@ -15,9 +15,10 @@
 //! - `bucket_config`: the bucket-configuration record, one hidden object
 //!   per bucket written with create-if-absent / compare-and-swap.
 //!
-//! Nothing here keeps state between requests except the connection pool and
-//! the per-bucket time of the last stale-upload sweep: any gateway instance
-//! can continue anything another one started.
+//! Nothing here keeps state between requests except the connection pool,
+//! the per-bucket time of the last stale-upload sweep and what the store
+//! advertised of its extensions (asked once, `Inner::composes`): any
+//! gateway instance can continue anything another one started.
 
 mod bucket_config;
 mod client;
@@ -30,6 +31,7 @@ mod object;
 mod wire;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -58,7 +60,19 @@ pub(crate) struct Inner {
     pub cfg: MantaConfigRest,
     /// When this instance last swept each (tenant, bucket) for stale uploads.
     pub swept: Mutex<HashMap<(String, String), Instant>>,
+    /// Whether the store serves buckets-lite's compose extension:
+    /// [`COMPOSE_UNKNOWN`] until asked, then yes or no.
+    compose: AtomicU8,
 }
+
+const COMPOSE_UNKNOWN: u8 = 0;
+const COMPOSE_YES: u8 = 1;
+const COMPOSE_NO: u8 = 2;
+/// Header of the store's `OPTIONS /:account/buckets` answer listing its
+/// extensions (buckets-lite only; the real server sends none).
+const H_EXTENSIONS: &str = "buckets-lite-extensions";
+/// Longest wait for the store's answer to the extensions probe.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl MantaBackend {
     /// Builds the native client (TLS with the ring provider and the
@@ -70,6 +84,7 @@ impl MantaBackend {
                 client,
                 cfg,
                 swept: Mutex::new(HashMap::new()),
+                compose: AtomicU8::new(COMPOSE_UNKNOWN),
             }),
         })
     }
@@ -87,6 +102,56 @@ impl<T> Native<T> for Result<T, NativeFailure> {
 }
 
 impl Inner {
+    /// Whether the store serves the compose extension (docs/buckets-lite.md
+    /// "Extensions"). Asked once per process with `OPTIONS
+    /// /:operator/buckets` (its `Buckets-Lite-Extensions` header names
+    /// `compose`), then cached. A store that answers with an error, or
+    /// never answers within [`PROBE_TIMEOUT`] (the real server's master
+    /// branch leaves a plain OPTIONS unanswered), has no compose: cached
+    /// too, since streaming is always correct. A connection failure is not
+    /// cached (asked again next time, streaming meanwhile).
+    pub async fn composes(&self, request_id: &str) -> bool {
+        match self.compose.load(Ordering::Relaxed) {
+            COMPOSE_YES => return true,
+            COMPOSE_NO => return false,
+            _ => {}
+        }
+        let c = &self.client;
+        let url = c.buckets_url(&self.cfg.operator_login);
+        let on = match c
+            .send(true, || {
+                c.signed(Method::OPTIONS, &url, request_id)
+                    .timeout(PROBE_TIMEOUT)
+            })
+            .await
+        {
+            Ok(resp) => client::header_str(resp.headers(), H_EXTENSIONS)
+                .is_some_and(|v| v.split(',').any(|e| e.trim() == "compose")),
+            Err(
+                NativeFailure::Status { .. }
+                | NativeFailure::Transport {
+                    kind: TransportKind::Timeout,
+                    ..
+                },
+            ) => false,
+            Err(f) => {
+                tracing::debug!(error = %f, "asking the store for its extensions failed");
+                return false;
+            }
+        };
+        tracing::info!(compose = on, "native store extensions detected");
+        self.compose
+            .store(if on { COMPOSE_YES } else { COMPOSE_NO }, Ordering::Relaxed);
+        on
+    }
+
+    /// The store refused a compose as an unknown route (its extension was
+    /// turned off since it was detected): stream from now on.
+    pub fn compose_gone(&self) {
+        tracing::warn!("the native store no longer serves compose; assembling by streaming");
+        self.compose.store(COMPOSE_NO, Ordering::Relaxed);
+    }
+
     /// Deletes native objects by name with bounded concurrency; a missing
     /// object counts as deleted. Results in input order.
     pub async fn delete_names(
@@ -364,6 +429,16 @@ impl Backend for MantaBackend {
         tagging: Option<String>,
     ) -> BackendResult<()> {
         object::put_object_tagging(&self.inner, cx, bucket, key, tagging).await
+    }
+
+    async fn put_object_acl(
+        &self,
+        cx: &RequestContext,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        acl: Option<crate::acl::CannedAcl>,
+    ) -> BackendResult<()> {
+        object::put_object_acl(&self.inner, cx, bucket, key, acl).await
     }
 
     async fn create_multipart_upload(

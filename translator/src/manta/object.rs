@@ -311,19 +311,45 @@ pub(crate) async fn update_metadata(
     Ok(())
 }
 
-/// PutObjectTagging / DeleteObjectTagging: the object's headers as stored
-/// (read with a HEAD, internal values included, see meta.rs), with only the
-/// tag set changed, written back with the native metadata update pinned to
-/// the object read (`If-Match: <id>`), so the tags never land on an object
-/// that replaced it meanwhile (then it is read again and the update
-/// redone). The bytes and the ETag stay; the native `Last-Modified` moves
-/// (the store sets it on every metadata update).
+/// PutObjectTagging / DeleteObjectTagging: see [`rewrite_metadata`].
 pub(crate) async fn put_object_tagging(
     inner: &Inner,
     cx: &RequestContext,
     bucket: &BucketName,
     key: &ObjectKey,
     tagging: Option<String>,
+) -> BackendResult<()> {
+    rewrite_metadata(inner, cx, bucket, key, "a tagging update", |m| {
+        m.tagging = tagging.clone()
+    })
+    .await
+}
+
+/// PutObjectAcl: see [`rewrite_metadata`].
+pub(crate) async fn put_object_acl(
+    inner: &Inner,
+    cx: &RequestContext,
+    bucket: &BucketName,
+    key: &ObjectKey,
+    acl: Option<crate::acl::CannedAcl>,
+) -> BackendResult<()> {
+    rewrite_metadata(inner, cx, bucket, key, "PutObjectAcl", |m| m.acl = acl).await
+}
+
+/// An object-level metadata change (tags, ACL): the object's headers as
+/// stored (read with a HEAD, internal values included, see meta.rs) with
+/// `change` applied, written back with the native metadata update pinned
+/// to the object read (`If-Match: <id>`), so the change never lands on an
+/// object that replaced it meanwhile (then it is read again and the update
+/// redone). The bytes, the native id and the S3 ETag stay; the native
+/// `Last-Modified` moves (the store sets it on every metadata update).
+async fn rewrite_metadata(
+    inner: &Inner,
+    cx: &RequestContext,
+    bucket: &BucketName,
+    key: &ObjectKey,
+    what: &str,
+    change: impl Fn(&mut ObjectMeta),
 ) -> BackendResult<()> {
     let url = inner
         .client
@@ -333,7 +359,7 @@ pub(crate) async fn put_object_tagging(
             .await
             .native()?;
         let mut meta = obj.info.meta.clone();
-        meta.tagging = tagging.clone();
+        change(&mut meta);
         match update_metadata(inner, cx, &url, &meta, &obj.internal, &obj.id).await {
             Ok(()) => return Ok(()),
             // Replaced between the HEAD and the update: read it again.
@@ -341,9 +367,9 @@ pub(crate) async fn put_object_tagging(
             Err(e) => return Err(e),
         }
     }
-    Err(BackendError::ServiceUnavailable(
-        "object kept changing during a tagging update".into(),
-    ))
+    Err(BackendError::ServiceUnavailable(format!(
+        "object kept changing during {what}"
+    )))
 }
 
 /// GetObject (with a body) and HeadObject (without).
@@ -650,6 +676,7 @@ pub(crate) async fn copy_object(
             TaggingDirective::Copy => obj.info.meta.tagging.clone(),
             TaggingDirective::Replace(t) => t,
         };
+        meta.acl = input.acl;
         match update_metadata(inner, cx, &dest_url, &meta, &obj.internal, &obj.id).await {
             Ok(()) => {}
             // Replaced or removed since it was read.
@@ -686,6 +713,8 @@ pub(crate) async fn copy_object(
         TaggingDirective::Copy => src.info.meta.tagging.clone(),
         TaggingDirective::Replace(t) => t,
     };
+    // Never the source's ACL: the copy's own x-amz-acl, or private (S3).
+    meta.acl = input.acl;
     let mut h = HeaderMap::with_capacity(12);
     put_headers(&meta, &Internal::default(), &mut h)?;
     write_condition(

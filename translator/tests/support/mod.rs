@@ -20,6 +20,29 @@ pub trait LiveStore {
     fn operator_key_pem(&self) -> String;
     /// A native client signing as the operator (`for_account` acts for a tenant).
     fn native(&self) -> NativeClient;
+    /// Whether the store refuses a body that does not match its Content-MD5
+    /// (real Manta: mako answers 469 and buckets-api ContentMD5Mismatch).
+    /// The real-code stack's storage nodes are an nginx stand-in that does
+    /// not check (../shared/real-manta/README.md, "Stand-ins"), so there
+    /// the check is the gateway's body verifier alone.
+    fn verifies_content_md5(&self) -> bool {
+        true
+    }
+    /// Whether a truncated native listing page may end on a name outside
+    /// Latin-1. The real buckets-api aborts its process when it puts such a
+    /// name in `Next-Marker` (buckets-api.md "Where the real server
+    /// differs"), which no client can prevent; cases on the real stack keep
+    /// their names inside Latin-1 so the run tests the translator, not that
+    /// upstream crash.
+    fn survives_non_latin1_next_marker(&self) -> bool {
+        true
+    }
+    /// Whether the store is cheap enough per request for listing cases that
+    /// page one key at a time over thousands of keys (a local process);
+    /// the real stack is listed with fewer keys and larger pages.
+    fn is_local(&self) -> bool {
+        true
+    }
 }
 
 impl LiveStore for BucketsLite {
@@ -40,6 +63,15 @@ impl LiveStore for BucketsLite {
 impl LiveStore for RealManta {
     fn url(&self) -> String {
         self.url.clone()
+    }
+    fn verifies_content_md5(&self) -> bool {
+        false
+    }
+    fn survives_non_latin1_next_marker(&self) -> bool {
+        false
+    }
+    fn is_local(&self) -> bool {
+        false
     }
     fn operator_login(&self) -> String {
         self.operator_login.clone()
@@ -64,6 +96,15 @@ impl<T: LiveStore + ?Sized> LiveStore for &T {
     }
     fn native(&self) -> NativeClient {
         (**self).native()
+    }
+    fn verifies_content_md5(&self) -> bool {
+        (**self).verifies_content_md5()
+    }
+    fn survives_non_latin1_next_marker(&self) -> bool {
+        (**self).survives_non_latin1_next_marker()
+    }
+    fn is_local(&self) -> bool {
+        (**self).is_local()
     }
 }
 
