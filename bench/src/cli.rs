@@ -15,13 +15,15 @@ use crate::native::NativeClient;
 use crate::procs::{self, Bins, Cluster};
 use crate::report::{self, PathStats, Report, Row};
 use crate::s3::S3Client;
+use crate::scaling;
 use crate::sigv4::Credentials;
 use crate::store::Store;
 use crate::workload::{self, Digests, Path, Scale, Workload};
 
 /// Idle connections kept per host: above the highest concurrency, so the
-/// 64-way workloads reuse their connections instead of reconnecting.
-pub const POOL_IDLE_PER_HOST: usize = 128;
+/// 64-way workloads (and the 1,024-way scaling series) reuse their
+/// connections instead of reconnecting.
+pub const POOL_IDLE_PER_HOST: usize = 1100;
 
 /// Side-by-side benchmark of s3gw (path A) against the native store it fronts
 /// (path B), and optionally any other S3 endpoint (path C).
@@ -36,6 +38,15 @@ pub struct Args {
     /// non-zero on any failure.
     #[arg(long)]
     pub smoke: bool,
+    /// Run the scaling series (issue 13 item 7: listings over 10k..1M keys,
+    /// Complete of 10..1000 parts, GETs at 1..1024 connections, 1000 slow
+    /// uploads) instead of the workloads. Long: minutes, and ~5 GiB of disk
+    /// for the 1000-part Complete. Needs the bench to start the processes.
+    #[arg(long, conflicts_with = "smoke")]
+    pub scaling: bool,
+    /// Part counts of the scaling Complete series (5 MiB parts).
+    #[arg(long, value_delimiter = ',')]
+    pub complete_parts: Vec<u64>,
     /// Print the results as JSON instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -167,7 +178,11 @@ pub fn main(args: Args) -> Result<ExitCode> {
     if let Some(s) = args.large_size {
         scale.large_size = s;
     }
-    let workloads = select(workload::all_workloads(&scale), &args.workloads)?;
+    let workloads = if args.scaling {
+        Vec::new()
+    } else {
+        select(workload::all_workloads(&scale), &args.workloads)?
+    };
     if args.list {
         for w in &workloads {
             println!(
@@ -185,6 +200,26 @@ pub fn main(args: Args) -> Result<ExitCode> {
 
 async fn run(args: Args, scale: Scale, workloads: Vec<Workload>) -> Result<ExitCode> {
     let started = Instant::now();
+    let json = args.json;
+    let (code, report) = measure(args, scale, workloads).await?;
+    if let Some(report) = report {
+        if json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            println!("s3gw-bench ({} run) on {}\n", report.mode, report.machine);
+            print!("{}", report.table());
+            println!("\nTotal time: {:.0} s", started.elapsed().as_secs_f64());
+        }
+    }
+    Ok(code)
+}
+
+/// Runs every workload on every path: the smoke verdict, or the report.
+pub async fn measure(
+    args: Args,
+    scale: Scale,
+    workloads: Vec<Workload>,
+) -> Result<(ExitCode, Option<Report>)> {
     let paths_arg = args
         .paths
         .clone()
@@ -225,6 +260,11 @@ async fn run(args: Args, scale: Scale, workloads: Vec<Workload>) -> Result<ExitC
     } else {
         None
     };
+    // The started store offers its counters (buckets-lite's `stats` extension).
+    let store_stats = cluster
+        .as_ref()
+        .map(|c| procs::StoreStats::new(http.clone(), &c.native_url))
+        .transpose()?;
     let s3gw_pid = cluster.as_ref().map(|c| c.gateway.pid()).or(args.s3gw_pid);
     let store_pid = cluster.as_ref().map(|c| c.store.pid()).or(args.store_pid);
 
@@ -310,13 +350,7 @@ async fn run(args: Args, scale: Scale, workloads: Vec<Workload>) -> Result<ExitC
     let mut rows = Vec::new();
     let (mut passed, mut failed) = (0u32, 0u32);
     for w in &workloads {
-        let mut row = Row {
-            workload: w.clone(),
-            unit: if w.is_bandwidth() { "MiB/s" } else { "ops/s" },
-            a: None,
-            b: None,
-            c: None,
-        };
+        let mut row = Row::new(w);
         let mut ok = true;
         for p in &mut paths {
             progress.set_message(format!("{} on {}", w.name, p.label));
@@ -325,10 +359,7 @@ async fn run(args: Args, scale: Scale, workloads: Vec<Workload>) -> Result<ExitC
             for pid in [s3gw_pid, store_pid].into_iter().flatten() {
                 rss_per_workload &= procs::reset_peak_rss(pid);
             }
-            let cpu_before = [s3gw_pid, store_pid].map(|p| p.and_then(procs::cpu_seconds));
-            let cpu_used = |i: usize, pid: Option<u32>| {
-                Some(pid.and_then(procs::cpu_seconds)? - cpu_before[i]?)
-            };
+            let counters = Counters::start(s3gw_pid, store_pid, store_stats.as_ref()).await;
             let result = match prepared {
                 Ok(()) => p.run(w, &scale, args.smoke, &digests).await,
                 Err(e) => Err(e.context(format!("path {}: preparing {}", p.label, w.name))),
@@ -346,12 +377,7 @@ async fn run(args: Args, scale: Scale, workloads: Vec<Workload>) -> Result<ExitC
                         store_pid.and_then(procs::peak_rss)
                     };
                     let mut stats = PathStats::new(w, &m, s3gw_peak, store_peak);
-                    if p.label == "A" {
-                        stats.s3gw_cpu_secs = cpu_used(0, s3gw_pid);
-                    }
-                    if p.label != "C" {
-                        stats.store_cpu_secs = cpu_used(1, store_pid);
-                    }
+                    counters.finish(p.label, &mut stats).await;
                     match p.label {
                         "A" => row.a = Some(stats),
                         "B" => row.b = Some(stats),
@@ -360,15 +386,24 @@ async fn run(args: Args, scale: Scale, workloads: Vec<Workload>) -> Result<ExitC
                     progress.inc(1);
                 }
                 Err(e) => {
-                    ok = false;
-                    progress.suspend(|| eprintln!("FAILED: {e:#}"));
                     if let Some(c) = cluster.as_mut() {
                         if let Err(dead) = c.gateway.check_alive().and(c.store.check_alive()) {
                             bail!("{dead:#}");
                         }
                     }
-                    if !args.smoke {
-                        return Err(e);
+                    match on_failure(p.label, args.smoke) {
+                        Failure::Unsupported => {
+                            progress.suspend(|| {
+                                eprintln!("path {} cannot do {}: {e:#}", p.label, w.name)
+                            });
+                            row.c_unsupported = Some(unsupported_reason(&e));
+                            progress.inc(1);
+                        }
+                        Failure::Counted => {
+                            ok = false;
+                            progress.suspend(|| eprintln!("FAILED: {e:#}"));
+                        }
+                        Failure::Abort => return Err(e),
                     }
                 }
             }
@@ -385,14 +420,41 @@ async fn run(args: Args, scale: Scale, workloads: Vec<Workload>) -> Result<ExitC
         rows.push(row);
     }
     progress.finish_and_clear();
+    let mut scaling = None;
+    if args.scaling || args.smoke {
+        let mut plan = if args.smoke {
+            scaling::Plan::smoke()
+        } else {
+            scaling::Plan::full()
+        };
+        if !args.complete_parts.is_empty() {
+            plan.complete_parts = args.complete_parts.clone();
+        }
+        let verdict = run_scaling(&args, &scale, &plan, cluster.as_ref(), &mut paths).await;
+        if args.smoke {
+            match verdict {
+                Ok(_) => {
+                    passed += 1;
+                    println!("smoke: scaling series ok on AB");
+                }
+                Err(e) => {
+                    failed += 1;
+                    println!("smoke: scaling series FAILED: {e:#}");
+                }
+            }
+        } else {
+            scaling = Some(verdict?);
+        }
+    }
     drop(cluster.take());
     if args.smoke {
         println!("smoke: {passed} passed, {failed} failed");
-        return Ok(if failed == 0 {
+        let code = if failed == 0 {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE
-        });
+        };
+        return Ok((code, None));
     }
     let mut report = Report {
         mode: if args.quick { "quick" } else { "full" }.into(),
@@ -400,16 +462,123 @@ async fn run(args: Args, scale: Scale, workloads: Vec<Workload>) -> Result<ExitC
         rows,
         targets: Vec::new(),
         rss_per_workload,
+        scaling,
     };
     report.check_targets();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!("s3gw-bench ({} run) on {}\n", report.mode, report.machine);
-        print!("{}", report.table());
-        println!("\nTotal time: {:.0} s", started.elapsed().as_secs_f64());
+    Ok((ExitCode::SUCCESS, Some(report)))
+}
+
+/// The scaling series on the started cluster's paths A and B.
+async fn run_scaling(
+    args: &Args,
+    scale: &Scale,
+    plan: &scaling::Plan,
+    cluster: Option<&Cluster>,
+    paths: &mut [Path],
+) -> Result<scaling::ScalingReport> {
+    let Some(c) = cluster else {
+        bail!("the scaling series seed buckets-lite's SQLite: let the bench start the processes (no --s3-endpoint / --native-endpoint)");
+    };
+    let [a, b] = paths else {
+        bail!("the scaling series need paths A and B (--paths AB)");
+    };
+    let (Store::S3(s3), Store::Native(native)) = (a.store.clone(), b.store.clone()) else {
+        bail!("the scaling series need paths A and B (--paths AB)");
+    };
+    let stats = procs::StoreStats::new(s3.http(), &c.native_url)?;
+    let mut env = scaling::Env {
+        a,
+        b,
+        s3,
+        native,
+        s3gw_pid: c.gateway.pid(),
+        store_pid: c.store.pid(),
+        stats: &stats,
+        store_dir: &c.store_dir,
+        account: procs::TENANT,
+        bucket_prefix: &args.bucket_prefix,
+        scale: *scale,
+        verify: args.smoke,
+    };
+    scaling::run(&mut env, plan).await
+}
+
+/// What a failed (workload, path) run does to the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Path C (someone else's S3 server) cannot do it: the row says
+    /// "unsupported" and the run goes on (e.g. Swift refuses aws-chunked).
+    Unsupported,
+    /// Smoke mode: counted as a failure, the run goes on, exit non-zero.
+    Counted,
+    /// s3gw or its store failed a timed run: a defect, the run stops.
+    Abort,
+}
+
+/// How a failure on `path` is handled.
+pub fn on_failure(path: &str, smoke: bool) -> Failure {
+    match (path, smoke) {
+        (_, true) => Failure::Counted,
+        ("C", false) => Failure::Unsupported,
+        _ => Failure::Abort,
     }
-    Ok(ExitCode::SUCCESS)
+}
+
+/// The reason shown for an unsupported row: the innermost error (the
+/// server's answer), on one line.
+fn unsupported_reason(e: &anyhow::Error) -> String {
+    let root = e.root_cause().to_string();
+    let line = root.split_whitespace().collect::<Vec<_>>().join(" ");
+    line.chars().take(160).collect()
+}
+
+/// CPU and store counters around one (workload, path) run.
+struct Counters<'a> {
+    s3gw_pid: Option<u32>,
+    store_pid: Option<u32>,
+    cpu: [Option<f64>; 3],
+    stats: Option<(&'a procs::StoreStats, procs::StoreCounts)>,
+}
+
+impl<'a> Counters<'a> {
+    async fn start(
+        s3gw_pid: Option<u32>,
+        store_pid: Option<u32>,
+        stats: Option<&'a procs::StoreStats>,
+    ) -> Counters<'a> {
+        let stats = match stats {
+            Some(s) => s.read().await.map(|c| (s, c)),
+            None => None,
+        };
+        Counters {
+            s3gw_pid,
+            store_pid,
+            cpu: [s3gw_pid, store_pid, Some(std::process::id())]
+                .map(|p| p.and_then(procs::cpu_seconds)),
+            stats,
+        }
+    }
+
+    /// Fills what `path` is charged with: s3gw only on A, the store on A and
+    /// B, the bench on every path.
+    async fn finish(self, path: &str, stats: &mut PathStats) {
+        let used =
+            |i: usize, pid: Option<u32>| Some(pid.and_then(procs::cpu_seconds)? - self.cpu[i]?);
+        if path == "A" {
+            stats.s3gw_cpu_secs = used(0, self.s3gw_pid);
+        }
+        if path != "C" {
+            stats.store_cpu_secs = used(1, self.store_pid);
+            if let Some((s, before)) = self.stats {
+                if let Some(after) = s.read().await {
+                    stats.store_requests = Some(after.requests.saturating_sub(before.requests));
+                    stats.store_connections =
+                        Some(after.connections.saturating_sub(before.connections));
+                }
+            }
+        }
+        stats.bench_cpu_secs = used(2, Some(std::process::id()));
+    }
 }
 
 /// A bar of `steps` (workload, path) runs with the elapsed time and the one
@@ -426,4 +595,150 @@ fn progress_bar(show: bool, steps: u64) -> indicatif::ProgressBar {
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A minimal S3 endpoint that, like Swift's S3 layer, refuses aws-chunked
+    /// uploads (501 NotImplemented) and otherwise stores object sizes and
+    /// serves zero bytes of that size. One request per connection.
+    async fn refusing_chunked_server() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sizes: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let sizes = sizes.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 8192];
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
+                    let mut words = head.split_whitespace();
+                    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+                    let path = path.split('?').next().unwrap_or("").to_string();
+                    let header = |n: &str| {
+                        head.lines().find_map(|l| {
+                            l.strip_prefix(&format!("{n}:"))
+                                .map(|v| v.trim().to_string())
+                        })
+                    };
+                    let len: usize = header("content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    while buf.len() < head_end + len {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let chunked =
+                        header("x-amz-content-sha256").is_some_and(|v| v.starts_with("streaming-"));
+                    let (status, body_len) = match method {
+                        "put" if chunked => ("501 Not Implemented", None),
+                        "put" => {
+                            sizes.lock().unwrap().insert(path, len);
+                            ("200 OK", Some(0))
+                        }
+                        "get" => match sizes.lock().unwrap().get(&path) {
+                            Some(n) => ("200 OK", Some(*n)),
+                            None => ("404 Not Found", None),
+                        },
+                        _ => ("405 Method Not Allowed", None),
+                    };
+                    let answer = match body_len {
+                        Some(n) => {
+                            let mut a = format!(
+                                "HTTP/1.1 {status}\r\ncontent-length: {n}\r\netag: \"0\"\r\nconnection: close\r\n\r\n"
+                            )
+                            .into_bytes();
+                            a.resize(a.len() + n, 0);
+                            a
+                        }
+                        None => {
+                            let xml = "<Error><Code>NotImplemented</Code><Message>no aws-chunked here</Message></Error>";
+                            format!(
+                                "HTTP/1.1 {status}\r\ncontent-type: application/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{xml}",
+                                xml.len()
+                            )
+                            .into_bytes()
+                        }
+                    };
+                    let _ = sock.write_all(&answer).await;
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[test]
+    fn only_path_c_failures_are_unsupported_and_smoke_counts_every_failure() {
+        assert_eq!(on_failure("C", false), Failure::Unsupported);
+        assert_eq!(on_failure("A", false), Failure::Abort);
+        assert_eq!(on_failure("B", false), Failure::Abort);
+        assert_eq!(on_failure("C", true), Failure::Counted);
+        assert_eq!(on_failure("A", true), Failure::Counted);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_path_c_that_refuses_a_workload_marks_it_unsupported_and_the_run_goes_on() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let url = refusing_chunked_server().await;
+        let args = Args::parse_from([
+            "s3gw-bench",
+            "--paths",
+            "C",
+            "--c-endpoint",
+            &url,
+            "--c-access-key",
+            "AKIDEXAMPLE",
+            "--c-secret-key",
+            "secret",
+            "--large-size",
+            "65536",
+            "--workloads",
+            "put-1g-chunked,get-1g",
+        ]);
+        let mut scale = Scale::FULL;
+        scale.large_size = 65536;
+        let workloads = select(
+            workload::all_workloads(&scale),
+            &["put-1g-chunked".into(), "get-1g".into()],
+        )
+        .unwrap();
+        let (code, report) = measure(args, scale, workloads).await.unwrap();
+        assert_eq!(code, ExitCode::SUCCESS);
+        let report = report.expect("a report");
+        let row = |n: &str| report.rows.iter().find(|r| r.workload.name == n).unwrap();
+        let chunked = row("put-1g-chunked");
+        assert!(chunked.c.is_none());
+        let why = chunked
+            .c_unsupported
+            .as_deref()
+            .expect("marked unsupported");
+        assert!(why.contains("501"), "{why}");
+        // The workload after it ran and was measured.
+        let get = row("get-1g").c.as_ref().expect("get-1g ran on C");
+        assert_eq!(get.ops, 3);
+        assert_eq!(get.bytes, 3 * 65536);
+        assert!(row("get-1g").c_unsupported.is_none());
+        assert!(report.table().contains("unsupported"));
+    }
 }

@@ -23,6 +23,8 @@
 //!   durations) and the engine that runs one on one path.
 //! - [`procs`]: starting `buckets-lite` and `s3gw`, peak RSS from `/proc`.
 //! - [`report`]: the table, the targets and the JSON.
+//! - [`scaling`]: how costs grow (`--scaling`): listings over 10k..1M keys,
+//!   Complete over 10..1000 parts, GETs at 1..1024 connections, slow uploads.
 //! - [`cli`]: the command line and the run itself (the binary is a thin `main`).
 
 pub mod cli;
@@ -31,6 +33,7 @@ pub mod native;
 pub mod procs;
 pub mod report;
 pub mod s3;
+pub mod scaling;
 pub mod sigv4;
 pub mod store;
 pub mod workload;

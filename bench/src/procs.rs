@@ -208,6 +208,42 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     Some((utime + stime) as f64 / 100.0)
 }
 
+/// The store's work counters at one moment (buckets-lite's `stats`
+/// extension, `GET /stats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct StoreCounts {
+    /// Connections accepted.
+    pub connections: u64,
+    /// API requests served.
+    pub requests: u64,
+    /// Rows read by listings.
+    pub list_rows: u64,
+}
+
+/// Reads a buckets-lite's counters.
+pub struct StoreStats {
+    http: reqwest::Client,
+    url: reqwest::Url,
+}
+
+impl StoreStats {
+    pub fn new(http: reqwest::Client, native_url: &str) -> Result<StoreStats> {
+        let mut url = reqwest::Url::parse(native_url)
+            .with_context(|| format!("bad native endpoint {native_url}"))?;
+        url.set_path("/stats");
+        Ok(StoreStats { http, url })
+    }
+
+    /// The counters now; `None` when the store does not offer them.
+    pub async fn read(&self) -> Option<StoreCounts> {
+        let resp = self.http.get(self.url.clone()).send().await.ok()?;
+        if !resp.status().is_success() {
+            return None;
+        }
+        serde_json::from_slice(&resp.bytes().await.ok()?).ok()
+    }
+}
+
 /// buckets-lite and s3gw in front of it, started in a temporary directory.
 pub struct Cluster {
     // Field order is drop order: the gateway stops before its store, and the
@@ -217,6 +253,8 @@ pub struct Cluster {
     pub s3_url: String,
     pub native_url: String,
     pub operator: Arc<Signer>,
+    /// buckets-lite's data directory (its SQLite is `meta.db` there).
+    pub store_dir: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -244,9 +282,10 @@ impl Cluster {
             &bl_config,
             format!(
                 // compose on, as in s3gw's embedded store: multipart-1g
-                // measures the Complete the default install has.
-                "[[accounts]]\nlogin = \"{OPERATOR}\"\noperator = true\nkeys = [{}]\n\
-                 [extensions]\ncompose = true\n",
+                // measures the Complete the default install has; stats for
+                // the per-operation store counters.
+                "[extensions]\ncompose = true\nstats = true\n\n\
+                 [[accounts]]\nlogin = \"{OPERATOR}\"\noperator = true\nkeys = [{}]\n",
                 toml_str(&public.to_openssh())
             ),
         )?;
@@ -291,6 +330,7 @@ impl Cluster {
             s3_url,
             native_url,
             operator,
+            store_dir: d.join("store"),
             _dir: dir,
         })
     }

@@ -25,6 +25,14 @@ pub struct PathStats {
     pub s3gw_cpu_secs: Option<f64>,
     /// CPU seconds buckets-lite used during this path's run (preparation excluded).
     pub store_cpu_secs: Option<f64>,
+    /// CPU seconds the bench process itself (the load generator) used during
+    /// this path's run, from `/proc/self/stat`.
+    pub bench_cpu_secs: Option<f64>,
+    /// Requests the store served during this path's run (buckets-lite's
+    /// `stats` extension; `None` when the store does not offer it).
+    pub store_requests: Option<u64>,
+    /// Connections the store accepted during this path's run.
+    pub store_connections: Option<u64>,
 }
 
 impl PathStats {
@@ -44,7 +52,30 @@ impl PathStats {
             store_peak_rss: store,
             s3gw_cpu_secs: None,
             store_cpu_secs: None,
+            bench_cpu_secs: None,
+            store_requests: None,
+            store_connections: None,
         }
+    }
+
+    /// What CPU is divided by: operations, or MiB for large objects.
+    fn units(&self, bandwidth: bool) -> f64 {
+        if bandwidth {
+            self.bytes as f64 / MIB
+        } else {
+            self.ops as f64
+        }
+    }
+
+    /// CPU milliseconds per operation (per MiB for large objects).
+    pub fn cpu_ms_per_unit(&self, secs: Option<f64>, bandwidth: bool) -> Option<f64> {
+        let u = self.units(bandwidth);
+        (u > 0.0).then_some(secs? * 1e3 / u)
+    }
+
+    /// A count per operation (store requests or new connections per S3 op).
+    pub fn per_op(&self, n: Option<u64>) -> Option<f64> {
+        (self.ops > 0).then_some(n? as f64 / self.ops as f64)
     }
 }
 
@@ -56,9 +87,25 @@ pub struct Row {
     pub a: Option<PathStats>,
     pub b: Option<PathStats>,
     pub c: Option<PathStats>,
+    /// Path C could not do this workload (why): shown as "unsupported",
+    /// and the run went on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub c_unsupported: Option<String>,
 }
 
 impl Row {
+    /// An empty row for `w`.
+    pub fn new(w: &Workload) -> Row {
+        Row {
+            workload: w.clone(),
+            unit: if w.is_bandwidth() { "MiB/s" } else { "ops/s" },
+            a: None,
+            b: None,
+            c: None,
+            c_unsupported: None,
+        }
+    }
+
     /// Throughput of A over B.
     pub fn ratio(&self) -> Option<f64> {
         Some(self.a.as_ref()?.throughput / self.b.as_ref()?.throughput)
@@ -87,6 +134,9 @@ pub struct Report {
     /// Whether peak RSS was reset before each path's run (per-workload peaks)
     /// or is the processes' lifetime peak.
     pub rss_per_workload: bool,
+    /// The scaling series (`--scaling`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scaling: Option<crate::scaling::ScalingReport>,
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -102,7 +152,23 @@ fn num(v: Option<f64>, prec: usize) -> String {
 impl Report {
     /// The human table: one row per workload.
     pub fn table(&self) -> String {
-        let has_c = self.rows.iter().any(|r| r.c.is_some());
+        let mut out = if self.rows.is_empty() {
+            String::new()
+        } else {
+            self.workload_table()
+        };
+        if let Some(s) = &self.scaling {
+            out.push_str("Scaling series:\n");
+            out.push_str(&s.table());
+        }
+        out
+    }
+
+    fn workload_table(&self) -> String {
+        let has_c = self
+            .rows
+            .iter()
+            .any(|r| r.c.is_some() || r.c_unsupported.is_some());
         let mut head = vec![
             "workload",
             "unit",
@@ -147,45 +213,18 @@ impl Report {
             ];
             if has_c {
                 let c = r.c.as_ref();
-                l.push(num(c.map(|s| s.throughput), 1));
+                l.push(if r.c_unsupported.is_some() {
+                    "unsupported".into()
+                } else {
+                    num(c.map(|s| s.throughput), 1)
+                });
                 l.push(num(a.zip(c).map(|(a, c)| a.throughput / c.throughput), 2));
                 l.push(num(c.map(|s| s.p50_ms), 2));
                 l.push(num(c.map(|s| s.p99_ms), 2));
             }
             lines.push(l);
         }
-        let widths: Vec<usize> = (0..lines[0].len())
-            .map(|i| lines.iter().map(|l| l[i].len()).max().unwrap_or(0))
-            .collect();
-        let mut out = String::new();
-        for (n, l) in lines.iter().enumerate() {
-            let cells: Vec<String> = l
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    if i == 0 {
-                        format!("{c:<w$}", w = widths[i])
-                    } else {
-                        format!("{c:>w$}", w = widths[i])
-                    }
-                })
-                .collect();
-            let _ = writeln!(out, "| {} |", cells.join(" | "));
-            if n == 0 {
-                let rule: Vec<String> = widths
-                    .iter()
-                    .enumerate()
-                    .map(|(i, w)| {
-                        if i == 0 {
-                            "-".repeat(*w)
-                        } else {
-                            format!("{}:", "-".repeat(w.saturating_sub(1)))
-                        }
-                    })
-                    .collect();
-                let _ = writeln!(out, "| {} |", rule.join(" | "));
-            }
-        }
+        let mut out = render(&lines);
         let _ = writeln!(
             out,
             "\nA = S3 through s3gw in front of buckets-lite, B = native buckets API straight to buckets-lite{}.\n\
@@ -197,6 +236,24 @@ impl Report {
                 "over the processes' lifetime (could not reset it per workload)"
             }
         );
+        let _ = writeln!(out);
+        out.push_str(&self.cpu_table());
+        let unsupported: Vec<&Row> = self
+            .rows
+            .iter()
+            .filter(|r| r.c_unsupported.is_some())
+            .collect();
+        if !unsupported.is_empty() {
+            let _ = writeln!(out, "\nUnsupported on path C:");
+            for r in unsupported {
+                let _ = writeln!(
+                    out,
+                    "  {}: {}",
+                    r.workload.name,
+                    r.c_unsupported.as_deref().unwrap_or_default()
+                );
+            }
+        }
         if !self.targets.is_empty() {
             let _ = writeln!(out, "\nTargets (issue 8):");
             for t in &self.targets {
@@ -209,6 +266,65 @@ impl Report {
                 );
             }
         }
+        out
+    }
+
+    /// Where the CPU went (issue 13 item 1): per path, CPU ms per operation
+    /// (per MiB for large objects) of s3gw, the store and the bench itself,
+    /// and the store's requests and new connections per operation.
+    pub fn cpu_table(&self) -> String {
+        let has_c = self.rows.iter().any(|r| r.c.is_some());
+        let mut head = vec![
+            "workload", "per", "s3gw A", "store A", "bench A", "store B", "bench B",
+        ];
+        if has_c {
+            head.push("bench C");
+        }
+        head.extend([
+            "store req/op A",
+            "new conns A",
+            "store req/op B",
+            "new conns B",
+        ]);
+        let mut lines: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
+        for r in &self.rows {
+            let bw = r.workload.is_bandwidth();
+            let (a, b) = (r.a.as_ref(), r.b.as_ref());
+            let cpu = |s: Option<&PathStats>, f: fn(&PathStats) -> Option<f64>| {
+                num(s.and_then(|s| s.cpu_ms_per_unit(f(s), bw)), 3)
+            };
+            let mut l = vec![
+                r.workload.name.clone(),
+                if bw { "MiB" } else { "op" }.to_string(),
+                cpu(a, |s| s.s3gw_cpu_secs),
+                cpu(a, |s| s.store_cpu_secs),
+                cpu(a, |s| s.bench_cpu_secs),
+                cpu(b, |s| s.store_cpu_secs),
+                cpu(b, |s| s.bench_cpu_secs),
+            ];
+            if has_c {
+                l.push(cpu(r.c.as_ref(), |s| s.bench_cpu_secs));
+            }
+            let count = |s: Option<&PathStats>, f: fn(&PathStats) -> Option<u64>| -> [String; 2] {
+                [
+                    num(s.and_then(|s| s.per_op(f(s))), 2),
+                    s.and_then(f).map_or("-".into(), |n| n.to_string()),
+                ]
+            };
+            let [ra, _] = count(a, |s| s.store_requests);
+            let [_, ca] = count(a, |s| s.store_connections);
+            let [rb, _] = count(b, |s| s.store_requests);
+            let [_, cb] = count(b, |s| s.store_connections);
+            l.extend([ra, ca, rb, cb]);
+            lines.push(l);
+        }
+        let mut out = render(&lines);
+        let _ = writeln!(
+            out,
+            "\nCPU in ms per operation (per MiB for large objects), user + system, from /proc/<pid>/stat \
+             (bench = this load generator, /proc/self/stat). store req/op = requests the store served \
+             per operation; new conns = connections the store accepted during the run."
+        );
         out
     }
 
@@ -267,6 +383,43 @@ impl Report {
     }
 }
 
+/// A Markdown table of `lines` (the first is the header), numbers right-aligned.
+pub fn render(lines: &[Vec<String>]) -> String {
+    let mut out = String::new();
+    let widths: Vec<usize> = (0..lines[0].len())
+        .map(|i| lines.iter().map(|l| l[i].len()).max().unwrap_or(0))
+        .collect();
+    for (n, l) in lines.iter().enumerate() {
+        let cells: Vec<String> = l
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == 0 {
+                    format!("{c:<w$}", w = widths[i])
+                } else {
+                    format!("{c:>w$}", w = widths[i])
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+        if n == 0 {
+            let rule: Vec<String> = widths
+                .iter()
+                .enumerate()
+                .map(|(i, w)| {
+                    if i == 0 {
+                        "-".repeat(*w)
+                    } else {
+                        format!("{}:", "-".repeat(w.saturating_sub(1)))
+                    }
+                })
+                .collect();
+            let _ = writeln!(out, "| {} |", rule.join(" | "));
+        }
+    }
+    out
+}
+
 /// A one-line description of this machine (CPU model, cores, memory, kernel).
 pub fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
@@ -306,9 +459,86 @@ mod tests {
             p99_ms: p50 * 2.0,
             s3gw_peak_rss: rss,
             store_peak_rss: Some(10 << 20),
-            s3gw_cpu_secs: None,
-            store_cpu_secs: None,
+            s3gw_cpu_secs: Some(0.5),
+            store_cpu_secs: Some(1.0),
+            bench_cpu_secs: Some(0.25),
+            store_requests: Some(20),
+            store_connections: Some(3),
         }
+    }
+
+    #[test]
+    fn cpu_table_divides_by_operations_or_mib_and_unsupported_c_is_shown() {
+        let all = all_workloads(&Scale::QUICK);
+        let pick = |n: &str| all.iter().find(|w| w.name == n).unwrap().clone();
+        let mut small = Row::new(&pick("get-4k-c16"));
+        small.a = Some(stats(100.0, 1.0, None)); // 10 ops
+        small.b = Some(stats(100.0, 1.0, None));
+        let mut large = Row::new(&pick("put-1g-chunked"));
+        let mut s = stats(100.0, 1.0, None);
+        s.bytes = 4 << 20; // 4 MiB
+        large.a = Some(s);
+        large.c_unsupported = Some("HTTP 501 NotImplemented".into());
+        let r = Report {
+            mode: "quick".into(),
+            machine: "test".into(),
+            rows: vec![small, large],
+            targets: vec![],
+            rss_per_workload: true,
+            scaling: None,
+        };
+        let cpu = r.cpu_table();
+        let cells = |name: &str| -> Vec<String> {
+            let line = cpu
+                .lines()
+                .find(|l| l.starts_with(&format!("| {name} ")))
+                .unwrap_or_else(|| panic!("no {name} line in\n{cpu}"));
+            line.split('|')
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect()
+        };
+        // get-4k-c16: s3gw 0.5 s / 10 ops = 50 ms, store 100 ms, bench 25 ms,
+        // 2 store requests per op, 3 new connections.
+        assert_eq!(
+            cells("get-4k-c16"),
+            [
+                "get-4k-c16",
+                "op",
+                "50.000",
+                "100.000",
+                "25.000",
+                "100.000",
+                "25.000",
+                "2.00",
+                "3",
+                "2.00",
+                "3"
+            ]
+        );
+        // put-1g-chunked: per MiB (4 MiB): s3gw 125 ms/MiB; no path B.
+        assert_eq!(
+            cells("put-1g-chunked"),
+            [
+                "put-1g-chunked",
+                "MiB",
+                "125.000",
+                "250.000",
+                "62.500",
+                "-",
+                "-",
+                "2.00",
+                "3",
+                "-",
+                "-"
+            ]
+        );
+        let table = r.table();
+        assert!(table.contains("unsupported"), "{table}");
+        assert!(
+            table.contains("put-1g-chunked: HTTP 501 NotImplemented"),
+            "{table}"
+        );
     }
 
     #[test]
@@ -325,6 +555,7 @@ mod tests {
                     a: Some(stats(450.0, 1.0, Some(40 << 20))),
                     b: Some(stats(500.0, 1.0, None)),
                     c: None,
+                    c_unsupported: None,
                 },
                 Row {
                     workload: pick("put-4k-c16"),
@@ -332,10 +563,12 @@ mod tests {
                     a: Some(stats(600.0, 1.8, Some(300 << 20))),
                     b: Some(stats(1000.0, 1.0, None)),
                     c: None,
+                    c_unsupported: None,
                 },
             ],
             targets: vec![],
             rss_per_workload: true,
+            scaling: None,
         };
         r.check_targets();
         let table = r.table();

@@ -43,6 +43,11 @@ impl S3Client {
         })
     }
 
+    /// The HTTP client (its pool).
+    pub fn http(&self) -> reqwest::Client {
+        self.http.clone()
+    }
+
     /// Builds and signs a request. `extra` headers are signed too.
     fn request(
         &self,
@@ -297,6 +302,22 @@ impl S3Client {
         part_size: u64,
         concurrency: usize,
     ) -> Result<()> {
+        let upload = self
+            .upload_parts(bucket, key, payload, part_size, concurrency)
+            .await?;
+        self.complete_multipart(bucket, key, &upload).await
+    }
+
+    /// CreateMultipartUpload and every part of `payload` (`concurrency` in
+    /// flight): what Complete then needs.
+    pub async fn upload_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        payload: Payload,
+        part_size: u64,
+        concurrency: usize,
+    ) -> Result<UploadedParts> {
         let resp = self
             .request(
                 Method::POST,
@@ -349,8 +370,18 @@ impl S3Client {
             .buffered(concurrency.max(1))
             .try_collect()
             .await?;
+        Ok(UploadedParts { upload_id, etags })
+    }
+
+    /// CompleteMultipartUpload of every uploaded part.
+    pub async fn complete_multipart(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload: &UploadedParts,
+    ) -> Result<()> {
         let mut xml = String::from("<CompleteMultipartUpload>");
-        for (n, etag) in &etags {
+        for (n, etag) in &upload.etags {
             // ETags come back quoted and are hex: nothing to escape.
             xml.push_str(&format!(
                 "<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>"
@@ -363,7 +394,7 @@ impl S3Client {
                 Method::POST,
                 bucket,
                 Some(key),
-                &[("uploadId", &upload_id)],
+                &[("uploadId", &upload.upload_id)],
                 &[],
                 &hash,
             )
@@ -380,6 +411,47 @@ impl S3Client {
         }
         Ok(())
     }
+
+    /// PutObject (unsigned payload) whose body arrives slowly: `pieces`
+    /// pieces of `piece` bytes, one every `gap` (a slow client).
+    pub async fn put_slowly(
+        &self,
+        bucket: &str,
+        key: &str,
+        piece: usize,
+        pieces: usize,
+        gap: std::time::Duration,
+    ) -> Result<()> {
+        let len = (piece * pieces).to_string();
+        let body = stream::iter(0..pieces).then(move |i| async move {
+            if i > 0 {
+                tokio::time::sleep(gap).await;
+            }
+            Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; piece]))
+        });
+        let resp = self
+            .request(
+                Method::PUT,
+                bucket,
+                Some(key),
+                &[],
+                &[],
+                sigv4::UNSIGNED_PAYLOAD,
+            )
+            .header("content-length", &len)
+            .body(reqwest::Body::wrap_stream(body))
+            .send()
+            .await?;
+        expect_ok(resp, "PutObject (slow)").await.map(drop)
+    }
+}
+
+/// A multipart upload whose parts are all uploaded.
+#[derive(Debug, Clone)]
+pub struct UploadedParts {
+    pub upload_id: String,
+    /// (part number, quoted ETag), in order.
+    pub etags: Vec<(u64, String)>,
 }
 
 /// Fails on a non-2xx answer, with its body in the message.

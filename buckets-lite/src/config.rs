@@ -93,6 +93,10 @@ pub struct Extensions {
     /// Accept `algorithm="ed25519"` HTTP Signatures. The real server's
     /// verifier (http-signature 1.1.0) refuses them with 400 `InvalidHeader`.
     pub ed25519_signatures: bool,
+    /// Serve `GET /stats` (no authentication): JSON counters of connections
+    /// accepted, requests served and rows read by listings, for benchmarks.
+    /// The real server has no such path (404).
+    pub stats: bool,
     /// Serve `POST /:account/buckets/:bucket/objects/:object` (compose: a
     /// new object made server-side from stored objects, see `compose.rs`)
     /// and advertise it on `OPTIONS /:account/buckets`. The real server has

@@ -30,6 +30,32 @@ pub struct State {
     pub limits: Limits,
     pub extensions: crate::config::Extensions,
     pub server_name: String,
+    /// Connections accepted and requests served (the `stats` extension).
+    pub counters: Arc<Counters>,
+}
+
+/// Work counters, always kept (relaxed atomics), shown by the `stats`
+/// extension at `GET /stats` (docs/buckets-lite.md): what a benchmark
+/// needs to tell connection churn and extra requests apart.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// TCP connections accepted.
+    pub connections: std::sync::atomic::AtomicU64,
+    /// API requests dispatched (`GET /stats` itself not counted).
+    pub requests: std::sync::atomic::AtomicU64,
+}
+
+/// `GET /stats` (extension): the counters and the rows listings have read.
+fn stats_response(state: &State) -> HttpResponse {
+    use std::sync::atomic::Ordering::Relaxed;
+    let body = serde_json::json!({
+        "connections": state.counters.connections.load(Relaxed),
+        "requests": state.counters.requests.load(Relaxed),
+        "list_rows": state.store.rows_read(),
+    });
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body.to_string())
 }
 
 /// The routes of buckets-api.md "Paths".
@@ -137,6 +163,13 @@ pub async fn dispatch(
     payload: web::Payload,
     state: web::Data<State>,
 ) -> HttpResponse {
+    if state.extensions.stats && req.path() == "/stats" && req.method() == "GET" {
+        return stats_response(&state);
+    }
+    state
+        .counters
+        .requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let started = Instant::now();
     let request_id = header(&req, "x-request-id")
         .map(str::to_owned)

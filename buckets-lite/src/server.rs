@@ -64,6 +64,8 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             path: data_dir.clone(),
             source,
         })?;
+    let counters = Arc::new(crate::handlers::Counters::default());
+    let accepted = counters.clone();
     let state = web::Data::new(State {
         store: Arc::new(store),
         accounts,
@@ -73,6 +75,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             .server_name
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        counters,
     });
     let listener =
         std::net::TcpListener::bind(config.listen).map_err(|source| StartError::Bind {
@@ -87,6 +90,11 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         App::new()
             .app_data(state.clone())
             .default_service(web::to(dispatch))
+    })
+    .on_connect(move |_, _| {
+        accepted
+            .connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     })
     .keep_alive(std::time::Duration::from_secs(
         config.limits.keep_alive_secs,

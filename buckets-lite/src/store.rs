@@ -14,6 +14,7 @@
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -109,6 +110,8 @@ pub struct Store {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     max_readers: usize,
+    /// Rows stepped by listings ([`Store::rows_read`]).
+    rows_read: AtomicU64,
 }
 
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
@@ -187,6 +190,7 @@ impl Store {
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
             max_readers,
+            rows_read: AtomicU64::new(0),
         };
         store.sweep_orphans()?;
         Ok(store)
@@ -504,25 +508,27 @@ impl Store {
     ) -> Result<Page, ApiError> {
         self.with_reader(|c| {
             Self::require_bucket(c, account, bucket)?;
+            // No LIMIT: the cursor is stepped row by row and dropped when the
+            // walk has what it needs (the primary key gives the order).
             let sql_gt = format!(
                 "SELECT name, {OBJECT_COLS} FROM objects WHERE account = ?1 AND bucket = ?2 \
-                 AND name > ?3 ORDER BY name LIMIT ?4"
+                 AND name > ?3 ORDER BY name"
             );
             let sql_ge = sql_gt.replace("name > ?3", "name >= ?3");
-            list(params, |lower, inclusive, n| {
+            list(params, |lower, inclusive, visit| {
                 let sql = if inclusive { &sql_ge } else { &sql_gt };
                 let mut stmt = c.prepare_cached(sql)?;
-                let rows = stmt.query_map(params![account, bucket.as_bytes(), lower, n], |r| {
+                let mut rows = stmt.query(params![account, bucket.as_bytes(), lower])?;
+                while let Some(r) = rows.next()? {
+                    self.rows_read.fetch_add(1, Ordering::Relaxed);
                     let name: Vec<u8> = r.get(0)?;
-                    Ok((name, row_from(r, 1)?))
-                })?;
-                let mut out = Vec::new();
-                for r in rows {
-                    let (name, row) = r?;
                     let name = String::from_utf8(name).map_err(|_| ApiError::Internal)?;
-                    out.push(Entry::Object { name, row });
+                    let row = row_from(r, 1)?;
+                    if visit(Entry::Object { name, row })? != Step::More {
+                        break;
+                    }
                 }
-                Ok(out)
+                Ok(())
             })
         })
     }
@@ -530,24 +536,31 @@ impl Store {
     pub fn list_buckets(&self, account: &str, params: &ListParams) -> Result<Page, ApiError> {
         self.with_reader(|c| {
             let sql_gt = "SELECT name, created_ms FROM buckets WHERE account = ?1 AND name > ?2 \
-                          ORDER BY name LIMIT ?3";
+                          ORDER BY name";
             let sql_ge = sql_gt.replace("name > ?2", "name >= ?2");
-            list(params, |lower, inclusive, n| {
+            list(params, |lower, inclusive, visit| {
                 let sql = if inclusive { &sql_ge } else { sql_gt };
                 let mut stmt = c.prepare_cached(sql)?;
-                let rows = stmt.query_map(params![account, lower, n], |r| {
+                let mut rows = stmt.query(params![account, lower])?;
+                while let Some(r) = rows.next()? {
+                    self.rows_read.fetch_add(1, Ordering::Relaxed);
                     let name: Vec<u8> = r.get(0)?;
-                    Ok((name, r.get::<_, i64>(1)?))
-                })?;
-                let mut out = Vec::new();
-                for r in rows {
-                    let (name, created_ms) = r?;
                     let name = String::from_utf8(name).map_err(|_| ApiError::Internal)?;
-                    out.push(Entry::Bucket { name, created_ms });
+                    let created_ms = r.get::<_, i64>(1)?;
+                    if visit(Entry::Bucket { name, created_ms })? != Step::More {
+                        break;
+                    }
                 }
-                Ok(out)
+                Ok(())
             })
         })
+    }
+
+    /// Rows the listings have read since the store opened (a cost counter:
+    /// tests and the bench check that a page reads what it answers, not the
+    /// bucket).
+    pub fn rows_read(&self) -> u64 {
+        self.rows_read.load(Ordering::Relaxed)
     }
 }
 
@@ -623,6 +636,21 @@ pub(crate) fn like_prefix(name: &str, prefix: &str) -> bool {
     pat[p..].iter().all(|t| matches!(t, Tok::Any))
 }
 
+/// What the listing walk wants after one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// The next row of the same scan.
+    More,
+    /// Stop this scan: the walk seeks again from its new lower bound.
+    Seek,
+    /// Stop: the page is complete.
+    Done,
+}
+
+/// One visitor call per row, in byte order; its answer decides whether the
+/// scan steps on.
+pub(crate) type Visit<'a> = dyn FnMut(Entry) -> Result<Step, ApiError> + 'a;
+
 /// The listing walk shared by buckets and objects: from the lower bound
 /// (`marker` exclusive, or the prefix's literal head inclusive), in byte
 /// order, stopping past the head's range or at `limit` entries. The prefix
@@ -631,9 +659,17 @@ pub(crate) fn like_prefix(name: &str, prefix: &str) -> bool {
 /// its whole range is skipped with one seek; where the real server aborts
 /// its process (a delimiter listing meeting a name its own prefix check
 /// refuses, or a truncated page ending on a group), this answers 500.
+///
+/// `scan(lower, inclusive, visit)` steps an ordered cursor from the bound and
+/// hands each row to `visit` until it answers [`Step::Seek`] or
+/// [`Step::Done`] (or the rows end): rows are read one step at a time, so a
+/// page reads its entries, one row per group (the group's first, then one
+/// indexed seek past the group), the rows the `LIKE` pattern refuses, and
+/// at most one row past the end. The cost follows the answer, not the
+/// bucket (issue 13).
 fn list(
     p: &ListParams,
-    mut fetch: impl FnMut(&[u8], bool, i64) -> Result<Vec<Entry>, ApiError>,
+    mut scan: impl FnMut(&[u8], bool, &mut Visit<'_>) -> Result<(), ApiError>,
 ) -> Result<Page, ApiError> {
     let head = like_head(&p.prefix);
     let group_of = |name: &str| -> Option<String> {
@@ -653,22 +689,18 @@ fn list(
         _ => (head.as_bytes().to_vec(), true),
     };
     let mut entries = Vec::new();
-    let batch = (p.limit as i64 + 1).min(1025);
-    'outer: while entries.len() < p.limit {
-        let rows = fetch(&lower, inclusive, batch)?;
-        let exhausted = (rows.len() as i64) < batch;
-        if rows.is_empty() {
-            break;
-        }
-        for entry in rows {
+    while entries.len() < p.limit {
+        let from = lower.clone();
+        let mut seek = false;
+        scan(&from, inclusive, &mut |entry| {
             let name = entry.name().to_owned();
             if !name.starts_with(head.as_str()) {
-                break 'outer;
+                return Ok(Step::Done);
             }
             if !like_prefix(&name, &p.prefix) {
                 lower = name.into_bytes();
                 inclusive = false;
-                continue;
+                return Ok(Step::More);
             }
             if p.delimiter.is_some() && !name.starts_with(p.prefix.as_str()) {
                 // buckets-api asserts `name.startsWith(prefix)` when grouping
@@ -681,19 +713,23 @@ fn list(
                 return Err(ApiError::Internal);
             }
             if let Some(g) = group_of(&name) {
+                // One indexed seek past the whole group, not a scan through it.
                 lower = prefix_upper_bound(&g);
                 inclusive = true;
                 entries.push(Entry::Group { name: g });
-                continue 'outer;
+                seek = entries.len() < p.limit;
+                return Ok(if seek { Step::Seek } else { Step::Done });
             }
             lower = name.into_bytes();
             inclusive = false;
             entries.push(entry);
-            if entries.len() == p.limit {
-                break 'outer;
-            }
-        }
-        if exhausted {
+            Ok(if entries.len() == p.limit {
+                Step::Done
+            } else {
+                Step::More
+            })
+        })?;
+        if !seek {
             break;
         }
     }
@@ -736,5 +772,110 @@ mod like_tests {
         assert_eq!(like_head("dir_1/"), "dir");
         assert_eq!(like_head("a\\_b%c"), "a_b");
         assert_eq!(like_head("plain/"), "plain/");
+    }
+}
+
+#[cfg(test)]
+mod list_cost_tests {
+    use super::*;
+
+    /// A store in a fresh directory under the system temp dir, removed on drop.
+    struct TempStore {
+        dir: PathBuf,
+        store: Store,
+    }
+
+    impl Drop for TempStore {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// `groups` directories of `per_group` keys each (`dNNN/kNNNN`), plus
+    /// the `extra` names, in bucket `b` of account `a`.
+    fn seeded(tag: &str, groups: u32, per_group: u32, extra: &[&str]) -> TempStore {
+        let dir = std::env::temp_dir().join(format!(
+            "buckets-lite-{tag}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let store = Store::open(&dir, 2).unwrap();
+        store.create_bucket("a", "b", 0).unwrap();
+        let mut names: Vec<String> = (0..groups)
+            .flat_map(|g| (0..per_group).map(move |k| format!("d{g:03}/k{k:04}")))
+            .collect();
+        names.extend(extra.iter().map(|e| e.to_string()));
+        {
+            let mut conn = store.writer.lock().unwrap();
+            let tx = conn.transaction().unwrap();
+            for (i, n) in names.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO objects (account, bucket, name, id, size, content_type, md5, \
+                     created_ms, modified_ms, durability, headers) \
+                     VALUES ('a', ?1, ?2, ?3, 0, 'x', 'x', 0, 0, 2, '[]')",
+                    params![b"b".as_slice(), n.as_bytes(), format!("{i:032x}")],
+                )
+                .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        TempStore { dir, store }
+    }
+
+    fn lp(limit: usize, prefix: &str, delimiter: Option<char>, marker: Option<&str>) -> ListParams {
+        ListParams {
+            limit,
+            marker: marker.map(str::to_owned),
+            prefix: prefix.to_owned(),
+            delimiter,
+        }
+    }
+
+    /// Rows read by one page, and the page.
+    fn cost(s: &Store, p: &ListParams) -> (u64, Page) {
+        let before = s.rows_read();
+        let page = s.list_objects("a", "b", p).unwrap();
+        (s.rows_read() - before, page)
+    }
+
+    #[test]
+    fn a_delimiter_page_reads_one_row_per_group_not_a_batch() {
+        // `d009z` sorts right after the group `d009/`.
+        let t = seeded("delim", 60, 40, &["d009z", "z1", "z2"]);
+        // 10 groups of 40 keys and one key: one row per group (then one seek
+        // past it) and the key.
+        let (rows, page) = cost(&t.store, &lp(11, "", Some('/'), None));
+        assert_eq!(page.entries.len(), 11);
+        assert!(page.truncated);
+        assert_eq!(page.entries[9].name(), "d009/");
+        assert_eq!(page.entries[10].name(), "d009z");
+        assert!(rows <= 11, "read {rows} rows for 11 entries");
+        // Every group and the 3 plain keys: 63 entries, 63 rows, nothing more.
+        let (rows, page) = cost(&t.store, &lp(1000, "", Some('/'), None));
+        assert_eq!(page.entries.len(), 63);
+        assert!(!page.truncated);
+        assert!(rows <= 63, "read {rows} rows for 63 entries over 2403 keys");
+        // Resuming after a group named as the marker: no row of that group.
+        let (rows, page) = cost(&t.store, &lp(1000, "", Some('/'), Some("d055/")));
+        assert_eq!(page.entries[0].name(), "d056/");
+        assert_eq!(page.entries.len(), 6);
+        assert!(rows <= 6, "read {rows} rows for 6 entries");
+    }
+
+    #[test]
+    fn a_prefix_page_reads_its_keys_and_one_more() {
+        let t = seeded("prefix", 60, 40, &[]);
+        // A prefix matching 10 keys of 2400: at most those and one row past them.
+        let (rows, page) = cost(&t.store, &lp(1000, "d007/k001", None, None));
+        assert_eq!(page.entries.len(), 10);
+        assert!(rows <= 11, "read {rows} rows for a 10-key answer");
+        // A full page of 25 stops at 25 rows.
+        let (rows, page) = cost(&t.store, &lp(25, "d00", None, None));
+        assert!(page.truncated);
+        assert_eq!(page.entries.len(), 25);
+        assert_eq!(rows, 25);
     }
 }
