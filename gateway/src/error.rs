@@ -62,6 +62,7 @@ s3_error_codes! {
     InvalidPolicyDocument => 400, "The content of the form does not meet the conditions specified in the policy document.";
     InvalidRange => 416, "The requested range is not satisfiable";
     InvalidRequest => 400, "Invalid Request";
+    InvalidTag => 400, "The tag provided was not a valid tag.";
     InvalidStorageClass => 400, "The storage class you specified is not valid";
     InvalidToken => 400, "The provided token is malformed or otherwise invalid.";
     InvalidURI => 400, "Couldn't parse the specified URI.";

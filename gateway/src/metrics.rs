@@ -625,6 +625,20 @@ impl Backend for MeteredBackend {
         self.call(cx, "CopyObject", self.inner.copy_object(cx, input))
             .await
     }
+    async fn put_object_tagging(
+        &self,
+        cx: &RequestContext,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        tagging: Option<String>,
+    ) -> BackendResult<()> {
+        self.call(
+            cx,
+            "PutObjectTagging",
+            self.inner.put_object_tagging(cx, bucket, key, tagging),
+        )
+        .await
+    }
     async fn put_object_acl(
         &self,
         cx: &RequestContext,

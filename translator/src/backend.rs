@@ -242,6 +242,17 @@ pub enum MetadataDirective {
     Replace(ObjectMeta),
 }
 
+/// CopyObject's `x-amz-tagging-directive`: the copy keeps the source's
+/// tags (COPY, S3's default, whatever the metadata directive), or gets the
+/// request's own (REPLACE: the canonical form of `x-amz-tagging`, `None`
+/// for none).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TaggingDirective {
+    #[default]
+    Copy,
+    Replace(Option<String>),
+}
+
 #[derive(Debug, Clone)]
 pub struct CopyObjectInput {
     pub source: CopySource,
@@ -249,6 +260,7 @@ pub struct CopyObjectInput {
     pub bucket: BucketName,
     pub key: ObjectKey,
     pub metadata: MetadataDirective,
+    pub tagging: TaggingDirective,
     pub condition: WriteCondition,
     /// The copy's canned ACL (`x-amz-acl`; `None`: private). A copy never
     /// takes the source's ACL, whatever the metadata directive.
@@ -485,6 +497,18 @@ pub trait Backend: Send + Sync + 'static {
         _input: CopyObjectInput,
     ) -> BackendResult<CopyObjectOutput> {
         Err(BackendError::NotImplemented("CopyObject"))
+    }
+    /// Replaces an object's tag set (PutObjectTagging; `None` removes it,
+    /// DeleteObjectTagging), keeping its bytes, ETag and every other piece
+    /// of its metadata. NoSuchKey for a missing object.
+    async fn put_object_tagging(
+        &self,
+        _cx: &RequestContext,
+        _bucket: &BucketName,
+        _key: &ObjectKey,
+        _tagging: Option<String>,
+    ) -> BackendResult<()> {
+        Err(BackendError::NotImplemented("PutObjectTagging"))
     }
     /// Replaces an object's canned ACL (`None`: private), keeping its bytes,
     /// ETag and other metadata.

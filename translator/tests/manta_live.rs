@@ -999,6 +999,7 @@ async fn copy_object_and_upload_part_copy_on(lite: &impl LiveStore) {
         bucket: bucket(dst),
         key: key(k),
         metadata: md,
+        tagging: TaggingDirective::Copy,
         condition: WriteCondition::None,
         acl: None,
     };
@@ -1224,6 +1225,79 @@ async fn private_ca_file_for_the_native_endpoint() {
     assert!(e.to_string().contains("empty.pem"), "{e}");
 }
 
+/// PutObjectTagging's metadata rewrite changes the tag set and nothing
+/// else: every S3 field of the object (the escaped user name, a content
+/// type the real server would replace, Cache-Control its HEAD drops, the
+/// checksum, the storage class) reads back equal, as do the ETag and bytes;
+/// removing the tags leaves no tag header; a missing key is NoSuchKey.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn object_tagging_rewrites_only_the_tags() {
+    object_tagging_rewrites_only_the_tags_on(&BucketsLite::start()).await;
+}
+
+async fn object_tagging_rewrites_only_the_tags_on(lite: &impl LiveStore) {
+    let b = backend(&lite);
+    let cx = cx();
+    b.create_bucket(&cx, &bucket("tgb")).await.unwrap();
+    let mut input = put("tgb", "k", "tagged bytes");
+    input.meta = ObjectMeta {
+        content_type: Some("weird".into()),
+        cache_control: Some("no-cache".into()),
+        content_disposition: Some("inline".into()),
+        user: vec![
+            ("s3gw-x".into(), "escaped".into()),
+            ("a".into(), "b".into()),
+        ],
+        storage_class: Some(StorageClass::ReducedRedundancy),
+        tagging: Some("old=1".into()),
+        ..Default::default()
+    };
+    input.body.checksum = ChecksumInput::Known(Checksum {
+        algorithm: ChecksumAlgorithm::Crc32,
+        value_b64: "AAAAAA==".into(),
+        kind: ChecksumType::FullObject,
+    });
+    b.put_object(&cx, input).await.unwrap();
+    let mut g = get("tgb", "k");
+    g.checksum_mode = true;
+    let before = b.head_object(&cx, g.clone()).await.unwrap().info;
+    assert_eq!(before.meta.tagging.as_deref(), Some("old=1"));
+
+    b.put_object_tagging(&cx, &bucket("tgb"), &key("k"), Some("new=2&x=".into()))
+        .await
+        .unwrap();
+    let after = b.head_object(&cx, g.clone()).await.unwrap().info;
+    let mut want = before.meta.clone();
+    want.tagging = Some("new=2&x=".into());
+    let sorted = |mut m: ObjectMeta| {
+        m.user.sort();
+        m
+    };
+    assert_eq!(sorted(after.meta.clone()), sorted(want));
+    assert_eq!(after.etag, before.etag);
+    assert_eq!(after.size, before.size);
+    let o = b.get_object(&cx, get("tgb", "k")).await.unwrap();
+    let bytes: Vec<u8> = o.body.map(|c| c.unwrap().to_vec()).concat().await;
+    assert_eq!(bytes, b"tagged bytes");
+
+    b.put_object_tagging(&cx, &bucket("tgb"), &key("k"), None)
+        .await
+        .unwrap();
+    let cleared = b.head_object(&cx, g).await.unwrap().info;
+    assert_eq!(cleared.meta.tagging, None);
+    assert_eq!(cleared.meta.cache_control.as_deref(), Some("no-cache"));
+    assert!(matches!(
+        b.put_object_tagging(&cx, &bucket("tgb"), &key("nope"), None)
+            .await,
+        Err(BackendError::NoSuchKey)
+    ));
+    assert!(matches!(
+        b.put_object_tagging(&cx, &bucket("nobucket"), &key("k"), None)
+            .await,
+        Err(BackendError::NoSuchBucket)
+    ));
+}
+
 /// Every case above, in order, against the REAL Manta stack (the real
 /// manta-buckets-api and buckets-mdapi; `scripts/real-manta.sh up`, run by
 /// the harness). The stack is shared and outlives the run, so the cases
@@ -1251,5 +1325,6 @@ async fn every_case_against_the_real_store() {
     case!(multipart_validation_limits_and_abort_on);
     case!(copy_object_and_upload_part_copy_on);
     case!(stale_uploads_are_swept_on);
+    case!(object_tagging_rewrites_only_the_tags_on);
     reset_tenants(real, &["alice", "bob"]).await;
 }

@@ -182,6 +182,7 @@ impl Handlers {
             bucket,
             key,
             metadata,
+            tagging: super::tagging::tagging_directive(&r.headers)?,
             condition: write_condition(&r.headers)?,
             acl,
         };
@@ -238,7 +239,7 @@ pub fn object_meta(h: &HeaderMap, limits: &Limits) -> Result<ObjectMeta, S3Error
         expires: s("expires"),
         user,
         storage_class,
-        tagging: s("x-amz-tagging").filter(|t| !t.is_empty()),
+        tagging: super::tagging::tagging_header(h)?,
         checksum: None,
         // Only AES256 gets this far (handlers::bucket_config::encryption).
         server_side_encryption: s("x-amz-server-side-encryption"),
@@ -460,9 +461,10 @@ pub(super) fn object_response(
     if let Some(sc) = m.storage_class.filter(|s| *s != StorageClass::Standard) {
         resp.insert_header(("x-amz-storage-class", sc.as_str()));
     }
-    if let Some(t) = &m.tagging {
-        let n = t.split('&').filter(|p| !p.is_empty()).count();
-        resp.insert_header(("x-amz-tagging-count", n.to_string()));
+    if let Some(n) = m.tagging.as_deref().map(super::tagging::tag_count) {
+        if n > 0 {
+            resp.insert_header(("x-amz-tagging-count", n.to_string()));
+        }
     }
     if part_requested {
         if let Some(n) = info.parts_count {

@@ -8,14 +8,18 @@
 //! - Internal names are short to keep the native total under its 4 KiB
 //!   budget (the store silently drops the excess, buckets-api.md):
 //!   `m-s3gw-ce` Content-Encoding, `-cd` Content-Disposition, `-cl`
-//!   Content-Language, `-ex` Expires, `-tg` tagging, `-ck` full-object
+//!   Content-Language, `-ex` Expires, `-tg` the tag set (the canonical
+//!   URL-query form of `crate::tagging::encode`), `-ck` full-object
 //!   checksum (`ALG:F|C:base64`), `-up` the upload id a multipart object was
 //!   completed from, `-ps` its part sizes (run-length `size*count,...`),
 //!   `-ca` the checksum algorithm/type chosen for an upload (upload records),
 //!   `-pk` a multipart object's part checksums (`ALG:` + base64 of the
 //!   concatenated raw part digests; kept only while short, see
 //!   [`MAX_PART_CHECKSUMS_BYTES`]), `-acl` the object's canned ACL
-//!   (`x-amz-acl` value; absent: private).
+//!   (`x-amz-acl` value; absent: private). Internal names this version
+//!   does not know (a newer gateway wrote them) are kept verbatim when the
+//!   metadata is rewritten (tagging and ACL updates, copies onto the object
+//!   itself).
 //! - `Cache-Control` and `Content-Type` are the store's own headers. The
 //!   real server's HEAD drops `Cache-Control` (buckets-api.md "Where the
 //!   real server differs"), so it is also kept in `m-s3gw-cc` and restored
@@ -94,6 +98,9 @@ pub(crate) struct Internal {
     pub checksum_choice: Option<String>,
     /// Multipart objects: `ALG:<base64 of the raw part digests>`.
     pub part_checksums: Option<String>,
+    /// `m-s3gw-*` values this version does not know (a newer gateway wrote
+    /// them), kept verbatim when the object's metadata is rewritten.
+    pub other: Vec<(String, Vec<u8>)>,
 }
 
 impl Internal {
@@ -176,6 +183,11 @@ pub(crate) fn put_headers(
     for (name, v) in internal_pairs {
         if let Some(v) = v {
             add(h, HeaderName::from_static(name), v.as_bytes())?;
+        }
+    }
+    for (name, v) in &internal.other {
+        if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+            add(h, name, v)?;
         }
     }
     if let Some(ck) = &meta.checksum {
@@ -389,7 +401,8 @@ pub(crate) fn parse_object(
                 M_ET if is_multipart_etag(&v) => {
                     internal.multipart_etag = Some(ETag::from_client(&v))
                 }
-                _ => {}
+                M_ET => {}
+                _ => internal.other.push((name.to_owned(), raw.to_vec())),
             }
             continue;
         }
@@ -562,7 +575,13 @@ mod tests {
         assert_eq!(h.get("m-s3gw-u-up").unwrap(), "sneaky");
         h.insert("etag", HeaderValue::from_static("uuid-1"));
         h.insert("content-length", HeaderValue::from_static("10"));
+        // A value a newer gateway wrote survives a rewrite.
+        h.insert("m-s3gw-zz", HeaderValue::from_static("future"));
         let o = parse_object("k", &h, None).unwrap();
+        let mut again = HeaderMap::new();
+        put_headers(&o.info.meta, &o.internal, &mut again).unwrap();
+        assert_eq!(again.get("m-s3gw-zz").unwrap(), "future");
+        assert_eq!(again.get("m-s3gw-tg").unwrap(), "a=b&c=d");
         let mut got = o.info.meta.clone();
         got.user.sort();
         let mut want = meta.clone();

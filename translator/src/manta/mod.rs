@@ -421,6 +421,16 @@ impl Backend for MantaBackend {
         object::copy_object(&self.inner, cx, input).await
     }
 
+    async fn put_object_tagging(
+        &self,
+        cx: &RequestContext,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        tagging: Option<String>,
+    ) -> BackendResult<()> {
+        object::put_object_tagging(&self.inner, cx, bucket, key, tagging).await
+    }
+
     async fn put_object_acl(
         &self,
         cx: &RequestContext,

@@ -604,6 +604,7 @@ pub(crate) async fn complete(
         part_sizes: Some(part_sizes),
         checksum_choice: None,
         part_checksums,
+        ..Default::default()
     };
     let mut h = HeaderMap::with_capacity(12);
     put_headers(&meta, &internal, &mut h)?;

@@ -311,14 +311,45 @@ pub(crate) async fn update_metadata(
     Ok(())
 }
 
-/// PutObjectAcl: the object's metadata with the new ACL, written by a
-/// metadata update pinned to the object read (bytes, id and S3 ETag kept).
+/// PutObjectTagging / DeleteObjectTagging: see [`rewrite_metadata`].
+pub(crate) async fn put_object_tagging(
+    inner: &Inner,
+    cx: &RequestContext,
+    bucket: &BucketName,
+    key: &ObjectKey,
+    tagging: Option<String>,
+) -> BackendResult<()> {
+    rewrite_metadata(inner, cx, bucket, key, "a tagging update", |m| {
+        m.tagging = tagging.clone()
+    })
+    .await
+}
+
+/// PutObjectAcl: see [`rewrite_metadata`].
 pub(crate) async fn put_object_acl(
     inner: &Inner,
     cx: &RequestContext,
     bucket: &BucketName,
     key: &ObjectKey,
     acl: Option<crate::acl::CannedAcl>,
+) -> BackendResult<()> {
+    rewrite_metadata(inner, cx, bucket, key, "PutObjectAcl", |m| m.acl = acl).await
+}
+
+/// An object-level metadata change (tags, ACL): the object's headers as
+/// stored (read with a HEAD, internal values included, see meta.rs) with
+/// `change` applied, written back with the native metadata update pinned
+/// to the object read (`If-Match: <id>`), so the change never lands on an
+/// object that replaced it meanwhile (then it is read again and the update
+/// redone). The bytes, the native id and the S3 ETag stay; the native
+/// `Last-Modified` moves (the store sets it on every metadata update).
+async fn rewrite_metadata(
+    inner: &Inner,
+    cx: &RequestContext,
+    bucket: &BucketName,
+    key: &ObjectKey,
+    what: &str,
+    change: impl Fn(&mut ObjectMeta),
 ) -> BackendResult<()> {
     let url = inner
         .client
@@ -328,17 +359,17 @@ pub(crate) async fn put_object_acl(
             .await
             .native()?;
         let mut meta = obj.info.meta.clone();
-        meta.acl = acl;
+        change(&mut meta);
         match update_metadata(inner, cx, &url, &meta, &obj.internal, &obj.id).await {
             Ok(()) => return Ok(()),
-            // Replaced since it was read: apply the ACL to the new object.
+            // Replaced between the HEAD and the update: read it again.
             Err(BackendError::PreconditionFailed) => continue,
             Err(e) => return Err(e),
         }
     }
-    Err(BackendError::ServiceUnavailable(
-        "object kept changing during PutObjectAcl".into(),
-    ))
+    Err(BackendError::ServiceUnavailable(format!(
+        "object kept changing during {what}"
+    )))
 }
 
 /// GetObject (with a body) and HeadObject (without).
@@ -641,6 +672,10 @@ pub(crate) async fn copy_object(
         }
         // Same bytes: the stored checksum is still true.
         meta.checksum = obj.info.meta.checksum.clone();
+        meta.tagging = match input.tagging {
+            TaggingDirective::Copy => obj.info.meta.tagging.clone(),
+            TaggingDirective::Replace(t) => t,
+        };
         meta.acl = input.acl;
         match update_metadata(inner, cx, &dest_url, &meta, &obj.internal, &obj.id).await {
             Ok(()) => {}
@@ -672,6 +707,11 @@ pub(crate) async fn copy_object(
             m.checksum = None;
             m
         }
+    };
+    // Tags follow their own directive, independent of the metadata's.
+    meta.tagging = match input.tagging {
+        TaggingDirective::Copy => src.info.meta.tagging.clone(),
+        TaggingDirective::Replace(t) => t,
     };
     // Never the source's ACL: the copy's own x-amz-acl, or private (S3).
     meta.acl = input.acl;
