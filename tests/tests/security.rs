@@ -437,6 +437,62 @@ fn slow_bodies_and_slow_headers_time_out() {
     env.assert_healthy();
 }
 
+/// Reads until the server closes the connection; everything it wrote.
+fn read_until_close(c: &mut std::net::TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    match std::io::Read::read_to_end(c, &mut out) {
+        Ok(_) => out,
+        // A reset after the close is a close too.
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => out,
+        Err(e) => panic!("the gateway neither wrote nor closed: {e} ({out:?})"),
+    }
+}
+
+/// Wirerace: the gateway writes nothing on a connection that carries no
+/// request. A connection that never sends a byte (a client's spare pooled
+/// connection) is closed when `header_timeout_ms` passes, with no answer:
+/// an unsolicited `408`/`400 RequestTimeout` there reaches an HTTP client
+/// as bytes with no request pending (hyper: `UnexpectedMessage`, seen by
+/// aws-sdk-s3 UploadPart under load; Go logs "Unsolicited response
+/// received on idle HTTP channel"). A keep-alive connection idle after its
+/// answer is closed at `keep_alive_secs` with nothing after the answer. A
+/// head that began and stopped still gets its 400 RequestTimeout
+/// (`slow_bodies_and_slow_headers_time_out`). The test waits for the
+/// close (bounded by the raw deadline), never sleeps.
+#[test]
+fn idle_connections_are_closed_without_unsolicited_bytes() {
+    let env = start_with("[limits]\nheader_timeout_ms = 1000\nkeep_alive_secs = 1\n");
+    env.create_bucket("sec-idle");
+
+    let mut c = raw::connect(env.gw.addr);
+    let written = read_until_close(&mut c);
+    assert!(
+        written.is_empty(),
+        "nothing written on a connection without a request: {}",
+        String::from_utf8_lossy(&written)
+    );
+
+    let r = env
+        .s
+        .v4("GET", &env.path_host(), "/sec-idle", &[], &[], b"");
+    // The raw helpers ask for `connection: close`; this one keeps alive.
+    let keep_alive = String::from_utf8(r.to_bytes())
+        .unwrap()
+        .replace("connection: close\r\n", "");
+    let mut c = raw::connect(env.gw.addr);
+    c.write_all(keep_alive.as_bytes()).unwrap();
+    let resp = raw::read_response(&mut c).expect("an answer");
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.header("connection"), None, "kept alive");
+    let written = read_until_close(&mut c);
+    assert!(
+        written.is_empty(),
+        "nothing written after the answer on an idle keep-alive connection: {}",
+        String::from_utf8_lossy(&written)
+    );
+    env.assert_healthy();
+}
+
 /// Defect 11 / issue 11: `Expect: 100-continue` is answered only after the
 /// request is authenticated. A bad signature, an unknown key, a bad bucket
 /// name, a missing bucket, a `.` key or a streaming upload without its
