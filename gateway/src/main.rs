@@ -144,6 +144,7 @@ fn init_logging(config: &Config) {
         LogFormat::Json => b.json().init(),
         LogFormat::Text => b.init(),
     }
+    config.log_deprecations();
 }
 
 fn serve(config: Config) -> ExitCode {
