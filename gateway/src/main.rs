@@ -73,6 +73,9 @@ fn main() -> ExitCode {
                 eprintln!("s3gw: {e}");
                 return ExitCode::from(2);
             }
+            for w in &config.deprecations {
+                eprintln!("s3gw: warning: {w}");
+            }
             println!("s3gw: configuration is valid");
             ExitCode::SUCCESS
         }
