@@ -181,6 +181,19 @@ mod tests {
     }
 
     #[test]
+    fn format_round_trips_through_parse() {
+        for d in [
+            Duration::ZERO,
+            Duration::from_millis(1500),
+            Duration::from_secs(604_800),
+            Duration::from_secs(1_000_000_007),
+            Duration::from_millis(123_456_789_012),
+        ] {
+            assert_eq!(parse(&format(d)), Ok(d), "{}", format(d));
+        }
+    }
+
+    #[test]
     fn garbage_is_refused_with_what_is_accepted() {
         for bad in [
             "",
