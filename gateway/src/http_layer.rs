@@ -2,7 +2,7 @@
 //!
 //! actix-http answers some requests before any service of ours runs: a
 //! request head it cannot parse (400), one that overflows its buffer (431),
-//! one that does not arrive within `limits.header_timeout_ms` (408), a
+//! one that does not arrive within `limits.header_timeout` (408), a
 //! stream that ends where it must not (500). It writes a bare status line
 //! with `content-length: 0`: no S3 error document, no `x-amz-request-id`.
 //!
