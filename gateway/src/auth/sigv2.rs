@@ -72,7 +72,7 @@ fn sub_resource_suffix(query: &Query) -> String {
     if subs.is_empty() {
         return String::new();
     }
-    subs.sort_by(|a, b| a.0.cmp(&b.0));
+    subs.sort_by(|a, b| a.0.cmp(b.0));
     let mut out = String::from("?");
     for (i, (k, v)) in subs.iter().enumerate() {
         if i > 0 {
