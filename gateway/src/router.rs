@@ -13,44 +13,127 @@ use actix_web::http::Method;
 
 use crate::error::{S3Error, S3ErrorCode};
 
-/// Decoded query parameters in request order (`?acl` has value `None`).
+/// The query string, parsed ONCE per request (server.rs `admit`) and read
+/// by everything that acts on it or signs it: the router, the SigV4
+/// canonical query, SigV2's sub-resources, the handlers' parameters and
+/// `response-*` overrides. So what is signed is what acts.
+///
+/// Parameters are kept in request order; `?acl` has value `None`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Query(Vec<(String, Option<String>)>);
+pub struct Query(Vec<Param>);
+
+/// One query parameter, its name and value decoded once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    /// The decoded name as text (lossy when the bytes are not UTF-8).
+    pub name: String,
+    /// The decoded value as text; `None` for `?name` without `=`.
+    pub value: Option<String>,
+    /// The exact decoded bytes, kept only where the text above is lossy
+    /// (the SigV4 canonical query re-encodes the bytes the client sent).
+    raw_name: Option<Vec<u8>>,
+    raw_value: Option<Vec<u8>>,
+}
+
+impl Param {
+    /// The decoded name's exact bytes.
+    pub fn name_bytes(&self) -> &[u8] {
+        self.raw_name.as_deref().unwrap_or(self.name.as_bytes())
+    }
+    /// The decoded value's exact bytes; empty for `?name` and `?name=`.
+    pub fn value_bytes(&self) -> &[u8] {
+        match (&self.raw_value, &self.value) {
+            (Some(raw), _) => raw,
+            (None, Some(v)) => v.as_bytes(),
+            (None, None) => b"",
+        }
+    }
+}
+
+/// One name or value: `+` means a space, as in
+/// `application/x-www-form-urlencoded` and as S3 reads query strings (the
+/// SDKs send `%20` for a space and `%2B` for a plus, so they sign and mean
+/// the same either way); then percent-decoding, once. Returns the text and,
+/// when the bytes are not UTF-8, the bytes.
+fn decode_component(s: &str) -> (String, Option<Vec<u8>>) {
+    let bytes: Vec<u8> = if s.bytes().any(|b| b == b'+' || b == b'%') {
+        let plus_as_space: Vec<u8> = s
+            .bytes()
+            .map(|b| if b == b'+' { b' ' } else { b })
+            .collect();
+        percent_encoding::percent_decode(&plus_as_space).collect()
+    } else {
+        return (s.to_owned(), None);
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => (text, None),
+        Err(e) => {
+            let bytes = e.into_bytes();
+            (String::from_utf8_lossy(&bytes).into_owned(), Some(bytes))
+        }
+    }
+}
 
 impl Query {
     /// Parses a raw query string (without `?`). Names and values are
-    /// percent-decoded once; `+` means a space as in
-    /// `application/x-www-form-urlencoded`, which is how S3 reads query
-    /// strings (SDKs encode a space as `%20`, older tools as `+`).
+    /// percent-decoded once; `+` means a space (see [`decode_component`]).
     pub fn parse(raw: &str) -> Query {
-        // The one decoder the signatures also use (decoded once, same rules).
-        let decode = |s: &str| {
-            String::from_utf8_lossy(&crate::auth::sigv4::decode_component(s)).into_owned()
-        };
         Query(
             raw.split('&')
                 .filter(|p| !p.is_empty())
-                .map(|p| match p.split_once('=') {
-                    Some((k, v)) => (decode(k), Some(decode(v))),
-                    None => (decode(p), None),
+                .map(|p| {
+                    let (k, v) = match p.split_once('=') {
+                        Some((k, v)) => (k, Some(v)),
+                        None => (p, None),
+                    };
+                    let (name, raw_name) = decode_component(k);
+                    let (value, raw_value) = match v.map(decode_component) {
+                        Some((v, raw)) => (Some(v), raw),
+                        None => (None, None),
+                    };
+                    Param {
+                        name,
+                        value,
+                        raw_name,
+                        raw_value,
+                    }
                 })
                 .collect(),
         )
     }
-    /// Every `(name, value)` pair, in request order.
-    pub fn pairs(&self) -> &[(String, Option<String>)] {
+    /// Every parameter, in request order.
+    pub fn pairs(&self) -> &[Param] {
         &self.0
     }
     /// Whether the keyword is present (with or without a value).
     pub fn has(&self, name: &str) -> bool {
-        self.0.iter().any(|(k, _)| k == name)
+        self.0.iter().any(|p| p.name == name)
     }
     /// The first value of the parameter; `Some("")` for `?name` or `?name=`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_deref().unwrap_or(""))
+            .find(|p| p.name == name)
+            .map(|p| p.value.as_deref().unwrap_or(""))
+    }
+    /// The first value's exact bytes (see [`Param::value_bytes`]).
+    pub fn get_bytes(&self, name: &[u8]) -> Option<&[u8]> {
+        self.0
+            .iter()
+            .find(|p| p.name_bytes() == name)
+            .map(Param::value_bytes)
+    }
+}
+
+impl From<&str> for Query {
+    fn from(raw: &str) -> Query {
+        Query::parse(raw)
+    }
+}
+
+impl From<String> for Query {
+    fn from(raw: String) -> Query {
+        Query::parse(&raw)
     }
 }
 
@@ -717,5 +800,20 @@ mod tests {
         assert_eq!(q.get("acl"), Some(""));
         assert_eq!(q.get("max-keys"), Some(""));
         assert_eq!(q.get("missing"), None);
+    }
+
+    /// Bytes that are not UTF-8 keep their exact value for the signer
+    /// (which re-encodes them) while the router reads the lossy text.
+    #[test]
+    fn query_keeps_exact_bytes_that_are_not_utf8() {
+        let q = Query::parse("k=%FF%41&%FEn=v&plain=a+b");
+        assert_eq!(q.get_bytes(b"k"), Some(&b"\xffA"[..]));
+        assert_eq!(q.get("k"), Some("\u{fffd}A"));
+        assert_eq!(q.get_bytes(b"\xfen"), Some(&b"v"[..]));
+        assert_eq!(q.get("plain"), Some("a b"));
+        assert_eq!(
+            crate::auth::sigv4::canonical_query(&q, None),
+            "%FEn=v&k=%FFA&plain=a%20b"
+        );
     }
 }

@@ -501,7 +501,7 @@ async fn admit(
     let parts = RequestParts {
         method: method.as_str(),
         raw_path,
-        raw_query,
+        query: &query,
         headers,
         vhost_bucket: target.vhost_bucket(),
     };
@@ -752,11 +752,12 @@ fn signed_host<'r>(
 /// `response-*` overrides become response headers: a control character in
 /// one (which no header may carry) is 400 InvalidArgument, never a 500.
 fn check_response_overrides(query: &Query) -> Result<(), S3Error> {
-    for (name, value) in query.pairs() {
-        if !name.starts_with("response-") {
+    for p in query.pairs() {
+        if !p.name.starts_with("response-") {
             continue;
         }
-        let bad = value
+        let bad = p
+            .value
             .as_deref()
             .unwrap_or("")
             .bytes()
@@ -766,7 +767,7 @@ fn check_response_overrides(query: &Query) -> Result<(), S3Error> {
                 S3ErrorCode::InvalidArgument,
                 "A response header override contains a control character.",
             )
-            .extra("ArgumentName", name.clone()));
+            .extra("ArgumentName", p.name.clone()));
         }
     }
     Ok(())

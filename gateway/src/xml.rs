@@ -72,13 +72,7 @@ pub fn iso8601(t: SystemTime) -> String {
 /// percent-decoding in the Java and Rust SDKs) reads this back exactly; a
 /// `+` for space would turn into a literal `+` in the last ones.
 pub fn url_encode(s: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~')
-        .remove(b'/');
-    percent_encoding::utf8_percent_encode(s, SET).to_string()
+    s3gw_translator::uri::path(s).to_string()
 }
 
 // ------------------------------------------------------------ request bodies

@@ -13,6 +13,8 @@
 //!   the store lacks: multipart, copy, S3 ETags, multi-character delimiters).
 //! - [`checksum`]: multipart object checksums from part checksums
 //!   (COMPOSITE digests, FULL_OBJECT CRC combine).
+//! - [`uri`]: the one percent-encoding set (S3's unreserved characters),
+//!   used by the gateway's signer and responses and the native client.
 
 pub mod acl;
 pub mod backend;
@@ -22,6 +24,7 @@ pub mod cors;
 pub mod manta;
 pub mod tagging;
 pub mod types;
+pub mod uri;
 
 pub use acl::CannedAcl;
 

@@ -11,7 +11,7 @@
 //! letters, numbers, white space and `+ - = . _ : / @` (the tag restrictions
 //! AWS documents), unique keys, and no `aws:` prefix (reserved for AWS).
 
-use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 
 /// One `<Tag>`.
@@ -137,13 +137,6 @@ pub fn parse_header(v: &str) -> Result<Vec<Tag>, TagError> {
     Ok(tags)
 }
 
-/// Bytes kept as they are in the stored form.
-const KEEP: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
 /// The canonical stored form of a tag set; `None` for no tags.
 pub fn encode(tags: &[Tag]) -> Option<String> {
     if tags.is_empty() {
@@ -154,8 +147,8 @@ pub fn encode(tags: &[Tag]) -> Option<String> {
         .map(|t| {
             format!(
                 "{}={}",
-                utf8_percent_encode(&t.key, KEEP),
-                utf8_percent_encode(&t.value, KEEP)
+                crate::uri::component(&t.key),
+                crate::uri::component(&t.value)
             )
         })
         .collect();

@@ -28,6 +28,7 @@ use base64::Engine;
 use serde::Deserialize;
 
 use crate::error::{S3Error, S3ErrorCode};
+use crate::router::Query;
 use sigv4::{AmzDate, CanonicalRequest, ChunkSigning, CredentialScope};
 
 /// Signature settings (`[auth]` in `s3gw.toml`).
@@ -77,8 +78,8 @@ pub struct RequestParts<'a> {
     pub method: &'a str,
     /// As received on the wire, percent-encoded, never normalised.
     pub raw_path: &'a str,
-    /// Without the '?'.
-    pub raw_query: &'a str,
+    /// The query, decoded once by the one parser the router also reads.
+    pub query: &'a Query,
     pub headers: &'a HeaderMap,
     /// The bucket from the Host header (virtual-host style), for SigV2's
     /// CanonicalizedResource.
@@ -274,11 +275,8 @@ pub struct V2Claim {
 }
 
 /// Query parameters that make a request SigV4-presigned or SigV2-query.
-fn query_param<'q>(pairs: &'q [(Vec<u8>, Vec<u8>)], name: &str) -> Option<&'q [u8]> {
-    pairs
-        .iter()
-        .find(|(k, _)| k.as_slice() == name.as_bytes())
-        .map(|(_, v)| v.as_slice())
+fn query_param<'q>(query: &'q Query, name: &str) -> Option<&'q [u8]> {
+    query.get_bytes(name.as_bytes())
 }
 
 fn utf8(v: &[u8]) -> String {
@@ -336,13 +334,13 @@ impl Claim {
             .headers
             .get("authorization")
             .map(|v| v.to_str().unwrap_or(""));
-        let pairs = sigv4::query_pairs(parts.raw_query);
-        let v4_query = query_param(&pairs, "X-Amz-Algorithm").is_some()
-            || query_param(&pairs, "X-Amz-Signature").is_some()
-            || query_param(&pairs, "X-Amz-Credential").is_some();
-        let v2_query = query_param(&pairs, "AWSAccessKeyId").is_some()
-            || (query_param(&pairs, "Signature").is_some()
-                && query_param(&pairs, "Expires").is_some());
+        let pairs = parts.query;
+        let v4_query = query_param(pairs, "X-Amz-Algorithm").is_some()
+            || query_param(pairs, "X-Amz-Signature").is_some()
+            || query_param(pairs, "X-Amz-Credential").is_some();
+        let v2_query = query_param(pairs, "AWSAccessKeyId").is_some()
+            || (query_param(pairs, "Signature").is_some()
+                && query_param(pairs, "Expires").is_some());
         if [header.is_some(), v4_query, v2_query]
             .iter()
             .filter(|b| **b)
@@ -374,13 +372,13 @@ impl Claim {
             };
         }
         if v4_query {
-            return Self::v4_query(parts, &pairs, cfg, now).map(Some);
+            return Self::v4_query(parts, pairs, cfg, now).map(Some);
         }
         if v2_query {
             if !cfg.sigv2_enabled {
                 return Err(not_supported());
             }
-            return Self::v2_query(parts, &pairs, now).map(Some);
+            return Self::v2_query(parts, pairs, now).map(Some);
         }
         Ok(None)
     }
@@ -453,13 +451,13 @@ impl Claim {
             signed_headers: auth.signed_headers,
             signature: auth.signature,
             payload_hash,
-            canonical_query: sigv4::canonical_query(parts.raw_query, None),
+            canonical_query: sigv4::canonical_query(parts.query, None),
         }))
     }
 
     fn v4_query(
         parts: &RequestParts<'_>,
-        pairs: &[(Vec<u8>, Vec<u8>)],
+        pairs: &Query,
         cfg: &AuthConfig,
         now: SystemTime,
     ) -> Result<Claim, S3Error> {
@@ -536,7 +534,7 @@ impl Claim {
             signed_headers,
             signature,
             payload_hash,
-            canonical_query: sigv4::canonical_query(parts.raw_query, Some("X-Amz-Signature")),
+            canonical_query: sigv4::canonical_query(parts.query, Some("X-Amz-Signature")),
         }))
     }
 
@@ -587,7 +585,7 @@ impl Claim {
 
     fn v2_query(
         parts: &RequestParts<'_>,
-        pairs: &[(Vec<u8>, Vec<u8>)],
+        pairs: &Query,
         now: SystemTime,
     ) -> Result<Claim, S3Error> {
         let _ = parts;
@@ -802,11 +800,8 @@ impl V2Claim {
         let provided = base64::engine::general_purpose::STANDARD
             .decode(self.signature_b64.as_bytes())
             .unwrap_or_default();
-        let resources = sigv2::canonical_resource_candidates(
-            parts.raw_path,
-            parts.raw_query,
-            parts.vhost_bucket,
-        );
+        let resources =
+            sigv2::canonical_resource_candidates(parts.raw_path, parts.query, parts.vhost_bucket);
         let mut first = None;
         for date_line in &self.date_lines {
             for resource in &resources {

@@ -10,7 +10,7 @@ use hmac::{Hmac, Mac};
 use percent_encoding::percent_decode_str;
 use sha1::Sha1;
 
-use super::sigv4::decode_component;
+use crate::router::Query;
 
 type HmacSha1 = Hmac<Sha1>;
 
@@ -60,27 +60,19 @@ const SUB_RESOURCES: &[&str] = &[
 /// The `?sub&sub=value` suffix of the CanonicalizedResource. "If the value
 /// ... [is] a query string parameter, [it] must not be URL-encoded": names
 /// AND values are decoded once, with the router's rules
-/// ([`super::sigv4::decode_component`]), before they are compared with the
+/// ([`Query`]), before they are compared with the
 /// list, so `?%61cl` is the `acl` the router acts on and is signed as such.
-fn sub_resource_suffix(raw_query: &str) -> String {
-    let mut subs: Vec<(String, Option<String>)> = raw_query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .filter_map(|p| {
-            let (k, v) = match p.split_once('=') {
-                Some((k, v)) => (k, Some(v)),
-                None => (p, None),
-            };
-            let k = String::from_utf8_lossy(&decode_component(k)).into_owned();
-            SUB_RESOURCES.binary_search(&k.as_str()).ok()?;
-            let v = v.map(|v| String::from_utf8_lossy(&decode_component(v)).into_owned());
-            Some((k, v))
-        })
+fn sub_resource_suffix(query: &Query) -> String {
+    let mut subs: Vec<(&str, Option<&str>)> = query
+        .pairs()
+        .iter()
+        .filter(|p| SUB_RESOURCES.binary_search(&p.name.as_str()).is_ok())
+        .map(|p| (p.name.as_str(), p.value.as_deref()))
         .collect();
     if subs.is_empty() {
         return String::new();
     }
-    subs.sort_by(|a, b| a.0.cmp(&b.0));
+    subs.sort_by(|a, b| a.0.cmp(b.0));
     let mut out = String::from("?");
     for (i, (k, v)) in subs.iter().enumerate() {
         if i > 0 {
@@ -110,12 +102,12 @@ fn sub_resource_suffix(raw_query: &str) -> String {
 /// the decoded path.
 pub fn canonical_resource_candidates(
     raw_path: &str,
-    raw_query: &str,
+    query: &Query,
     vhost_bucket: Option<&str>,
 ) -> Vec<String> {
     let path = if raw_path.is_empty() { "/" } else { raw_path };
     let prefix = vhost_bucket.map(|b| format!("/{b}")).unwrap_or_default();
-    let subs = sub_resource_suffix(raw_query);
+    let subs = sub_resource_suffix(query);
     let mut paths = vec![format!("{prefix}{path}")];
     // The bucket-only forms: `/bucket` or `/bucket/` as a whole.
     let full = paths[0].clone();
@@ -242,7 +234,11 @@ mod tests {
             ("host", "johnsmith.s3.amazonaws.com"),
             ("date", "Tue, 27 Mar 2007 19:36:42 +0000"),
         ]);
-        let res = canonical_resource_candidates("/photos/puppy.jpg", "", Some("johnsmith"));
+        let res = canonical_resource_candidates(
+            "/photos/puppy.jpg",
+            &Query::parse(""),
+            Some("johnsmith"),
+        );
         assert_eq!(res[0], "/johnsmith/photos/puppy.jpg");
         let sts = string_to_sign("GET", &h, header_str(&h, "date"), &res[0]);
         assert_eq!(
@@ -260,7 +256,11 @@ mod tests {
             ("host", "johnsmith.s3.amazonaws.com"),
             ("date", "Tue, 27 Mar 2007 21:15:45 +0000"),
         ]);
-        let res = canonical_resource_candidates("/photos/puppy.jpg", "", Some("johnsmith"));
+        let res = canonical_resource_candidates(
+            "/photos/puppy.jpg",
+            &Query::parse(""),
+            Some("johnsmith"),
+        );
         let sts = string_to_sign("PUT", &h, header_str(&h, "date"), &res[0]);
         assert_eq!(
             sts,
@@ -277,7 +277,7 @@ mod tests {
         ]);
         let res = canonical_resource_candidates(
             "/",
-            "prefix=photos&max-keys=50&marker=puppy",
+            &Query::parse("prefix=photos&max-keys=50&marker=puppy"),
             Some("johnsmith"),
         );
         assert_eq!(res[0], "/johnsmith/");
@@ -286,7 +286,7 @@ mod tests {
         assert_eq!(b64(sign(SECRET, &sts)), "htDYFYduRNen8P9ZfE/s9SuKy0U=");
 
         let h = headers(&[("date", "Tue, 27 Mar 2007 19:44:46 +0000")]);
-        let res = canonical_resource_candidates("/", "acl", Some("johnsmith"));
+        let res = canonical_resource_candidates("/", &Query::parse("acl"), Some("johnsmith"));
         assert_eq!(res[0], "/johnsmith/?acl");
         let sts = string_to_sign("GET", &h, header_str(&h, "date"), &res[0]);
         assert_eq!(b64(sign(SECRET, &sts)), "c2WLPFtWHVgbEmeEG93a4cG37dM=");
@@ -304,7 +304,8 @@ mod tests {
             ("date", "Tue, 27 Mar 2007 21:20:27 +0000"),
             ("x-amz-date", "Tue, 27 Mar 2007 21:20:26 +0000"),
         ]);
-        let res = canonical_resource_candidates("/johnsmith/photos/puppy.jpg", "", None);
+        let res =
+            canonical_resource_candidates("/johnsmith/photos/puppy.jpg", &Query::parse(""), None);
         let sts = string_to_sign("DELETE", &h, "", &res[0]);
         assert_eq!(
             sts,
@@ -329,7 +330,7 @@ mod tests {
             ("host", "s3.amazonaws.com"),
             ("date", "Wed, 28 Mar 2007 01:29:59 +0000"),
         ]);
-        let res = canonical_resource_candidates("/", "", None);
+        let res = canonical_resource_candidates("/", &Query::parse(""), None);
         assert_eq!(res, ["/"]);
         let sts = string_to_sign("GET", &h, header_str(&h, "date"), &res[0]);
         assert_eq!(b64(sign(SECRET, &sts)), "qGdzdERIC03wnaRNKh6OqZehG9s=");
@@ -354,8 +355,11 @@ mod tests {
             ("content-encoding", "gzip"),
             ("content-length", "5913339"),
         ]);
-        let res =
-            canonical_resource_candidates("/db-backup.dat.gz", "", Some("static.johnsmith.net"));
+        let res = canonical_resource_candidates(
+            "/db-backup.dat.gz",
+            &Query::parse(""),
+            Some("static.johnsmith.net"),
+        );
         let sts = string_to_sign("PUT", &h, header_str(&h, "date"), &res[0]);
         assert_eq!(
             sts,
@@ -371,9 +375,7 @@ mod tests {
     #[test]
     fn known_answer_query_string() {
         let h = headers(&[("host", "johnsmith.s3.amazonaws.com")]);
-        let res = canonical_resource_candidates(
-            "/photos/puppy.jpg",
-            "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D&Expires=1175139620",
+        let res = canonical_resource_candidates("/photos/puppy.jpg", &Query::parse("AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D&Expires=1175139620"),
             Some("johnsmith"),
         );
         let sts = string_to_sign("GET", &h, "1175139620", &res[0]);
@@ -384,24 +386,31 @@ mod tests {
     #[test]
     fn bucket_only_paths_get_both_slash_forms_and_subresources_sort() {
         assert_eq!(
-            canonical_resource_candidates("/bucket", "", None),
+            canonical_resource_candidates("/bucket", &Query::parse(""), None),
             ["/bucket", "/bucket/"]
         );
         assert_eq!(
-            canonical_resource_candidates("/bucket/", "", None),
+            canonical_resource_candidates("/bucket/", &Query::parse(""), None),
             ["/bucket/", "/bucket"]
         );
         assert_eq!(
-            canonical_resource_candidates("/", "", Some("b")),
+            canonical_resource_candidates("/", &Query::parse(""), Some("b")),
             ["/b/", "/b"]
         );
-        assert_eq!(canonical_resource_candidates("/b/k", "", None), ["/b/k"]);
         assert_eq!(
-            canonical_resource_candidates("/b/k", "uploadId=x%2By&partNumber=2&foo=bar&acl", None),
+            canonical_resource_candidates("/b/k", &Query::parse(""), None),
+            ["/b/k"]
+        );
+        assert_eq!(
+            canonical_resource_candidates(
+                "/b/k",
+                &Query::parse("uploadId=x%2By&partNumber=2&foo=bar&acl"),
+                None
+            ),
             ["/b/k?acl&partNumber=2&uploadId=x+y"]
         );
         assert_eq!(
-            canonical_resource_candidates("/b/a%20b", "", None),
+            canonical_resource_candidates("/b/a%20b", &Query::parse(""), None),
             ["/b/a%20b", "/b/a b"]
         );
         let mut sorted = SUB_RESOURCES.to_vec();
@@ -430,19 +439,27 @@ mod tests {
     #[test]
     fn encoded_sub_resources_are_signed_as_decoded() {
         assert_eq!(
-            canonical_resource_candidates("/b", "%75ploads", None)[0],
+            canonical_resource_candidates("/b", &Query::parse("%75ploads"), None)[0],
             "/b?uploads"
         );
         assert_eq!(
-            canonical_resource_candidates("/b/k", "%61cl", None)[0],
+            canonical_resource_candidates("/b/k", &Query::parse("%61cl"), None)[0],
             "/b/k?acl"
         );
         assert_eq!(
-            canonical_resource_candidates("/b/k", "%72esponse-content-type=a%2Fb", None)[0],
+            canonical_resource_candidates(
+                "/b/k",
+                &Query::parse("%72esponse-content-type=a%2Fb"),
+                None
+            )[0],
             "/b/k?response-content-type=a/b"
         );
         assert_eq!(
-            canonical_resource_candidates("/b/k", "response-content-disposition=a+b", None)[0],
+            canonical_resource_candidates(
+                "/b/k",
+                &Query::parse("response-content-disposition=a+b"),
+                None
+            )[0],
             "/b/k?response-content-disposition=a b"
         );
         // Whatever the spelling, the router sees the same names.

@@ -11,18 +11,21 @@
 //! Calculation: Transfer Payload in Multiple Chunks" and "... Including
 //! Trailing Headers". Each block below quotes the line it implements.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, SystemTime};
 
 use actix_web::http::header::HeaderMap;
 use hmac::{Hmac, Mac};
-use percent_encoding::{percent_decode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::percent_decode;
+use s3gw_translator::uri;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::error::{S3Error, S3ErrorCode};
+use crate::router::Query;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -35,16 +38,6 @@ pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 pub const STREAMING_SIGNED: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
 pub const STREAMING_SIGNED_TRAILER: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
 pub const STREAMING_UNSIGNED_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
-
-/// "UriEncode(): URI encode every byte except the unreserved characters:
-/// 'A'-'Z', 'a'-'z', '0'-'9', '-', '.', '_', and '~'." Hex is upper case.
-const URI_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-/// The same, keeping '/' (object key names in the canonical URI).
-const URI_ENCODE_PATH: &AsciiSet = &URI_ENCODE.remove(b'/');
 
 /// A SigV4 timestamp, `YYYYMMDD'T'HHMMSS'Z'` (ISO 8601 basic format, UTC),
 /// kept both as the exact text (it goes into the string to sign) and as a
@@ -211,54 +204,32 @@ pub fn parse_hex32(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// Decodes one query component: THE query decoder of the gateway, used
-/// for the SigV4 canonical query, SigV2's sub-resources and the router's
-/// [`crate::router::Query`] (so `response-*` overrides too), so what is
-/// signed is what acts. `+` means a space, as in
-/// `application/x-www-form-urlencoded` and as S3 reads query strings (the
-/// SDKs send `%20` for a space and `%2B` for a plus, so they sign and mean
-/// the same either way); then percent-decoding, once.
-pub fn decode_component(s: &str) -> Vec<u8> {
-    let plus_as_space: Vec<u8> = s
-        .bytes()
-        .map(|b| if b == b'+' { b' ' } else { b })
-        .collect();
-    percent_decode(&plus_as_space).collect()
-}
-
-/// "UriEncode()" of one query name or value.
-pub fn uri_encode(bytes: &[u8]) -> String {
-    percent_encoding::percent_encode(bytes, URI_ENCODE).to_string()
-}
-
-/// The raw query split into decoded `(name, value)` pairs, in wire order.
-pub fn query_pairs(raw_query: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
-    raw_query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode_component(k), decode_component(v))
-        })
-        .collect()
-}
-
 /// "CanonicalQueryString: ... URI-encode each parameter name and value
 /// ... Sort the parameters by name ... If the query string is empty, use an
 /// empty string." Parameters without `=` get an empty value (`acl` ->
 /// `acl=`). `skip` names a parameter left out (`X-Amz-Signature` of a
 /// presigned URL: "The canonical query string must include all the query
 /// parameters from the preceding table except for X-Amz-Signature").
-pub fn canonical_query(raw_query: &str, skip: Option<&str>) -> String {
-    let mut pairs: Vec<(String, String)> = query_pairs(raw_query)
-        .into_iter()
-        .filter(|(k, _)| skip.is_none_or(|s| k.as_slice() != s.as_bytes()))
-        .map(|(k, v)| (uri_encode(&k), uri_encode(&v)))
+pub fn canonical_query(query: &Query, skip: Option<&str>) -> String {
+    // "UriEncode(): URI encode every byte except the unreserved characters:
+    // 'A'-'Z', 'a'-'z', '0'-'9', '-', '.', '_', and '~'" ([`uri::COMPONENT`]),
+    // of the bytes the one query parser decoded.
+    let mut pairs: Vec<(String, String)> = query
+        .pairs()
+        .iter()
+        .filter(|p| skip.is_none_or(|s| p.name_bytes() != s.as_bytes()))
+        .map(|p| {
+            (
+                uri::component_bytes(p.name_bytes()).to_string(),
+                uri::component_bytes(p.value_bytes()).to_string(),
+            )
+        })
         .collect();
     // "sort the parameters in the canonical query string alphabetically by
     // key name. The sorting occurs after encoding." Equal names sort by value.
     pairs.sort();
-    let mut out = String::with_capacity(raw_query.len() + 16);
+    let len = pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    let mut out = String::with_capacity(len);
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push('&');
@@ -285,16 +256,19 @@ pub fn canonical_query(raw_query: &str, skip: Option<&str>) -> String {
 /// A client that sends reserved characters unencoded (a literal `$` or a
 /// space-free `!`) but signs them encoded is still common enough that the
 /// second candidate is the decoded path re-encoded with UriEncode(); it is
-/// only tried when it differs from the raw path.
-pub fn canonical_uri_candidates(raw_path: &str) -> Vec<String> {
+/// only tried when it differs from the raw path, and only computed when the
+/// first candidate did not verify (lazily: nothing is allocated for the
+/// common case).
+pub fn canonical_uri_candidates(raw_path: &str) -> impl Iterator<Item = Cow<'_, str>> {
     let raw = if raw_path.is_empty() { "/" } else { raw_path };
-    let mut out = vec![raw.to_owned()];
-    let decoded: Vec<u8> = percent_decode(raw.as_bytes()).collect();
-    let reencoded = percent_encoding::percent_encode(&decoded, URI_ENCODE_PATH).to_string();
-    if reencoded != raw {
-        out.push(reencoded);
-    }
-    out
+    std::iter::once(Cow::Borrowed(raw)).chain(
+        std::iter::once_with(move || {
+            let decoded: Vec<u8> = percent_decode(raw.as_bytes()).collect();
+            let reencoded = uri::path_bytes(&decoded).to_string();
+            (reencoded != raw).then_some(Cow::Owned(reencoded))
+        })
+        .flatten(),
+    )
 }
 
 /// "Trimall": trim and collapse inner runs of spaces to one, per value.
@@ -633,10 +607,13 @@ mod tests {
     #[test]
     fn known_answer_list_objects_query() {
         assert_eq!(
-            canonical_query("max-keys=2&prefix=J", None),
+            canonical_query(&Query::parse("max-keys=2&prefix=J"), None),
             "max-keys=2&prefix=J"
         );
-        assert_eq!(canonical_query("lifecycle", None), "lifecycle=");
+        assert_eq!(
+            canonical_query(&Query::parse("lifecycle"), None),
+            "lifecycle="
+        );
         let h = headers(&[
             ("host", "examplebucket.s3.amazonaws.com"),
             ("x-amz-content-sha256", EMPTY_SHA256),
@@ -646,7 +623,7 @@ mod tests {
         let cr = CanonicalRequest {
             method: "GET",
             canonical_uri: "/",
-            canonical_query: &canonical_query("prefix=J&max-keys=2", None),
+            canonical_query: &canonical_query(&Query::parse("prefix=J&max-keys=2"), None),
             headers: &h,
             signed_headers: &sh,
             payload_hash: EMPTY_SHA256,
@@ -670,7 +647,7 @@ mod tests {
     #[test]
     fn known_answer_presigned_get() {
         let raw_query = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404";
-        let cq = canonical_query(raw_query, Some("X-Amz-Signature"));
+        let cq = canonical_query(&Query::parse(raw_query), Some("X-Amz-Signature"));
         let h = headers(&[("host", "examplebucket.s3.amazonaws.com")]);
         let sh = signed("host");
         let cr = CanonicalRequest {
@@ -883,25 +860,34 @@ mod tests {
 
     #[test]
     fn canonical_uri_is_the_raw_path_then_a_reencoding() {
-        assert_eq!(canonical_uri_candidates(""), ["/"]);
+        assert_eq!(canonical_uri_candidates("").collect::<Vec<_>>(), ["/"]);
         assert_eq!(
-            canonical_uri_candidates("/b/a%20b%2Fc"),
+            canonical_uri_candidates("/b/a%20b%2Fc").collect::<Vec<_>>(),
             ["/b/a%20b%2Fc", "/b/a%20b/c"]
         );
-        assert_eq!(canonical_uri_candidates("/b/k$1"), ["/b/k$1", "/b/k%241"]);
-        assert_eq!(canonical_uri_candidates("/b/a/./../c"), ["/b/a/./../c"]);
+        assert_eq!(
+            canonical_uri_candidates("/b/k$1").collect::<Vec<_>>(),
+            ["/b/k$1", "/b/k%241"]
+        );
+        assert_eq!(
+            canonical_uri_candidates("/b/a/./../c").collect::<Vec<_>>(),
+            ["/b/a/./../c"]
+        );
     }
 
     #[test]
     fn canonical_query_encodes_sorts_and_decodes_plus_as_the_router_does() {
         assert_eq!(
-            canonical_query("prefix=a b&delimiter=%2F&uploads&a=%7e", None),
+            canonical_query(
+                &Query::parse("prefix=a b&delimiter=%2F&uploads&a=%7e"),
+                None
+            ),
             "a=~&delimiter=%2F&prefix=a%20b&uploads="
         );
         // `+` is a space (decoded once, as the router reads it); `%2B` a plus.
-        assert_eq!(canonical_query("k=a+b", None), "k=a%20b");
-        assert_eq!(canonical_query("k=a%2Bb", None), "k=a%2Bb");
-        assert_eq!(canonical_query("b=2&b=1", None), "b=1&b=2");
+        assert_eq!(canonical_query(&Query::parse("k=a+b"), None), "k=a%20b");
+        assert_eq!(canonical_query(&Query::parse("k=a%2Bb"), None), "k=a%2Bb");
+        assert_eq!(canonical_query(&Query::parse("b=2&b=1"), None), "b=1&b=2");
     }
 
     #[test]

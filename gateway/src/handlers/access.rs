@@ -293,7 +293,7 @@ impl Handlers {
             && r.query
                 .pairs()
                 .iter()
-                .any(|(k, _)| k.starts_with("response-"))
+                .any(|p| p.name.starts_with("response-"))
         {
             return Err(S3Error::with_message(
                 S3ErrorCode::InvalidRequest,

@@ -312,14 +312,6 @@ impl Handlers {
 
 // ---------------------------------------------------------------- helpers
 
-/// Characters kept as-is in a key inside a URL (`<Location>`).
-const KEY_IN_URL: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'/');
-
 fn header<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }

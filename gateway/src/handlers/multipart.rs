@@ -224,7 +224,7 @@ impl Handlers {
             "{}/{}/{}",
             r.origin,
             bucket,
-            percent_encoding::utf8_percent_encode(key.as_str(), KEY_IN_URL)
+            s3gw_translator::uri::path(key.as_str())
         );
         let render = move |out: CompleteMultipartUploadOutput| {
             let doc = xml::CompleteMultipartUploadResult {

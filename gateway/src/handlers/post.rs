@@ -247,7 +247,7 @@ impl Handlers {
             "{}/{}/{}",
             r.origin,
             bucket,
-            percent_encoding::utf8_percent_encode(key.as_str(), KEY_IN_URL)
+            s3gw_translator::uri::path(key.as_str())
         );
         Ok(answer.respond(&bucket, &key, &out.etag.quoted(), &location))
     }
@@ -311,12 +311,7 @@ impl PostAnswer {
         etag: &str,
         location: &str,
     ) -> HttpResponse {
-        const Q: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-            .remove(b'-')
-            .remove(b'_')
-            .remove(b'.')
-            .remove(b'~');
-        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, Q).to_string();
+        let enc = |s: &str| s3gw_translator::uri::component(s).to_string();
         match self {
             PostAnswer::Redirect(url) => {
                 let sep = if url.contains('?') { '&' } else { '?' };

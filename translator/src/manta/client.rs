@@ -9,7 +9,6 @@ use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::header::{HeaderMap, AUTHORIZATION, DATE};
 use reqwest::{Method, RequestBuilder, Response};
 use s3gw_httpsig::{http_date, KeyId, Signer};
@@ -21,15 +20,10 @@ use crate::backend::{BodyError, ByteStream};
 
 /// Every byte outside RFC 3986 "unreserved" is percent-encoded, so an object
 /// name (which may hold `/`, `%`, `?`, `#`, spaces, UTF-8) travels as ONE
-/// path segment (buckets-api.md "Paths"); query values use the same set.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
+/// path segment (buckets-api.md "Paths"); query values use the same set
+/// ([`crate::uri::COMPONENT`], the one set s3gw has).
 pub(crate) fn enc(s: &str) -> percent_encoding::PercentEncode<'_> {
-    utf8_percent_encode(s, SEGMENT)
+    crate::uri::component(s)
 }
 
 /// Why the client could not be built.
