@@ -314,3 +314,62 @@ pub fn wait_until(deadline: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt as _;
+
+    fn sh(script: &str) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", script]).stdin(Stdio::null());
+        cmd
+    }
+
+    #[test]
+    fn spawn_until_line_returns_the_rest_and_stop_terminates_by_sigterm() {
+        let (mut child, rest) = ChildProcess::spawn_until_line(
+            sh("echo noise; echo 'listening on  http://x '; exec sleep 600"),
+            "listening on ",
+            Duration::from_secs(30),
+            None,
+        )
+        .unwrap();
+        assert_eq!(rest, "http://x");
+        assert!(child.check_alive().is_ok());
+        let status = child.stop().expect("exits on SIGTERM");
+        assert_eq!(status.signal(), Some(Signal::TERM.as_raw()));
+    }
+
+    #[test]
+    fn stop_escalates_to_sigkill_when_sigterm_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let (child, _) = ChildProcess::spawn_until_line(
+            sh("trap '' TERM; echo ready; while :; do sleep 1; done"),
+            "ready",
+            Duration::from_secs(30),
+            Some(&log),
+        )
+        .unwrap();
+        let mut child = child.with_stop_deadline(Duration::from_millis(300));
+        assert_eq!(child.stop(), None, "SIGKILLed after the deadline");
+        let status = child.try_wait().expect("reaped");
+        assert_eq!(status.signal(), Some(Signal::KILL.as_raw()));
+    }
+
+    #[test]
+    fn a_child_that_exits_before_the_line_is_an_error_quoting_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let mut cmd = sh("echo 'bad config: nope' >&2; exit 3");
+        cmd.stderr(std::fs::File::create(&log).unwrap());
+        let err = ChildProcess::spawn_until_line(cmd, "ready", Duration::from_secs(30), Some(&log))
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("exited") && msg.contains("bad config: nope"),
+            "{msg}"
+        );
+    }
+}
