@@ -1,8 +1,10 @@
 //! Where keys come from, as the gateway's TOML config says.
 //!
 //! The gateway embeds a [`KeySourceConfig`]; its `source` field picks the
-//! variant. Durations are seconds (fractions allowed). Every field but the
-//! ones marked required has a default.
+//! variant. Durations are humantime strings (`"500ms"`, `"10s"`, `"15m"`)
+//! or bare numbers of seconds (fractions allowed), as everywhere in the
+//! configuration (the `s3gw-duration` crate). Every field but the ones
+//! marked required has a default.
 //!
 //! ```toml
 //! [keys]
@@ -14,20 +16,20 @@
 //! # changelog_base = "cn=changelog"
 //! # latest_changenumber_dn = "cn=latestchangenumber"
 //! # follow = "auto"                           # auto | changelog | syncrepl | poll
-//! # poll_interval = 10.0
-//! # reconcile_interval = 300.0
-//! # miss_timeout = 2.0
+//! # poll_interval = "10s"
+//! # reconcile_interval = "5m"
+//! # miss_timeout = "2s"
 //! # poll_batch = 1000
 //! # page_size = 500
-//! # negative_ttl = 10.0
+//! # negative_ttl = "10s"
 //! # negative_max_entries = 10000
 //! # miss_queries_per_second = 20.0
 //! # miss_burst = 20
-//! # grace = 900.0
-//! # connect_timeout = 5.0
-//! # operation_timeout = 10.0
-//! # backoff_min = 0.5
-//! # backoff_max = 30.0
+//! # grace = "15m"
+//! # connect_timeout = "5s"
+//! # operation_timeout = "10s"
+//! # backoff_min = "500ms"
+//! # backoff_max = "30s"
 //! # starttls = false
 //! # ca_file = "/etc/ssl/certs/ufds-ca.pem"
 //! ```
@@ -36,7 +38,7 @@
 //! [keys]
 //! source = "file"
 //! path = "/var/lib/s3gw/keys.toml"             # required
-//! # reload_interval = 2.0
+//! # reload_interval = "2s"
 //! ```
 
 use std::path::PathBuf;
@@ -66,8 +68,8 @@ pub struct FileSourceConfig {
     /// The keys file (format in the crate docs).
     pub path: PathBuf,
     /// How often the file's modification time and size are checked for a
-    /// reload, in seconds.
-    #[serde(default = "d_reload", deserialize_with = "secs")]
+    /// reload.
+    #[serde(default = "d_reload", deserialize_with = "s3gw_duration::deserialize")]
     pub reload_interval: Duration,
 }
 
@@ -109,19 +111,25 @@ pub struct LdapConfig {
     #[serde(default)]
     pub follow: FollowMode,
     /// Pause between changelog (or `modifyTimestamp`) polls when the last
-    /// one was empty, and between liveness probes under syncrepl, seconds.
-    /// A revocation takes effect within this time. Default 10 (as mahi).
-    #[serde(default = "d_poll", deserialize_with = "secs")]
+    /// one was empty, and between liveness probes under syncrepl.
+    /// A revocation takes effect within this time. Default 10 s (as mahi).
+    #[serde(default = "d_poll", deserialize_with = "s3gw_duration::deserialize")]
     pub poll_interval: Duration,
-    /// Every this many seconds the whole directory is read again and
+    /// At this interval the whole directory is read again and
     /// replaces the cache: heals anything a follower missed (and, under
     /// the `modifyTimestamp` poll, is what catches deletes). Default 300.
-    #[serde(default = "d_reconcile", deserialize_with = "secs")]
+    #[serde(
+        default = "d_reconcile",
+        deserialize_with = "s3gw_duration::deserialize"
+    )]
     pub reconcile_interval: Duration,
     /// Timeout of the directory query for an id the cache does not hold
-    /// (a request waits for it), seconds. Default 2. Once the directory is
+    /// (a request waits for it). Default 2 s. Once the directory is
     /// known to be unreachable, such lookups fail at once.
-    #[serde(default = "d_miss_timeout", deserialize_with = "secs")]
+    #[serde(
+        default = "d_miss_timeout",
+        deserialize_with = "s3gw_duration::deserialize"
+    )]
     pub miss_timeout: Duration,
     /// Size limit of one changelog poll (mahi: 1000). A full batch is
     /// followed by another poll at once.
@@ -131,8 +139,11 @@ pub struct LdapConfig {
     #[serde(default = "d_page_size")]
     pub page_size: u32,
     /// How long an id that LDAP does not know is answered from memory
-    /// without asking again, seconds.
-    #[serde(default = "d_negative_ttl", deserialize_with = "secs")]
+    /// without asking again.
+    #[serde(
+        default = "d_negative_ttl",
+        deserialize_with = "s3gw_duration::deserialize"
+    )]
     pub negative_ttl: Duration,
     /// Most ids remembered as unknown (memory bound under a flood).
     #[serde(default = "d_negative_max")]
@@ -147,22 +158,34 @@ pub struct LdapConfig {
     #[serde(default = "d_miss_burst")]
     pub miss_burst: u32,
     /// How long cached keys keep authenticating while the directory cannot
-    /// be reached (since the last successful poll), seconds. Default 15 min.
-    #[serde(default = "d_grace", deserialize_with = "secs")]
+    /// be reached (since the last successful poll). Default 15 min.
+    #[serde(default = "d_grace", deserialize_with = "s3gw_duration::deserialize")]
     pub grace: Duration,
-    /// TCP (and TLS) connect timeout, seconds.
-    #[serde(default = "d_connect_timeout", deserialize_with = "secs")]
+    /// TCP (and TLS) connect timeout.
+    #[serde(
+        default = "d_connect_timeout",
+        deserialize_with = "s3gw_duration::deserialize"
+    )]
     pub connect_timeout: Duration,
-    /// Timeout of every LDAP operation (bind, search, one page, write),
-    /// seconds: a server that accepts and never answers costs this much.
-    #[serde(default = "d_op_timeout", deserialize_with = "secs")]
+    /// Timeout of every LDAP operation (bind, search, one page, write): a
+    /// server that accepts and never answers costs this much.
+    #[serde(
+        default = "d_op_timeout",
+        deserialize_with = "s3gw_duration::deserialize"
+    )]
     pub operation_timeout: Duration,
-    /// First pause before reconnecting, seconds; doubles up to
+    /// First pause before reconnecting; doubles up to
     /// `backoff_max`.
-    #[serde(default = "d_backoff_min", deserialize_with = "secs")]
+    #[serde(
+        default = "d_backoff_min",
+        deserialize_with = "s3gw_duration::deserialize"
+    )]
     pub backoff_min: Duration,
-    /// Longest pause between reconnect attempts, seconds.
-    #[serde(default = "d_backoff_max", deserialize_with = "secs")]
+    /// Longest pause between reconnect attempts.
+    #[serde(
+        default = "d_backoff_max",
+        deserialize_with = "s3gw_duration::deserialize"
+    )]
     pub backoff_max: Duration,
     /// Upgrade an `ldap://` connection with StartTLS.
     #[serde(default)]
@@ -340,12 +363,6 @@ fn d_backoff_max() -> Duration {
     Duration::from_secs(30)
 }
 
-/// Seconds (integer or fraction) as a `Duration`.
-fn secs<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let v = f64::deserialize(d)?;
-    Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
-}
-
 fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<SecretKey, D::Error> {
     String::deserialize(d).map(SecretKey::new)
 }
@@ -369,6 +386,9 @@ mod tests {
             bind_dn = "cn=s3gw, o=smartdc"
             bind_password = "pw"
             poll_interval = 0.2
+            grace = "1h 30m"
+            backoff_min = "250ms"
+            reconcile_interval = 60
             "#,
         )
         .unwrap();
@@ -376,7 +396,10 @@ mod tests {
             panic!("ldap")
         };
         assert_eq!(c.poll_interval, Duration::from_millis(200));
-        assert_eq!(c.grace, Duration::from_secs(900));
+        assert_eq!(c.grace, Duration::from_secs(5400));
+        assert_eq!(c.backoff_min, Duration::from_millis(250));
+        assert_eq!(c.reconcile_interval, Duration::from_secs(60));
+        assert_eq!(c.negative_ttl, Duration::from_secs(10));
         assert_eq!(c.users_base, "ou=users, o=smartdc");
         assert!(!format!("{c:?}").contains("\"pw\""));
     }
@@ -406,6 +429,19 @@ mod tests {
         let mut c = ok;
         c.miss_timeout = Duration::ZERO;
         assert!(c.validate().unwrap_err().contains("keys.miss_timeout"));
+    }
+
+    #[test]
+    fn a_garbage_duration_is_refused_naming_the_key() {
+        // The variant's table, as the gateway reads it (by its `source`).
+        let e =
+            toml::from_str::<FileSourceConfig>("path = \"/k.toml\"\nreload_interval = \"often\"\n")
+                .expect_err("refused")
+                .to_string();
+        assert!(
+            e.contains("reload_interval") && e.contains("not a duration"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -89,7 +89,7 @@ pub fn authenticate(
         .duration_since(when)
         .or_else(|_| when.duration_since(now))
         .unwrap_or(Duration::MAX);
-    if skew > limits.clock_skew() {
+    if skew > limits.clock_skew {
         return Err(ApiError::InvalidHeader(
             "Date header is too far from the server clock".into(),
         ));

@@ -93,7 +93,7 @@ async fn read_body(
 ) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();
     loop {
-        let next = tokio::time::timeout(state.limits.upload_idle_timeout(), payload.next()).await;
+        let next = tokio::time::timeout(state.limits.upload_idle_timeout, payload.next()).await;
         match next {
             Err(_) => return Err(ApiError::UploadTimeout),
             Ok(None) => return Ok(body),

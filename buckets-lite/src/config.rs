@@ -21,18 +21,23 @@
 //! keys = ["ecdsa-sha2-nistp256 AAAA..."]
 //!
 //! [limits]
-//! clock_skew_secs = 300
+//! clock_skew = "5m"              # a duration: "500ms", "30s", "5m", or seconds
 //!
 //! [extensions]                   # beyond the real server; all off by default
 //! ed25519_signatures = false
 //! compose = false
 //! ```
+//!
+//! Durations are written as everywhere in the workspace (`s3gw-duration`):
+//! a humantime string or a bare number of seconds. The old `*_secs` keys
+//! ([`RENAMED`]) still read, in seconds, with a deprecation warning.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use s3gw_duration::{Renamed, Unit};
 use s3gw_httpsig::PublicKey;
 use serde::Deserialize;
 
@@ -61,6 +66,8 @@ pub enum ConfigError {
     InvalidLogin(String),
     #[error("no data directory: set data_dir in the file or pass --data")]
     NoDataDir,
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// The whole configuration file.
@@ -167,7 +174,8 @@ pub struct SubuserConfig {
 pub struct Limits {
     /// Largest accepted difference between a request's `Date` and the server
     /// clock (buckets-api.md: 300 s).
-    pub clock_skew_secs: u64,
+    #[serde(deserialize_with = "s3gw_duration::deserialize")]
+    pub clock_skew: Duration,
     /// `max-content-length` when a chunked PUT does not send one
     /// (buckets-api.md: 51200 MB).
     pub default_max_content_length: u64,
@@ -177,7 +185,8 @@ pub struct Limits {
     /// Buffer for streaming bodies to and from disk.
     pub io_buffer_bytes: usize,
     /// An upload that sends nothing for this long fails with 408 `UploadTimeout`.
-    pub upload_idle_timeout_secs: u64,
+    #[serde(deserialize_with = "s3gw_duration::deserialize")]
+    pub upload_idle_timeout: Duration,
     /// HTTP worker threads (default: the number of CPUs).
     pub workers: Option<usize>,
     /// SQLite reader connections kept open.
@@ -185,7 +194,8 @@ pub struct Limits {
     /// How long an idle keep-alive connection stays open. Longer than a
     /// client's pool idle timeout, so a client never reuses a connection the
     /// server is closing.
-    pub keep_alive_secs: u64,
+    #[serde(deserialize_with = "s3gw_duration::deserialize")]
+    pub keep_alive: Duration,
     /// Most parts one compose request may name (S3's multipart maximum).
     pub max_compose_parts: usize,
 }
@@ -193,26 +203,62 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            clock_skew_secs: 300,
+            clock_skew: Duration::from_secs(300),
             default_max_content_length: 51_200 * 1024 * 1024,
             max_metadata_bytes: 4096,
             io_buffer_bytes: 256 * 1024,
-            upload_idle_timeout_secs: 60,
+            upload_idle_timeout: Duration::from_secs(60),
             workers: None,
             reader_connections: 8,
-            keep_alive_secs: 120,
+            keep_alive: Duration::from_secs(120),
             max_compose_parts: 10_000,
         }
     }
 }
 
-impl Limits {
-    pub fn clock_skew(&self) -> Duration {
-        Duration::from_secs(self.clock_skew_secs)
+/// The deprecated duration keys, each read in its old unit.
+pub const RENAMED: &[Renamed] = &[
+    Renamed {
+        old: "limits.clock_skew_secs",
+        new: "limits.clock_skew",
+        unit: Unit::Secs,
+    },
+    Renamed {
+        old: "limits.upload_idle_timeout_secs",
+        new: "limits.upload_idle_timeout",
+        unit: Unit::Secs,
+    },
+    Renamed {
+        old: "limits.keep_alive_secs",
+        new: "limits.keep_alive",
+        unit: Unit::Secs,
+    },
+];
+
+/// Moves each deprecated key's value in `doc` to its new key (as a
+/// duration string), returning one warning per key moved. Both set: an
+/// error.
+fn apply_renames(doc: &mut toml::Table) -> Result<Vec<String>, ConfigError> {
+    let mut warnings = Vec::new();
+    for r in RENAMED {
+        let Some(toml::Value::Table(t)) = doc.get_mut(r.section()) else {
+            continue;
+        };
+        let (old, new) = r.leaf_names();
+        let Some(v) = t.remove(old) else { continue };
+        if t.contains_key(new) {
+            return Err(ConfigError::Invalid(r.both_set()));
+        }
+        let d = r
+            .convert(v.as_integer(), None)
+            .map_err(ConfigError::Invalid)?;
+        warnings.push(r.warning(d));
+        t.insert(
+            new.to_owned(),
+            toml::Value::String(s3gw_duration::format(d)),
+        );
     }
-    pub fn upload_idle_timeout(&self) -> Duration {
-        Duration::from_secs(self.upload_idle_timeout_secs)
-    }
+    Ok(warnings)
 }
 
 impl Config {
@@ -231,14 +277,32 @@ impl Config {
         })
     }
 
-    /// Parses and validates TOML text.
+    /// Parses and validates TOML text; logs a warning per deprecated key.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|source| ConfigError::Parse {
+        let (config, warnings) = Self::from_toml_with_deprecations(text)?;
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
+        Ok(config)
+    }
+
+    /// As [`Config::from_toml`], returning the deprecation warnings.
+    pub fn from_toml_with_deprecations(text: &str) -> Result<(Self, Vec<String>), ConfigError> {
+        let parse = |source| ConfigError::Parse {
             path: PathBuf::from("<config>"),
             source: Box::new(source),
-        })?;
+        };
+        let mut doc: toml::Table = toml::from_str(text).map_err(parse)?;
+        let warnings = apply_renames(&mut doc)?;
+        // Without renames, parse the text itself: its errors point at a line.
+        let config: Config = if warnings.is_empty() {
+            toml::from_str(text)
+        } else {
+            toml::Value::Table(doc).try_into()
+        }
+        .map_err(parse)?;
         Accounts::build(&config.accounts)?;
-        Ok(config)
+        Ok((config, warnings))
     }
 }
 
@@ -328,12 +392,14 @@ mod tests {
             .to_openssh();
         let text = format!(
             "listen = \"127.0.0.1:0\"\n[[accounts]]\nlogin = \"op\"\noperator = true\nkeys = [\"{key}\"]\n\
-             [[accounts.subusers]]\nlogin = \"s\"\nkeys = [\"{key}\"]\n[limits]\nclock_skew_secs = 10\n"
+             [[accounts.subusers]]\nlogin = \"s\"\nkeys = [\"{key}\"]\n[limits]\nclock_skew = \"10s\"\nkeep_alive = 5\n"
         );
         let c = Config::from_toml(&text).unwrap();
         assert_eq!(c.listen.port(), 0);
         assert!(c.accounts[0].operator);
-        assert_eq!(c.limits.clock_skew_secs, 10);
+        assert_eq!(c.limits.clock_skew, Duration::from_secs(10));
+        assert_eq!(c.limits.keep_alive, Duration::from_secs(5));
+        assert_eq!(c.limits.upload_idle_timeout, Duration::from_secs(60));
         assert_eq!(c.limits.max_metadata_bytes, 4096);
         let a = Accounts::build(&c.accounts).unwrap();
         assert_eq!(a.by_login["op"].own.keys.len(), 1);
@@ -358,5 +424,60 @@ mod tests {
             Config::from_toml("[[accounts]]\nlogin = \"a\"\n[[accounts]]\nlogin = \"a\"\n"),
             Err(ConfigError::DuplicateAccount(_))
         ));
+    }
+
+    #[test]
+    fn the_example_file_states_the_default_durations() {
+        // Its account keys are placeholders: read its [limits] only.
+        let mut doc: toml::Table =
+            toml::from_str(include_str!("../../etc/buckets-lite.example.toml")).unwrap();
+        assert_eq!(apply_renames(&mut doc).unwrap(), Vec::<String>::new());
+        let l: Limits = doc["limits"].clone().try_into().unwrap();
+        let d = Limits::default();
+        assert_eq!(l.clock_skew, d.clock_skew);
+        assert_eq!(l.upload_idle_timeout, d.upload_idle_timeout);
+        assert_eq!(l.keep_alive, d.keep_alive);
+    }
+
+    #[test]
+    fn durations_old_keys_both_set_and_garbage() {
+        let (c, w) = Config::from_toml_with_deprecations(
+            "[limits]\nclock_skew = \"1m 30s\"\nupload_idle_timeout = \"1500ms\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.limits.clock_skew, Duration::from_secs(90));
+        assert_eq!(c.limits.upload_idle_timeout, Duration::from_millis(1500));
+        assert!(w.is_empty());
+
+        let (c, w) = Config::from_toml_with_deprecations(
+            "[limits]\nclock_skew_secs = 10\nupload_idle_timeout_secs = 2\n",
+        )
+        .unwrap();
+        assert_eq!(c.limits.clock_skew, Duration::from_secs(10));
+        assert_eq!(c.limits.upload_idle_timeout, Duration::from_secs(2));
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].contains("limits.clock_skew_secs") && w[0].contains("limits.clock_skew = \"10s\""),
+            "{w:?}"
+        );
+
+        let e = Config::from_toml("[limits]\nkeep_alive_secs = 1\nkeep_alive = \"1s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("limits.keep_alive_secs") && e.contains("both set"),
+            "{e}"
+        );
+        let e = Config::from_toml("[limits]\nkeep_alive_secs = \"1s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("limits.keep_alive_secs"), "{e}");
+        let e = Config::from_toml("[limits]\nclock_skew = \"a while\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("clock_skew") && e.contains("not a duration"),
+            "{e}"
+        );
     }
 }

@@ -647,7 +647,7 @@ async fn put_object(
     let mut received = 0u64;
     let outcome: Result<(), ApiError> = async {
         loop {
-            let next = tokio::time::timeout(limits.upload_idle_timeout(), payload.next()).await;
+            let next = tokio::time::timeout(limits.upload_idle_timeout, payload.next()).await;
             match next {
                 Err(_) => return Err(ApiError::UploadTimeout),
                 Ok(None) => break,

@@ -96,9 +96,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             .connections
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     })
-    .keep_alive(std::time::Duration::from_secs(
-        config.limits.keep_alive_secs,
-    ))
+    .keep_alive(config.limits.keep_alive)
     // Headers and a small body go out as separate writes; without NODELAY
     // the body waits for the client's delayed ACK (~40 ms per request).
     .tcp_nodelay(true)

@@ -8,11 +8,18 @@
 //! `[keys]` (auth-cache `KeySourceConfig`; absent: the embedded keys file),
 //! `[backend]` (absent: the embedded buckets-lite), `[embedded]`, `[log]`,
 //! `[ops]` ([`crate::ops::OpsConfig`]: metrics and health listener).
+//!
+//! Every duration is written one way (the `s3gw-duration` crate): a
+//! humantime string (`"500ms"`, `"30s"`, `"15m"`, `"1h 30m"`) or a bare
+//! number of seconds. The keys that carried their unit in their name
+//! (`*_ms`, `*_secs`, listed in [`RENAMED`]) are still read, in their old
+//! unit, with one deprecation warning each; setting both forms is an error.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use s3gw_duration::{Renamed, Unit};
 use serde::{Deserialize, Deserializer};
 
 use crate::auth::AuthConfig;
@@ -49,6 +56,10 @@ pub struct Config {
     pub embedded: EmbeddedConfig,
     pub log: LogConfig,
     pub ops: crate::ops::OpsConfig,
+    /// One warning per deprecated key that was read, logged by
+    /// [`Config::log_deprecations`] once logging is set up.
+    #[serde(skip)]
+    pub deprecations: Vec<String>,
 }
 
 /// `[server]`.
@@ -70,9 +81,11 @@ pub struct ServerConfig {
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM: PKCS#8, PKCS#1 or SEC1). Default none.
     pub tls_key: Option<PathBuf>,
-    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT before
-    /// connections are closed. Default 30.
-    pub shutdown_timeout_secs: u64,
+    /// Time in-flight requests get to finish after SIGTERM/SIGINT before
+    /// connections are closed (whole seconds; a fraction rounds up).
+    /// Default `"30s"`.
+    #[serde(deserialize_with = "s3gw_duration::deserialize")]
+    pub shutdown_timeout: Duration,
     /// Worker threads; 0 = one per CPU. Default 0.
     pub workers: usize,
     /// The region GetBucketLocation reports (empty for us-east-1, as S3).
@@ -84,23 +97,24 @@ pub struct ServerConfig {
     /// Default empty.
     pub regions: Vec<String>,
     /// How stale a bucket's cached configuration (its location; later ACL,
-    /// CORS, tags) may be in this instance, in milliseconds: a change made
-    /// through another instance is seen within this bound. Default 2000.
-    pub bucket_config_cache_ms: u64,
+    /// CORS, tags) may be in this instance: a change made through another
+    /// instance is seen within this bound. Default `"2s"`.
+    #[serde(deserialize_with = "s3gw_duration::deserialize")]
+    pub bucket_config_cache: Duration,
     /// Declares that the store encrypts every object at rest (e.g. Manta on
     /// encrypted pools). On: `x-amz-server-side-encryption: AES256` is
     /// accepted and echoed, and GetBucketEncryption answers the AES256
     /// default. Off: every server-side-encryption header is refused (501),
     /// since nothing would encrypt the data. Default false.
     pub store_encrypts_at_rest: bool,
-    /// CompleteMultipartUpload: if assembly takes longer than this many
-    /// milliseconds, answer 200 at once and keep the connection alive with
-    /// whitespace, then send the result or an `<Error>` document, as S3
-    /// does. Default 2000.
-    pub complete_keepalive_after_ms: u64,
-    /// Interval between keep-alive whitespace bytes, in milliseconds.
-    /// Default 5000.
-    pub complete_keepalive_interval_ms: u64,
+    /// CompleteMultipartUpload: if assembly takes longer than this, answer
+    /// 200 at once and keep the connection alive with whitespace, then send
+    /// the result or an `<Error>` document, as S3 does. Default `"2s"`.
+    #[serde(deserialize_with = "s3gw_duration::deserialize")]
+    pub complete_keepalive_after: Duration,
+    /// Interval between keep-alive whitespace bytes. Default `"5s"`.
+    #[serde(deserialize_with = "s3gw_duration::deserialize")]
+    pub complete_keepalive_interval: Duration,
 }
 
 impl Default for ServerConfig {
@@ -110,14 +124,14 @@ impl Default for ServerConfig {
             domains: Vec::new(),
             tls_cert: None,
             tls_key: None,
-            shutdown_timeout_secs: 30,
+            shutdown_timeout: Duration::from_secs(30),
             workers: 0,
             region: "us-east-1".into(),
             regions: Vec::new(),
-            bucket_config_cache_ms: 2000,
+            bucket_config_cache: Duration::from_secs(2),
             store_encrypts_at_rest: false,
-            complete_keepalive_after_ms: 2000,
-            complete_keepalive_interval_ms: 5000,
+            complete_keepalive_after: Duration::from_secs(2),
+            complete_keepalive_interval: Duration::from_secs(5),
         }
     }
 }
@@ -153,17 +167,19 @@ pub struct Limits {
     pub max_chunk_header_bytes: usize,
     /// Most bytes of aws-chunked trailer lines. Default 16384.
     pub max_trailer_bytes: usize,
-    /// Longest wait, in milliseconds, for the next bytes of a request body;
-    /// beyond it: 400 RequestTimeout and the upload is aborted (S3 uses
-    /// about 20 s). Default 20000.
-    pub body_idle_timeout_ms: u64,
-    /// Longest time, in milliseconds, a client may take to send a
-    /// connection's first request head; beyond it: 400 RequestTimeout (the
-    /// HTTP layer's 408 as S3 answers it) and the connection closes.
-    /// Default 10000.
-    pub header_timeout_ms: u64,
-    /// Seconds an idle keep-alive connection stays open. Default 5.
-    pub keep_alive_secs: u64,
+    /// Longest wait for the next bytes of a request body; beyond it: 400
+    /// RequestTimeout and the upload is aborted (S3 uses about 20 s).
+    /// Default `"20s"`.
+    #[serde(deserialize_with = "s3gw_duration::deserialize")]
+    pub body_idle_timeout: Duration,
+    /// Longest time a client may take to send a connection's first request
+    /// head; beyond it: 400 RequestTimeout (the HTTP layer's 408 as S3
+    /// answers it) and the connection closes. Default `"10s"`.
+    #[serde(deserialize_with = "s3gw_duration::deserialize")]
+    pub header_timeout: Duration,
+    /// How long an idle keep-alive connection stays open. Default `"5s"`.
+    #[serde(deserialize_with = "s3gw_duration::deserialize")]
+    pub keep_alive: Duration,
     /// Most connections per worker thread at once (more wait in the listen
     /// backlog). Default 4096.
     pub max_connections: usize,
@@ -183,9 +199,9 @@ impl Default for Limits {
             min_chunk_size: b.min_chunk_size,
             max_chunk_header_bytes: b.max_chunk_header_bytes,
             max_trailer_bytes: b.max_trailer_bytes,
-            body_idle_timeout_ms: 20_000,
-            header_timeout_ms: 10_000,
-            keep_alive_secs: 5,
+            body_idle_timeout: Duration::from_secs(20),
+            header_timeout: Duration::from_secs(10),
+            keep_alive: Duration::from_secs(5),
             max_connections: 4096,
         }
     }
@@ -221,27 +237,115 @@ pub struct BackendConfig {
     /// private CA). Default: the platform's trust store.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
-    /// Seconds to open a connection to the store. Default 5.
-    #[serde(default = "d_connect")]
-    pub connect_timeout_secs: u64,
-    /// Longest silence, in seconds, while waiting for or reading a native
-    /// response. Default 60.
-    #[serde(default = "d_request")]
-    pub request_timeout_secs: u64,
-    /// Age in seconds after which an unfinished multipart upload is swept.
-    /// Default 604800 (7 days).
-    #[serde(default = "d_upload_ttl")]
-    pub upload_ttl_secs: u64,
+    /// Time to open a connection to the store. Default `"5s"`.
+    #[serde(default = "d_connect", deserialize_with = "s3gw_duration::deserialize")]
+    pub connect_timeout: Duration,
+    /// Longest silence while waiting for or reading a native response.
+    /// Default `"60s"`.
+    #[serde(default = "d_request", deserialize_with = "s3gw_duration::deserialize")]
+    pub request_timeout: Duration,
+    /// Age after which an unfinished multipart upload is swept. Default
+    /// `"7days"`.
+    #[serde(
+        default = "d_upload_ttl",
+        deserialize_with = "s3gw_duration::deserialize"
+    )]
+    pub upload_ttl: Duration,
 }
 
-fn d_connect() -> u64 {
-    5
+fn d_connect() -> Duration {
+    Duration::from_secs(5)
 }
-fn d_request() -> u64 {
-    60
+fn d_request() -> Duration {
+    Duration::from_secs(60)
 }
-fn d_upload_ttl() -> u64 {
-    7 * 24 * 3600
+fn d_upload_ttl() -> Duration {
+    Duration::from_secs(7 * 24 * 3600)
+}
+
+/// The deprecated duration keys, each read in its old unit.
+pub const RENAMED: &[Renamed] = &[
+    renamed(
+        "server.shutdown_timeout_secs",
+        "server.shutdown_timeout",
+        Unit::Secs,
+    ),
+    renamed(
+        "server.bucket_config_cache_ms",
+        "server.bucket_config_cache",
+        Unit::Millis,
+    ),
+    renamed(
+        "server.complete_keepalive_after_ms",
+        "server.complete_keepalive_after",
+        Unit::Millis,
+    ),
+    renamed(
+        "server.complete_keepalive_interval_ms",
+        "server.complete_keepalive_interval",
+        Unit::Millis,
+    ),
+    renamed(
+        "limits.body_idle_timeout_ms",
+        "limits.body_idle_timeout",
+        Unit::Millis,
+    ),
+    renamed(
+        "limits.header_timeout_ms",
+        "limits.header_timeout",
+        Unit::Millis,
+    ),
+    renamed("limits.keep_alive_secs", "limits.keep_alive", Unit::Secs),
+    renamed(
+        "backend.connect_timeout_secs",
+        "backend.connect_timeout",
+        Unit::Secs,
+    ),
+    renamed(
+        "backend.request_timeout_secs",
+        "backend.request_timeout",
+        Unit::Secs,
+    ),
+    renamed("backend.upload_ttl_secs", "backend.upload_ttl", Unit::Secs),
+    renamed("ops.ready_timeout_ms", "ops.ready_timeout", Unit::Millis),
+];
+
+const fn renamed(old: &'static str, new: &'static str, unit: Unit) -> Renamed {
+    Renamed { old, new, unit }
+}
+
+/// Moves each deprecated key's value to its new key (as a duration
+/// string), returning one warning per key moved. Both set: an error.
+fn apply_renames(
+    root: &mut config::Map<String, config::Value>,
+) -> Result<Vec<String>, ConfigError> {
+    let mut warnings = Vec::new();
+    for r in RENAMED {
+        let Some(section) = root.get_mut(r.section()) else {
+            continue;
+        };
+        let config::ValueKind::Table(t) = &mut section.kind else {
+            continue;
+        };
+        let (old, new) = r.leaf_names();
+        let Some(v) = t.remove(old) else { continue };
+        if t.contains_key(new) {
+            return Err(invalid(r.new, r.both_set()));
+        }
+        let d = match &v.kind {
+            config::ValueKind::I64(n) => r.convert(Some(*n), None),
+            config::ValueKind::U64(n) => r.convert(Some(i64::try_from(*n).unwrap_or(-1)), None),
+            config::ValueKind::String(s) => r.convert(None, Some(s)),
+            _ => r.convert(None, None),
+        }
+        .map_err(|m| invalid(r.old, m))?;
+        warnings.push(r.warning(d));
+        t.insert(
+            new.to_owned(),
+            config::Value::new(None, config::ValueKind::String(s3gw_duration::format(d))),
+        );
+    }
+    Ok(warnings)
 }
 
 /// `[embedded]`: the in-process buckets-lite used when `[backend]` is absent.
@@ -364,6 +468,7 @@ impl Config {
     /// or a boolean.
     fn from_built(built: config::Config) -> Result<Config, ConfigError> {
         let mut root: config::Map<String, config::Value> = built.try_deserialize()?;
+        let deprecations = apply_renames(&mut root)?;
         let keys = match root.remove("keys") {
             None => None,
             Some(v) => Some(key_source(v)?),
@@ -371,6 +476,7 @@ impl Config {
         let mut cfg: Config =
             config::Value::new(None, config::ValueKind::Table(root)).try_deserialize()?;
         cfg.keys = keys;
+        cfg.deprecations = deprecations;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -410,11 +516,14 @@ impl Config {
             }
         }
         let l = &self.limits;
-        if l.body_idle_timeout_ms == 0 || l.header_timeout_ms == 0 || l.max_connections == 0 {
-            return Err(invalid(
-                "limits.body_idle_timeout_ms",
-                "body_idle_timeout_ms, header_timeout_ms and max_connections must be above 0",
-            ));
+        for (key, zero) in [
+            ("limits.body_idle_timeout", l.body_idle_timeout.is_zero()),
+            ("limits.header_timeout", l.header_timeout.is_zero()),
+            ("limits.max_connections", l.max_connections == 0),
+        ] {
+            if zero {
+                return Err(invalid(key, "must be above 0"));
+            }
         }
         if l.max_delete_keys == 0 || l.max_delete_keys > 1000 {
             return Err(invalid(
@@ -455,13 +564,21 @@ impl Config {
             }
         }
         self.ops.validate()?;
-        if self.server.complete_keepalive_interval_ms == 0 {
+        if self.server.complete_keepalive_interval.is_zero() {
             return Err(invalid(
-                "server.complete_keepalive_interval_ms",
+                "server.complete_keepalive_interval",
                 "must be positive",
             ));
         }
         Ok(())
+    }
+
+    /// Logs one warning per deprecated key read (call once logging is set
+    /// up: the configuration is read before, as it says how to log).
+    pub fn log_deprecations(&self) {
+        for w in &self.deprecations {
+            tracing::warn!("{w}");
+        }
     }
 
     /// The listen address.
@@ -509,10 +626,18 @@ mod tests {
         let d = Config::default();
         assert_eq!(c.server.listen, d.server.listen);
         assert_eq!(c.server.domains, d.server.domains);
+        assert_eq!(c.server.shutdown_timeout, d.server.shutdown_timeout);
+        assert_eq!(c.server.bucket_config_cache, d.server.bucket_config_cache);
         assert_eq!(
-            c.server.shutdown_timeout_secs,
-            d.server.shutdown_timeout_secs
+            c.server.complete_keepalive_after,
+            d.server.complete_keepalive_after
         );
+        assert_eq!(
+            c.server.complete_keepalive_interval,
+            d.server.complete_keepalive_interval
+        );
+        assert_eq!(c.auth.max_presign_lifetime, d.auth.max_presign_lifetime);
+        assert!(c.deprecations.is_empty(), "{:?}", c.deprecations);
         assert_eq!(c.server.region, d.server.region);
         assert_eq!(c.limits, d.limits);
         assert_eq!(c.auth.max_clock_skew, d.auth.max_clock_skew);
@@ -627,5 +752,161 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("keys.source"), "{e}");
+    }
+
+    #[test]
+    fn durations_take_humantime_strings_and_bare_seconds() {
+        let c = Config::from_toml(
+            "[server]\nshutdown_timeout = \"1m 30s\"\nbucket_config_cache = \"250ms\"\n\
+             complete_keepalive_after = \"1s\"\ncomplete_keepalive_interval = 0.5\n\
+             [auth]\nmax_clock_skew = \"5m\"\nmax_presign_lifetime = 3600\n\
+             [limits]\nbody_idle_timeout = \"20s\"\nheader_timeout = \"1h 30m\"\nkeep_alive = 7\n\
+             [ops]\nready_timeout = \"750ms\"\n",
+        )
+        .unwrap();
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
+        assert_eq!(c.server.shutdown_timeout, s(90));
+        assert_eq!(c.server.bucket_config_cache, ms(250));
+        assert_eq!(c.server.complete_keepalive_after, s(1));
+        assert_eq!(c.server.complete_keepalive_interval, ms(500));
+        assert_eq!(c.auth.max_clock_skew, s(300));
+        assert_eq!(c.auth.max_presign_lifetime, s(3600));
+        assert_eq!(c.limits.body_idle_timeout, s(20));
+        assert_eq!(c.limits.header_timeout, s(5400));
+        assert_eq!(c.limits.keep_alive, s(7));
+        assert_eq!(c.ops.ready_timeout, ms(750));
+        assert!(c.deprecations.is_empty());
+    }
+
+    #[test]
+    fn deprecated_unit_keys_are_read_in_their_unit_with_one_warning_each() {
+        let c = Config::from_toml(
+            "[server]\nshutdown_timeout_secs = 7\nbucket_config_cache_ms = 1500\n\
+             complete_keepalive_after_ms = 100\ncomplete_keepalive_interval_ms = 50\n\
+             [limits]\nbody_idle_timeout_ms = 1000\nheader_timeout_ms = 2000\nkeep_alive_secs = 3\n\
+             [ops]\nready_timeout_ms = 900\n",
+        )
+        .unwrap();
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
+        assert_eq!(c.server.shutdown_timeout, s(7));
+        assert_eq!(c.server.bucket_config_cache, ms(1500));
+        assert_eq!(c.server.complete_keepalive_after, ms(100));
+        assert_eq!(c.server.complete_keepalive_interval, ms(50));
+        assert_eq!(c.limits.body_idle_timeout, s(1));
+        assert_eq!(c.limits.header_timeout, s(2));
+        assert_eq!(c.limits.keep_alive, s(3));
+        assert_eq!(c.ops.ready_timeout, ms(900));
+        assert_eq!(c.deprecations.len(), 8, "{:?}", c.deprecations);
+        assert!(c.deprecations.contains(
+            &"configuration key server.bucket_config_cache_ms is deprecated: \
+              write server.bucket_config_cache = \"1s 500ms\" instead"
+                .to_owned()
+        ));
+
+        let dir = std::env::temp_dir().join(format!("s3gw-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("operator.key");
+        std::fs::write(&key, "not read by validate").unwrap();
+        let c = Config::from_toml(&format!(
+            "[backend]\nurl = \"http://127.0.0.1:1\"\noperator_login = \"op\"\n\
+             operator_key_file = {key:?}\nconnect_timeout_secs = 2\nrequest_timeout = \"90s\"\n\
+             upload_ttl_secs = 86400\n"
+        ))
+        .unwrap();
+        let b = c.backend.unwrap();
+        assert_eq!(b.connect_timeout, s(2));
+        assert_eq!(b.request_timeout, s(90));
+        assert_eq!(b.upload_ttl, s(86_400));
+        assert_eq!(c.deprecations.len(), 2, "{:?}", c.deprecations);
+        let d = Config::from_toml(&format!(
+            "[backend]\nurl = \"http://127.0.0.1:1\"\noperator_login = \"op\"\n\
+             operator_key_file = {key:?}\n"
+        ))
+        .unwrap()
+        .backend
+        .unwrap();
+        assert_eq!((d.connect_timeout, d.request_timeout), (s(5), s(60)));
+        assert_eq!(d.upload_ttl, s(7 * 86_400));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_duration_set_twice_or_garbage_is_refused_naming_the_key() {
+        let e = Config::from_toml("[limits]\nheader_timeout_ms = 1000\nheader_timeout = \"1s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("limits.header_timeout_ms") && e.contains("both set"),
+            "{e}"
+        );
+        for (toml, key) in [
+            (
+                "[limits]\nbody_idle_timeout = \"soon\"\n",
+                "limits.body_idle_timeout",
+            ),
+            (
+                "[limits]\nbody_idle_timeout = \"-1s\"\n",
+                "limits.body_idle_timeout",
+            ),
+            (
+                "[server]\nshutdown_timeout = -5\n",
+                "server.shutdown_timeout",
+            ),
+            (
+                "[auth]\nmax_clock_skew = \"15 minutes ago\"\n",
+                "auth.max_clock_skew",
+            ),
+            ("[ops]\nready_timeout = true\n", "ops.ready_timeout"),
+            (
+                "[limits]\nbody_idle_timeout_ms = \"20s\"\n",
+                "limits.body_idle_timeout_ms",
+            ),
+            (
+                "[limits]\nbody_idle_timeout = \"0s\"\n",
+                "limits.body_idle_timeout",
+            ),
+            (
+                "[keys]\nsource = \"file\"\npath = \"/k\"\nreload_interval = \"x\"\n",
+                "reload_interval",
+            ),
+        ] {
+            let e = Config::from_toml(toml).unwrap_err().to_string();
+            assert!(e.contains(key), "{toml}: {e}");
+        }
+    }
+
+    #[test]
+    fn environment_durations_take_humantime_strings_and_old_keys() {
+        let c = Config::load_with_env(
+            None,
+            env(&[
+                ("S3GW__LIMITS__BODY_IDLE_TIMEOUT", "1500ms"),
+                ("S3GW__SERVER__SHUTDOWN_TIMEOUT", "1h 30m"),
+                ("S3GW__AUTH__MAX_CLOCK_SKEW", "0123"),
+                ("S3GW__OPS__READY_TIMEOUT_MS", "900"),
+                ("S3GW__KEYS__SOURCE", "ldap"),
+                ("S3GW__KEYS__URL", "ldap://127.0.0.1:389"),
+                ("S3GW__KEYS__BIND_DN", "cn=root"),
+                ("S3GW__KEYS__BIND_PASSWORD", "0123"),
+                ("S3GW__KEYS__GRACE", "2h"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.limits.body_idle_timeout, Duration::from_millis(1500));
+        assert_eq!(c.server.shutdown_timeout, Duration::from_secs(5400));
+        assert_eq!(c.auth.max_clock_skew, Duration::from_secs(123));
+        assert_eq!(c.ops.ready_timeout, Duration::from_millis(900));
+        assert_eq!(c.deprecations.len(), 1, "{:?}", c.deprecations);
+        let Some(s3gw_auth_cache::KeySourceConfig::Ldap(l)) = c.keys else {
+            panic!("not ldap")
+        };
+        assert_eq!(l.grace, Duration::from_secs(7200));
+        assert_eq!(l.bind_password.expose_str(), "0123");
+        let e = Config::load_with_env(None, env(&[("S3GW__LIMITS__KEEP_ALIVE", "forever")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("limits.keep_alive"), "{e}");
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! actix-http answers some requests before any service of ours runs: a
 //! request head it cannot parse (400), one that overflows its buffer (431),
-//! one that does not arrive within `limits.header_timeout_ms` (408), a
+//! one that does not arrive within `limits.header_timeout` (408), a
 //! stream that ends where it must not (500). It writes a bare status line
 //! with `content-length: 0`: no S3 error document, no `x-amz-request-id`.
 //!
@@ -15,7 +15,13 @@
 //! actix-http itself (every answer of ours carries a request id): it is
 //! replaced by an S3 error document with a fresh request id, S3's code for
 //! the status ([`s3_error_for`]), `Connection: close`, and a log line with
-//! the request id. Nothing else is ever changed, and a body is never read
+//! the request id. One exception: actix-http's `408` on a connection that
+//! has not sent a single byte (its head timer runs from the connection's
+//! start) is dropped, not answered: the connection just closes. Bytes
+//! there answer no request; an HTTP client holding that connection idle
+//! in its pool reads them as a response to nothing (hyper:
+//! `UnexpectedMessage`, failing the request it sends next). Nothing else
+//! is ever changed, and a body is never read
 //! as a head: a response to HEAD has no body whatever its Content-Length
 //! says, so the service notes those ([`ConnTap::note_head_answer`]); a
 //! response framed in a way this does not follow (until close, upgrade)
@@ -343,6 +349,8 @@ pub struct S3Io<T> {
     /// The start of a head the caller wrote only part of (taken, not yet
     /// judged).
     held: Vec<u8>,
+    /// Whether the peer has sent any byte on this connection.
+    read_any: bool,
 }
 
 impl<T> S3Io<T> {
@@ -355,6 +363,7 @@ impl<T> S3Io<T> {
             pending: Vec::new(),
             pending_at: 0,
             held: Vec::new(),
+            read_any: false,
         }
     }
 
@@ -365,6 +374,20 @@ impl<T> S3Io<T> {
 
     pub fn get_ref(&self) -> &T {
         &self.inner
+    }
+}
+
+impl<T> S3Io<T> {
+    /// What goes out instead of actix-http's own head: nothing for a `408`
+    /// on a connection that never carried a byte (module docs), else S3's
+    /// error answer. Either way the connection closes after it (actix-http
+    /// shuts it down; the rest of the stream is not followed).
+    fn replacement(&self, head: &LayerHead) -> Vec<u8> {
+        if head.status == 408 && !self.read_any {
+            tracing::debug!("connection closed without a request within header_timeout");
+            return Vec::new();
+        }
+        rewrite(head)
     }
 }
 
@@ -399,7 +422,7 @@ impl<T: AsyncWrite + Unpin> S3Io<T> {
                 let mut f = Framer::new();
                 match f.scan(&head, &self.tap) {
                     (_, Stop::HttpLayer { head: h, .. }) => {
-                        self.pending = rewrite(&h);
+                        self.pending = self.replacement(&h);
                         self.framer = Framer {
                             skip: 0,
                             next: Next::Through,
@@ -429,7 +452,13 @@ impl<T: AsyncRead + Unpin> AsyncRead for S3Io<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.read_any = true;
+        }
+        r
     }
 }
 
@@ -473,7 +502,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for S3Io<T> {
                 Poll::Ready(Ok(buf.len()))
             }
             Stop::HttpLayer { len, head } => {
-                this.pending = rewrite(&head);
+                this.pending = this.replacement(&head);
                 this.pending_at = 0;
                 // Try to send it now; what the stream does not take yet
                 // goes with the next write or flush.
@@ -583,7 +612,6 @@ mod tests {
         assert_eq!(len, body.len());
         for (status, code) in [
             (431, "RequestHeaderSectionTooLarge"),
-            (408, "RequestTimeout"),
             (500, "InternalError"),
         ] {
             let raw = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\n\r\n");
@@ -636,6 +664,32 @@ mod tests {
         // nothing is rewritten (the safe way to be wrong).
         let out = through(&[&stream], &[]).await;
         assert_eq!(out, stream);
+    }
+
+    /// actix-http's 408 (its head timer) on a connection that never sent
+    /// a byte is dropped: the connection closes with nothing written, so a
+    /// client's idle pooled connection never reads an answer to no
+    /// request. Once a byte of a head arrived, it is S3's RequestTimeout.
+    #[tokio::test]
+    async fn a_408_before_any_request_byte_writes_nothing() {
+        use tokio::io::AsyncReadExt;
+        const ACTIX_408: &[u8] =
+            b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+        assert_eq!(text(&through(&[ACTIX_408], &[]).await), "");
+
+        let (a, mut b) = tokio::io::duplex(1 << 16);
+        let mut io = S3Io::new(a);
+        b.write_all(b"GET / HT").await.unwrap();
+        let mut got = [0u8; 16];
+        assert_eq!(io.read(&mut got).await.unwrap(), 8);
+        io.write_all(ACTIX_408).await.unwrap();
+        io.shutdown().await.unwrap();
+        drop(io);
+        let mut out = Vec::new();
+        b.read_to_end(&mut out).await.unwrap();
+        let out = text(&out);
+        assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{out}");
+        assert!(out.contains("<Code>RequestTimeout</Code>"), "{out}");
     }
 
     #[tokio::test]

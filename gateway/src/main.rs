@@ -73,6 +73,9 @@ fn main() -> ExitCode {
                 eprintln!("s3gw: {e}");
                 return ExitCode::from(2);
             }
+            for w in &config.deprecations {
+                eprintln!("s3gw: warning: {w}");
+            }
             println!("s3gw: configuration is valid");
             ExitCode::SUCCESS
         }
@@ -144,6 +147,7 @@ fn init_logging(config: &Config) {
         LogFormat::Json => b.json().init(),
         LogFormat::Text => b.init(),
     }
+    config.log_deprecations();
 }
 
 fn serve(config: Config) -> ExitCode {

@@ -233,7 +233,7 @@ impl Default for Metrics {
         );
         // Any instance may finish any upload, so one instance's value may be
         // negative; the sum over all instances is the fleet's uploads in
-        // progress (less those swept after upload_ttl_secs).
+        // progress (less those swept after upload_ttl).
         let uploads_in_progress = Gauge::default();
         r.register(
             "s3gw_multipart_uploads_in_progress",

@@ -7,7 +7,7 @@
 //! - `GET /health/live`: 200 while the process serves (liveness: restart it
 //!   when this fails).
 //! - `GET /health/ready`: 200 when the access keys are loaded AND the native
-//!   store answers a probe within `[ops] ready_timeout_ms` AND the key
+//!   store answers a probe within `[ops] ready_timeout` AND the key
 //!   directory answered within its grace period (`[keys] grace`; a keys
 //!   file always counts); else 503 with the reason (readiness: take the
 //!   instance out of the load balancer). Past the grace every signed
@@ -41,9 +41,11 @@ pub struct OpsConfig {
     /// must pick another address or `""`, or it refuses to start with an
     /// error naming `ops.listen`.
     pub listen: String,
-    /// How long `/health/ready` waits for the native store's answer, in
-    /// milliseconds, before it reports not ready. Default 2000.
-    pub ready_timeout_ms: u64,
+    /// How long `/health/ready` waits for the native store's answer before
+    /// it reports not ready. Default `"2s"` (the deprecated
+    /// `ready_timeout_ms` still reads, in milliseconds).
+    #[serde(deserialize_with = "s3gw_duration::deserialize")]
+    pub ready_timeout: Duration,
 }
 
 /// The ops listener's default address.
@@ -53,7 +55,7 @@ impl Default for OpsConfig {
     fn default() -> Self {
         OpsConfig {
             listen: DEFAULT_LISTEN.into(),
-            ready_timeout_ms: 2000,
+            ready_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -79,9 +81,9 @@ impl OpsConfig {
     /// Checks the address and the timeout.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
-        if self.ready_timeout_ms == 0 {
+        if self.ready_timeout.is_zero() {
             return Err(ConfigError::Invalid {
-                key: "ops.ready_timeout_ms",
+                key: "ops.ready_timeout",
                 message: "must be positive".into(),
             });
         }
@@ -251,14 +253,14 @@ mod tests {
         };
         assert!(c.validate().unwrap_err().to_string().contains("ops.listen"));
         let c = OpsConfig {
-            ready_timeout_ms: 0,
+            ready_timeout: Duration::ZERO,
             ..OpsConfig::default()
         };
         assert!(c
             .validate()
             .unwrap_err()
             .to_string()
-            .contains("ops.ready_timeout_ms"));
+            .contains("ops.ready_timeout"));
         assert_eq!(
             OpsConfig::default().listen_addr().unwrap(),
             Some("127.0.0.1:9480".parse().unwrap())

@@ -84,7 +84,7 @@ impl RunningGateway {
         self.embedded.as_ref().and_then(|e| e.new_dev_key.as_ref())
     }
     /// Graceful stop: stop accepting, let in-flight requests finish (up to
-    /// `server.shutdown_timeout_secs`), then stop the key cache and the
+    /// `server.shutdown_timeout`), then stop the key cache and the
     /// embedded store.
     /// Readiness (`/health/ready`) answers 503 from the moment the drain
     /// starts; the ops listener stays up until the drain has finished.
@@ -134,9 +134,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
                     b.operator_login.clone(),
                     key,
                 );
-                mc.connect_timeout = Duration::from_secs(b.connect_timeout_secs);
-                mc.request_timeout = Duration::from_secs(b.request_timeout_secs);
-                mc.upload_ttl = Duration::from_secs(b.upload_ttl_secs);
+                mc.connect_timeout = b.connect_timeout;
+                mc.request_timeout = b.request_timeout;
+                mc.upload_ttl = b.upload_ttl;
                 mc.ca_file = b.ca_file.clone();
                 let backend = s3gw_translator::manta::MantaBackend::new(mc)
                     .map_err(|e| anyhow::anyhow!("backend: {e}"))?;
@@ -180,9 +180,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     // `100 Continue` before any handler runs), so the server is assembled
     // from its parts: actix-server accepts, actix-http speaks HTTP/1.1 with
     // OUR expect service, the actix-web App serves. Explicit limits: the
-    // request head must arrive within `limits.header_timeout_ms` (else 408,
+    // request head must arrive within `limits.header_timeout` (else 408,
     // answered as S3's 400 RequestTimeout by `S3Io`, and close), idle keep-alive connections close after
-    // `limits.keep_alive_secs`, and each worker holds at most
+    // `limits.keep_alive`, and each worker holds at most
     // `limits.max_connections` connections (more wait in the backlog).
     let listen = config.listen_addr()?;
     let listener = std::net::TcpListener::bind(listen)
@@ -190,7 +190,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     let addr = listener.local_addr().context("no address bound")?;
     let limits = config.limits.clone();
     let mut builder = actix_server::Server::build()
-        .shutdown_timeout(config.server.shutdown_timeout_secs)
+        // actix counts whole seconds: a fraction rounds up, never to none.
+        .shutdown_timeout(config.server.shutdown_timeout.as_secs_f64().ceil() as u64)
         .max_concurrent_connections(limits.max_connections)
         .disable_signals();
     if config.server.workers > 0 {
@@ -213,8 +214,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
                 .into_factory()
                 .map_err(|e| e.error_response());
             actix_http::HttpService::build()
-                .keep_alive(Duration::from_secs(limits.keep_alive_secs))
-                .client_request_timeout(Duration::from_millis(limits.header_timeout_ms))
+                .keep_alive(limits.keep_alive)
+                .client_request_timeout(limits.header_timeout)
                 .client_disconnect_timeout(Duration::from_secs(1))
                 .local_addr(addr)
                 // The guard lives in the connection's extensions, dropped with it.
@@ -279,7 +280,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
             metrics,
             keys.clone(),
             probe_backend,
-            Duration::from_millis(config.ops.ready_timeout_ms),
+            config.ops.ready_timeout,
         )?),
         None => None,
     };
@@ -587,7 +588,7 @@ async fn serve(
         bucket,
         key,
     } = admit(req.method(), req.uri(), headers, st, span).await?;
-    let idle = Duration::from_millis(st.config.limits.body_idle_timeout_ms);
+    let idle = st.config.limits.body_idle_timeout;
     let body = matches!(*req.method(), Method::PUT | Method::POST)
         .then(|| crate::access_log::count_in(bridge(payload, idle)));
     // The requester's own account; an unsigned request's account (the
@@ -776,7 +777,7 @@ fn check_response_overrides(query: &Query) -> Result<(), S3Error> {
 /// task pumps it into a small bounded channel, so memory stays bounded and
 /// back-pressure reaches the client's TCP window.
 ///
-/// Each read from the client has an idle deadline (`limits.body_idle_timeout_ms`,
+/// Each read from the client has an idle deadline (`limits.body_idle_timeout`,
 /// S3 uses about 20 s): a client that stops sending (or trickles a byte at
 /// a time slower than that) fails the body with 400 RequestTimeout, which
 /// aborts the native write, instead of holding a connection and an upload

@@ -22,7 +22,7 @@ async fn embedded_gateway_runs_in_process() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = s3gw::config::Config::default();
     config.server.listen = "127.0.0.1:0".into();
-    config.server.shutdown_timeout_secs = 5;
+    config.server.shutdown_timeout = std::time::Duration::from_secs(5);
     config.embedded.data_dir = dir.path().to_path_buf();
     let gw = s3gw::server::start(config).await.expect("start");
     assert!(gw.url().starts_with("http://127.0.0.1:"));

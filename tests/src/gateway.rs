@@ -170,7 +170,7 @@ impl Gateway {
         toml.push_str("[server]\nlisten = \"127.0.0.1:0\"\n");
         let domains: Vec<String> = opts.domains.iter().map(|d| q(d)).collect();
         toml.push_str(&format!("domains = [{}]\n", domains.join(", ")));
-        toml.push_str("shutdown_timeout_secs = 5\n");
+        toml.push_str("shutdown_timeout = \"5s\"\n");
         toml.push_str(&opts.server_toml);
         toml.push('\n');
         if let Some((c, k)) = &opts.tls {

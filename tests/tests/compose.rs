@@ -103,29 +103,16 @@ async fn upload_parts(
             let bytes = part_bytes(n, len);
             let md5: [u8; 16] = md5::Md5::digest(&bytes).into();
             let crc = crc64(&bytes);
-            // UploadPart is idempotent: a connection the loaded machine
-            // lost before any answer (hyper: a pooled connection closed by
-            // the server's keep-alive timer as it was reused) is retried.
-            let mut attempt = 0;
-            let out = loop {
-                let r = s3
-                    .upload_part()
-                    .bucket(bucket)
-                    .key(key)
-                    .upload_id(uid)
-                    .part_number(n as i32)
-                    .body(bytes.clone().into())
-                    .send()
-                    .await;
-                match r {
-                    Ok(out) => break out,
-                    Err(aws_sdk_s3::error::SdkError::DispatchFailure(e)) if attempt < 3 => {
-                        attempt += 1;
-                        eprintln!("part {n}: retrying after a dispatch failure: {e:?}");
-                    }
-                    Err(e) => panic!("part {n}: {e:?}"),
-                }
-            };
+            let out = s3
+                .upload_part()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(uid)
+                .part_number(n as i32)
+                .body(bytes.clone().into())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("part {n}: {e:?}"));
             Uploaded {
                 number: n as i32,
                 etag: out.e_tag().unwrap().to_owned(),

@@ -242,6 +242,54 @@ fn check_config_validates_the_key_source() {
     assert!(stderr(&o).contains("operator_key_file"), "{}", stderr(&o));
 }
 
+/// Issue 14: the binary reads durations as humantime strings (also in
+/// `[keys]`), reads a deprecated `*_secs` key with a warning naming the new
+/// key, and refuses both forms at once or a garbage duration, naming the key.
+#[test]
+fn check_config_reads_durations_and_warns_of_deprecated_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = "[keys]\nsource = \"ldap\"\nurl = \"ldap://127.0.0.1:389\"\n\
+                bind_dn = \"cn=x\"\nbind_password = \"p\"\n";
+    let run = |name: &str, text: String| {
+        let cfg = tmp.path().join(name);
+        std::fs::write(&cfg, text).unwrap();
+        s3gw(&cfg, &["check-config"], &[])
+    };
+    let o = run(
+        "ok.toml",
+        format!(
+            "[server]\nshutdown_timeout_secs = 5\n[limits]\nbody_idle_timeout = \"1m 30s\"\n\
+             {keys}grace = \"1h\"\npoll_interval = \"500ms\"\n"
+        ),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "warning: configuration key server.shutdown_timeout_secs is deprecated: \
+             write server.shutdown_timeout = \"5s\" instead"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    for (name, text, key) in [
+        (
+            "both.toml",
+            "[server]\nshutdown_timeout_secs = 5\nshutdown_timeout = \"5s\"\n".to_owned(),
+            "server.shutdown_timeout",
+        ),
+        (
+            "garbage.toml",
+            "[limits]\nheader_timeout = \"soon\"\n".to_owned(),
+            "limits.header_timeout",
+        ),
+        ("keys.toml", format!("{keys}grace = \"forever\"\n"), "grace"),
+    ] {
+        let o = run(name, text);
+        assert_eq!(o.status.code(), Some(2), "{name} accepted");
+        assert!(stderr(&o).contains(key), "{name}: {}", stderr(&o));
+    }
+}
+
 /// `scripts/test-directory.sh up` gives a directory that the printed
 /// configuration reads, with the documented sample tenant; `down` stops it.
 #[test]

@@ -408,10 +408,28 @@ fn streaming_upload_without_decoded_length_is_411() {
 /// own 408, rewritten by gateway/src/http_layer.rs), and the connection
 /// closed. The test only waits for the gateway's
 /// answer (bounded by the raw deadline), never sleeps.
+///
+/// Its durations are humantime strings (issue 14), and a started gateway
+/// honours one: with `max_clock_skew = "2m"` a request dated 3 minutes ago
+/// is RequestTimeTooSkewed (the default, 15 minutes, would accept it) and
+/// one dated 30 s ago is served.
 #[test]
 fn slow_bodies_and_slow_headers_time_out() {
-    let env = start_with("[limits]\nbody_idle_timeout_ms = 1000\nheader_timeout_ms = 1000\n");
+    let env = start_with(
+        "[auth]\nmax_clock_skew = \"2m\"\n\
+         [limits]\nbody_idle_timeout = \"1s\"\nheader_timeout = \"1000ms\"\n",
+    );
     env.create_bucket("sec-slow");
+    let host = env.path_host();
+    let dated = |ago: u64| {
+        let date = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(ago));
+        env.s
+            .v2_dated("GET", &host, "/sec-slow", "/sec-slow", &[], b"", &date)
+    };
+    env.s
+        .send(&dated(180))
+        .assert_s3_error(403, "RequestTimeTooSkewed");
+    assert_eq!(env.s.send(&dated(30)).status, 200);
     let mut r = env.s.v4(
         "PUT",
         &env.path_host(),
@@ -434,6 +452,62 @@ fn slow_bodies_and_slow_headers_time_out() {
         .unwrap();
     let resp = raw::read_response(&mut c).expect("an answer, not a hang");
     resp.assert_s3_error(400, "RequestTimeout");
+    env.assert_healthy();
+}
+
+/// Reads until the server closes the connection; everything it wrote.
+fn read_until_close(c: &mut std::net::TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    match std::io::Read::read_to_end(c, &mut out) {
+        Ok(_) => out,
+        // A reset after the close is a close too.
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => out,
+        Err(e) => panic!("the gateway neither wrote nor closed: {e} ({out:?})"),
+    }
+}
+
+/// Wirerace: the gateway writes nothing on a connection that carries no
+/// request. A connection that never sends a byte (a client's spare pooled
+/// connection) is closed when `header_timeout` passes, with no answer:
+/// an unsolicited `408`/`400 RequestTimeout` there reaches an HTTP client
+/// as bytes with no request pending (hyper: `UnexpectedMessage`, seen by
+/// aws-sdk-s3 UploadPart under load; Go logs "Unsolicited response
+/// received on idle HTTP channel"). A keep-alive connection idle after its
+/// answer is closed at `keep_alive` with nothing after the answer. A
+/// head that began and stopped still gets its 400 RequestTimeout
+/// (`slow_bodies_and_slow_headers_time_out`). The test waits for the
+/// close (bounded by the raw deadline), never sleeps.
+#[test]
+fn idle_connections_are_closed_without_unsolicited_bytes() {
+    let env = start_with("[limits]\nheader_timeout = \"1s\"\nkeep_alive = \"1s\"\n");
+    env.create_bucket("sec-idle");
+
+    let mut c = raw::connect(env.gw.addr);
+    let written = read_until_close(&mut c);
+    assert!(
+        written.is_empty(),
+        "nothing written on a connection without a request: {}",
+        String::from_utf8_lossy(&written)
+    );
+
+    let r = env
+        .s
+        .v4("GET", &env.path_host(), "/sec-idle", &[], &[], b"");
+    // The raw helpers ask for `connection: close`; this one keeps alive.
+    let keep_alive = String::from_utf8(r.to_bytes())
+        .unwrap()
+        .replace("connection: close\r\n", "");
+    let mut c = raw::connect(env.gw.addr);
+    c.write_all(keep_alive.as_bytes()).unwrap();
+    let resp = raw::read_response(&mut c).expect("an answer");
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.header("connection"), None, "kept alive");
+    let written = read_until_close(&mut c);
+    assert!(
+        written.is_empty(),
+        "nothing written after the answer on an idle keep-alive connection: {}",
+        String::from_utf8_lossy(&written)
+    );
     env.assert_healthy();
 }
 

@@ -27,6 +27,11 @@ enum Fault {
     Drop,
     /// A 404 ObjectNotFound JSON body.
     NotFound,
+    /// What actix-web (buckets-lite) answers a connection whose first
+    /// request head came late: a bare 408, then close.
+    Late408,
+    /// [`Fault::Late408`] to the first request, [`Fault::NotFound`] after.
+    Late408Once,
 }
 
 struct StandIn {
@@ -55,7 +60,7 @@ async fn stand_in(fault: Fault) -> StandIn {
                         Ok(n) => buf.extend_from_slice(&chunk[..n]),
                     }
                 }
-                count.fetch_add(1, Ordering::SeqCst);
+                let nth = count.fetch_add(1, Ordering::SeqCst);
                 let json = |status: &str, code: &str| {
                     let body = format!("{{\"code\":\"{code}\",\"message\":\"injected\"}}");
                     format!(
@@ -63,7 +68,13 @@ async fn stand_in(fault: Fault) -> StandIn {
                         body.len()
                     )
                 };
+                let late408 =
+                    "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_owned();
                 let answer = match fault {
+                    Fault::Late408 => late408,
+                    Fault::Late408Once if nth == 0 => late408,
+                    Fault::Late408Once => json("404 Not Found", "ObjectNotFound"),
                     Fault::Internal500 => json("500 Internal Server Error", "InternalError"),
                     Fault::Throttled => json("503 Service Unavailable", "ThrottledError"),
                     Fault::NotFound => json("404 Not Found", "ObjectNotFound"),
@@ -220,4 +231,39 @@ async fn unreachable_store_is_service_unavailable() {
     drop(l);
     let e = backend(&url).ready().await.unwrap_err();
     assert!(matches!(e, BackendError::ServiceUnavailable(_)), "{e:?}");
+}
+
+#[tokio::test]
+async fn native_408_is_retried_for_reads_then_slow_down_never_request_timeout() {
+    // The store not reading our request in time is not the S3 client's
+    // slow request (S3 RequestTimeout, a 400): reads are retried, and what
+    // still fails is a retryable 503 SlowDown.
+    let s = stand_in(Fault::Late408Once).await;
+    let e = backend(&s.url)
+        .get_object(&cx(), get_input())
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(e, BackendError::NoSuchKey), "{e:?}");
+    assert_eq!(
+        s.requests.load(Ordering::SeqCst),
+        2,
+        "one retry after the 408"
+    );
+
+    let s = stand_in(Fault::Late408).await;
+    let b = backend(&s.url);
+    let e = b.get_object(&cx(), get_input()).await.err().unwrap();
+    assert!(matches!(e, BackendError::SlowDown), "{e:?}");
+    assert_eq!(s.requests.load(Ordering::SeqCst), 3, "1 + 2 retries");
+    let e = b.list_objects(&cx(), list_input()).await.unwrap_err();
+    assert!(matches!(e, BackendError::SlowDown), "{e:?}");
+    let before = s.requests.load(Ordering::SeqCst);
+    let e = b.put_object(&cx(), put_input()).await.unwrap_err();
+    assert!(matches!(e, BackendError::SlowDown), "{e:?}");
+    assert_eq!(
+        s.requests.load(Ordering::SeqCst) - before,
+        1,
+        "a write is never retried"
+    );
 }

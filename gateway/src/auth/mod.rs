@@ -39,11 +39,12 @@ pub struct AuthConfig {
     pub sigv2_enabled: bool,
     /// Largest accepted difference between a request's timestamp and the
     /// gateway's clock; beyond it: RequestTimeTooSkewed. S3 uses 15 minutes.
-    #[serde(with = "humane_secs")]
+    /// A duration (`"15m"`) or a bare number of seconds.
+    #[serde(deserialize_with = "s3gw_duration::deserialize")]
     pub max_clock_skew: Duration,
     /// Longest lifetime (`X-Amz-Expires`) of a SigV4 presigned URL. S3's
     /// limit, and the most this may be set to, is 7 days.
-    #[serde(with = "humane_secs")]
+    #[serde(deserialize_with = "s3gw_duration::deserialize")]
     pub max_presign_lifetime: Duration,
     /// When set, the only region a SigV4 credential scope may name;
     /// unset: any region is accepted (clients pick one, e.g. us-east-1).
@@ -68,16 +69,6 @@ impl Default for AuthConfig {
             debug_signatures: false,
             allow_subuser_keys: false,
         }
-    }
-}
-
-/// Durations in the configuration are whole seconds (`max_clock_skew = 900`).
-mod humane_secs {
-    use serde::{Deserialize, Deserializer};
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_secs)
     }
 }
 

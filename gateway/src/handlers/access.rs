@@ -711,7 +711,7 @@ mod tests {
 
     fn instance(store: &Arc<Mem>, cache_ms: u64) -> Handlers {
         let mut config = Config::default();
-        config.server.bucket_config_cache_ms = cache_ms;
+        config.server.bucket_config_cache = Duration::from_millis(cache_ms);
         Handlers::new(store.clone(), Arc::new(config))
     }
 

@@ -73,7 +73,7 @@ pub struct Handlers {
 
 impl Handlers {
     pub fn new(backend: Arc<dyn Backend>, config: Arc<Config>) -> Handlers {
-        let ttl = Duration::from_millis(config.server.bucket_config_cache_ms);
+        let ttl = config.server.bucket_config_cache;
         let operator = match &config.backend {
             Some(b) => b.operator_login.clone(),
             None => crate::embedded::OPERATOR_LOGIN.to_owned(),

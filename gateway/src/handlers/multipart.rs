@@ -144,7 +144,7 @@ impl Handlers {
     }
 
     /// Assembly of a large upload can take minutes. Like S3, answer 200 as
-    /// soon as it takes longer than `complete_keepalive_after_ms`, send a
+    /// soon as it takes longer than `complete_keepalive_after`, send a
     /// whitespace byte every interval so proxies and clients do not time out,
     /// then the result or an `<Error>` document (S3 API reference,
     /// CompleteMultipartUpload: "a 200 OK response can contain either a
@@ -246,7 +246,7 @@ impl Handlers {
         let cx = r.cx.clone();
         let mut task =
             tokio::spawn(async move { backend.complete_multipart_upload(&cx, input).await });
-        let after = Duration::from_millis(self.config.server.complete_keepalive_after_ms);
+        let after = self.config.server.complete_keepalive_after;
         if let Ok(joined) = tokio::time::timeout(after, &mut task).await {
             let out = joined
                 .map_err(crate::error::task_failed)?
@@ -256,7 +256,7 @@ impl Handlers {
             return Ok(xml_ok(s));
         }
         // Slow: stream whitespace until the result is known.
-        let interval = Duration::from_millis(self.config.server.complete_keepalive_interval_ms);
+        let interval = self.config.server.complete_keepalive_interval;
         let request_id = r.cx.request_id.clone();
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
         tokio::spawn(async move {

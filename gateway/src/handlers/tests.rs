@@ -239,8 +239,8 @@ fn complete_request() -> S3Request {
 
 async fn complete_with(delay_ms: u64, ok: bool, after_ms: u64) -> (u16, String) {
     let mut config = Config::default();
-    config.server.complete_keepalive_after_ms = after_ms;
-    config.server.complete_keepalive_interval_ms = 50;
+    config.server.complete_keepalive_after = Duration::from_millis(after_ms);
+    config.server.complete_keepalive_interval = Duration::from_millis(50);
     let h = Handlers::new(
         Arc::new(SlowComplete {
             delay: Duration::from_millis(delay_ms),

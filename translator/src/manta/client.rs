@@ -148,7 +148,8 @@ impl NativeClient {
 
     /// Sends a request built by `build` (called again per attempt). Only
     /// `idempotent` requests are retried, and only when the failure happened
-    /// before any answer (connect error, pooled connection found dead).
+    /// before any answer (connect error, pooled connection found dead) or
+    /// the store answered 408 (it did not read our request in time).
     /// Error statuses become [`NativeFailure::Status`] with the JSON code.
     pub async fn send(
         &self,
@@ -158,6 +159,14 @@ impl NativeClient {
         let mut attempt = 0;
         loop {
             match build().send().await {
+                Ok(resp)
+                    if idempotent
+                        && attempt < self.read_retries
+                        && resp.status() == reqwest::StatusCode::REQUEST_TIMEOUT =>
+                {
+                    attempt += 1;
+                    tracing::debug!(attempt, "native 408, retrying read");
+                }
                 Ok(resp) => return self.check(resp).await,
                 Err(e)
                     if idempotent

@@ -168,7 +168,14 @@ fn by_status(status: u16, code: &str, message: &str) -> BackendError {
     match status {
         401 | 403 => BackendError::AccessDenied,
         404 => BackendError::NoSuchKey,
-        408 => BackendError::RequestTimeout,
+        // The store did not get our request in time (actix-web answers a
+        // bare 408 to a connection whose first head is late, e.g. when it
+        // is starved accepting a burst of new connections). The gateway
+        // sends its head at once, so the client did not cause this: a
+        // retryable 503, not S3's client error RequestTimeout (a client's
+        // own slow body is caught by the gateway's body idle timeout; the
+        // store's explicit `UploadTimeout` stays RequestTimeout above).
+        408 => BackendError::SlowDown,
         409 => BackendError::ConditionalRequestConflict,
         412 => BackendError::PreconditionFailed,
         413 => BackendError::EntityTooLarge,
@@ -226,6 +233,11 @@ mod tests {
             BackendError::InvalidRange { .. }
         ));
         assert!(matches!(st(503, "ThrottledError"), BackendError::SlowDown));
+        assert!(matches!(st(408, "Unknown"), BackendError::SlowDown));
+        assert!(matches!(
+            st(408, "UploadTimeout"),
+            BackendError::RequestTimeout
+        ));
         assert!(matches!(
             st(503, "InternalError"),
             BackendError::ServiceUnavailable(_)

@@ -14,7 +14,10 @@
 //! - the store is NEVER asked to group (no native `delimiter`): every
 //!   delimiter is grouped here, and when a page ends inside a common prefix
 //!   the next native request jumps past the whole prefix
-//!   (`<prefix>U+10FFFF`), and keys still inside it are skipped;
+//!   (`<prefix>U+10FFFF`), and keys still inside it are skipped; the
+//!   native `limit` adapts ([`next_group_limit`]): after a page that ended
+//!   inside a group the next one asks for few entries, so large groups
+//!   cost one short request each instead of a read of all their keys;
 //! - max-keys 0..=1000 and an exact `IsTruncated`: we read one entry past
 //!   the page, so a page is truncated only when something visible follows;
 //! - the gateway's hidden objects ([`HIDDEN_PREFIX`]) are skipped, and the
@@ -40,6 +43,35 @@ const MAX_MARKER_BYTES: usize = 1024;
 /// The highest code point: `p` + this sorts after every name starting with
 /// `p` except those continuing with it (which are then filtered).
 const JUMP: char = '\u{10FFFF}';
+
+/// The native `limit` of a delimiter walk's first page: a listing with
+/// groups often opens one at once, and every row read inside a group is
+/// wasted; a flat listing grows to full pages in two more requests.
+const FIRST_DELIMITER_LIMIT: usize = 64;
+
+/// The native `limit` for a delimiter walk's next page, from what the last
+/// page (read with `limit`) held: `useful` entries became S3 items,
+/// `wasted` were keys inside an already open common prefix, and
+/// `jumped_group` says the page ended inside a group, so the next request
+/// starts past it.
+///
+/// A page that ended in a group asks next for as many entries as it found
+/// useful (at least one): keys in large groups then cost one row and one
+/// short request per group, the least a walk that never lets the store
+/// group can do (the real store aborts when a truncated page ends on a
+/// group, buckets-api.md). A page of mostly wasted rows that did not end in
+/// a group keeps its limit; a page without waste quadruples it (flat keys
+/// reach full pages quickly). The caller still caps it by what the S3 page
+/// needs.
+fn next_group_limit(limit: usize, useful: usize, wasted: usize, jumped_group: bool) -> usize {
+    if jumped_group {
+        useful.max(1)
+    } else if wasted > useful {
+        limit
+    } else {
+        (limit * 4).min(MAX_NATIVE_LIMIT)
+    }
+}
 
 /// The smallest marker we can send that is not after `name`.
 pub(crate) fn safe_marker(name: &str) -> Option<String> {
@@ -176,16 +208,29 @@ pub(crate) async fn list_objects(
     };
 
     let mut items: Vec<Item> = Vec::with_capacity(max + 1);
+    // Grouping ourselves, the native `limit` follows what pages turn out to
+    // hold (see [`next_group_limit`]): small while groups are large, so
+    // that a walk costs about one short request per group, not a read of
+    // every key inside the groups.
+    let mut group_limit = delim.map(|_| FIRST_DELIMITER_LIMIT);
+    // Raised when a full page did not move the marker (names cut at a
+    // control character all give the same marker): read more at once.
+    let mut min_limit = 1;
     'pages: loop {
         let need = max + 1 - items.len();
-        // Grouping ourselves, many keys may fold into one prefix: read more
-        // than needed (a page ending inside a prefix jumps past it anyway).
-        // Filtering by a cut prefix, some names may not count either.
-        let limit = if delim.is_some() || cut {
-            (need * 4 + 32).min(MAX_NATIVE_LIMIT)
-        } else {
-            need.min(MAX_NATIVE_LIMIT)
+        // Filtering by a cut prefix, some names may not count: read more
+        // than needed.
+        let limit = match group_limit {
+            // Each entry may be a new item: no more than `need` are useful
+            // (the limit grows again when entries turn out not to count).
+            Some(g) => g.min(need),
+            None if cut => need * 4 + 32,
+            None => need,
         };
+        let limit = limit.clamp(min_limit, MAX_NATIVE_LIMIT);
+        // Per page: entries that became an item, entries skipped inside an
+        // open common prefix.
+        let (mut useful, mut wasted) = (0usize, 0usize);
         let page = inner
             .client
             .list_page(&url, &cx.request_id, prefix, marker.as_deref(), None, limit)
@@ -213,8 +258,10 @@ pub(crate) async fn list_objects(
             }
             last_seen = Some(name.to_owned());
             if open_cp.as_deref().is_some_and(|cp| name.starts_with(cp)) {
+                wasted += 1;
                 continue;
             }
+            useful += 1;
             match e.kind {
                 EntryKind::Group => {
                     return Err(super::map_native(super::NativeFailure::Protocol(
@@ -249,6 +296,7 @@ pub(crate) async fn list_objects(
                 break 'pages;
             }
         }
+        let mut jumped_group = false;
         let next = if jump_hidden {
             jump_past(HIDDEN_PREFIX)
         } else {
@@ -260,17 +308,27 @@ pub(crate) async fn list_objects(
                         m.starts_with(cp) || last_name.is_some_and(|n| n.starts_with(cp))
                     });
                     match inside.and_then(jump_past) {
-                        Some(j) if j.as_str() > m.as_str() => Some(j),
+                        Some(j) if j.as_str() > m.as_str() => {
+                            jumped_group = true;
+                            Some(j)
+                        }
                         _ => safe_marker(&m),
                     }
                 }
             }
         };
+        if let Some(g) = group_limit.as_mut() {
+            *g = next_group_limit(*g, useful, wasted, jumped_group);
+        }
         // Progress guard: a marker that does not advance would loop forever
         // against a misbehaving store.
         if next.is_none() || next == marker {
             if page.entries.is_empty() {
                 break 'pages;
+            }
+            if next.is_some() && page.entries.len() >= limit && limit < MAX_NATIVE_LIMIT {
+                min_limit = (limit * 4).min(MAX_NATIVE_LIMIT);
+                continue;
             }
             return Err(super::map_native(super::NativeFailure::Protocol(format!(
                 "listing marker did not advance past {:?} ({} in {})",
@@ -314,6 +372,21 @@ mod tests {
         assert_eq!(safe_marker(&"é".repeat(600)).unwrap().len(), 1024);
         assert!(jump_past("a/").unwrap().as_str() > "a/zzzz");
         assert!(jump_past("a/").unwrap().as_str() < "a0");
+    }
+
+    #[test]
+    fn group_limits_follow_the_pages() {
+        // Ending in a group: ask for what was useful, at least one.
+        assert_eq!(next_group_limit(64, 1, 63, true), 1);
+        assert_eq!(next_group_limit(1, 1, 0, true), 1);
+        assert_eq!(next_group_limit(64, 9, 40, true), 9);
+        assert_eq!(next_group_limit(64, 0, 64, true), 1);
+        // Mostly waste, not ending in a group: keep.
+        assert_eq!(next_group_limit(16, 2, 10, false), 16);
+        // No waste: grow to full pages.
+        assert_eq!(next_group_limit(1, 1, 0, false), 4);
+        assert_eq!(next_group_limit(64, 64, 0, false), 256);
+        assert_eq!(next_group_limit(512, 512, 0, false), MAX_NATIVE_LIMIT);
     }
 
     #[test]
