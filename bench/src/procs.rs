@@ -7,14 +7,12 @@
 //! run by writing `5` to `/proc/<pid>/clear_refs` (Linux >= 4.0; see proc(5)),
 //! so each workload gets its own peak.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use s3gw_httpsig::{KeyId, PrivateKey, Signer};
 
 /// How long a process may take to print its "listening" line.
@@ -76,109 +74,23 @@ impl Bins {
     }
 }
 
-/// A child process stopped by its own pid on drop (SIGTERM, then SIGKILL).
-pub struct ChildProcess {
-    name: &'static str,
-    child: std::process::Child,
+/// A child process stopped by its own pid on drop (SIGTERM, then SIGKILL):
+/// the test harness's, shared.
+pub use s3gw_tests::procs::ChildProcess;
+
+/// Starts `cmd` (stderr to `log`) and waits for a stdout line starting with
+/// `prefix`; returns the process and the rest of that line.
+fn spawn(
+    name: &str,
+    mut cmd: Command,
+    prefix: &str,
     log: PathBuf,
-}
-
-impl ChildProcess {
-    /// Starts `cmd` (stderr to `log`) and waits for a stdout line starting with
-    /// `prefix`; returns the rest of that line.
-    pub fn spawn(
-        name: &'static str,
-        mut cmd: Command,
-        prefix: &str,
-        log: PathBuf,
-    ) -> Result<(Self, String)> {
-        let err =
-            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        cmd.stdout(Stdio::piped()).stderr(err).stdin(Stdio::null());
-        let mut child = cmd.spawn().with_context(|| format!("starting {name}"))?;
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (tx, rx) = mpsc::channel();
-        let prefix_owned = prefix.to_string();
-        // The reader thread keeps draining stdout after the line, so a chatty
-        // child never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if !sent {
-                    if let Some(rest) = line.strip_prefix(&prefix_owned) {
-                        let _ = tx.send(rest.trim().to_string());
-                        sent = true;
-                    }
-                }
-            }
-        });
-        let mut proc = ChildProcess { name, child, log };
-        match rx.recv_timeout(START_TIMEOUT) {
-            Ok(rest) => Ok((proc, rest)),
-            Err(_) => {
-                let status = proc.child.try_wait().ok().flatten();
-                let tail = proc.log_tail();
-                drop(proc);
-                Err(anyhow!(
-                    "{name} did not print `{prefix}...` (exit status: {status:?}); its log ends with:\n{tail}"
-                ))
-            }
-        }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// The last lines of the process's stderr log, for error messages.
-    pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-
-    /// Fails when the process has exited.
-    pub fn check_alive(&mut self) -> Result<()> {
-        if let Some(status) = self.child.try_wait()? {
-            bail!(
-                "{} exited ({status}); its log ends with:\n{}",
-                self.name,
-                self.log_tail()
-            );
-        }
-        Ok(())
-    }
-}
-
-impl Drop for ChildProcess {
-    fn drop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        // SIGTERM by pid for a graceful stop (kill(2) through rustix: the
-        // crate forbids unsafe). The child is not reaped yet, so this only
-        // fails on a bug: then SIGKILL at once.
-        let sent = i32::try_from(self.child.id())
-            .ok()
-            .and_then(rustix::process::Pid::from_raw)
-            .map(|pid| rustix::process::kill_process(pid, rustix::process::Signal::TERM));
-        if !matches!(sent, Some(Ok(()))) {
-            eprintln!("{}: SIGTERM failed ({sent:?}); killing it", self.name);
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-            return;
-        }
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+) -> Result<(ChildProcess, String)> {
+    let err = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    cmd.stderr(err).stdin(Stdio::null());
+    let (child, rest) = ChildProcess::spawn_until_line(cmd, prefix, START_TIMEOUT, Some(&log))
+        .with_context(|| format!("starting {name}"))?;
+    Ok((child.with_stop_deadline(STOP_TIMEOUT), rest))
 }
 
 /// Resets the peak RSS of `pid` to its current RSS. False when not possible
@@ -295,7 +207,7 @@ impl Cluster {
             .args(["--listen", "127.0.0.1:0", "--data"])
             .arg(d.join("store"))
             .env("RUST_LOG", "warn");
-        let (store, addr) = ChildProcess::spawn(
+        let (store, addr) = spawn(
             "buckets-lite",
             cmd,
             "buckets-lite listening on ",
@@ -322,8 +234,7 @@ impl Cluster {
             .arg(&gw_config)
             .env("RUST_LOG", "warn")
             .env("S3GW__LOG__FILTER", "warn");
-        let (gateway, s3_url) =
-            ChildProcess::spawn("s3gw", cmd, "s3gw listening on ", d.join("s3gw.log"))?;
+        let (gateway, s3_url) = spawn("s3gw", cmd, "s3gw listening on ", d.join("s3gw.log"))?;
         Ok(Cluster {
             gateway,
             store,

@@ -51,8 +51,8 @@ use serde::Deserialize;
 use crate::conditions::Conditions;
 use crate::error::ApiError;
 use crate::handlers::{
-    blocking, bucket_name, content_type, header, http_date_ms, now_ms, object_name, stored_headers,
-    State, TmpGuard,
+    begin_put, blocking, bucket_name, content_type, durability_level, http_date_ms, now_ms,
+    object_name, stored_headers, State,
 };
 use crate::names::ObjectName;
 use crate::store::{ObjectRow, Store};
@@ -148,13 +148,7 @@ pub(crate) async fn compose_object(
             "compose does not take Content-MD5: the new object's bytes are never read".into(),
         ));
     }
-    let durability = match header(req, "durability-level") {
-        None => 2u8,
-        Some(v) => match v.trim().parse::<u8>() {
-            Ok(n) if (1..=6).contains(&n) => n,
-            _ => return Err(ApiError::InvalidDurabilityLevel),
-        },
-    };
+    let durability = durability_level(req)?;
     let conds = Conditions::from_request(req)?;
     let ctype = content_type(req);
     let headers = stored_headers(req, limits);
@@ -166,20 +160,7 @@ pub(crate) async fn compose_object(
     .await?;
     let parts = parse_parts(&body, limits.max_compose_parts)?;
 
-    {
-        let (store, acct, bk, nm, c) = (
-            state.store.clone(),
-            account.clone(),
-            bucket.clone(),
-            name.clone(),
-            conds.clone(),
-        );
-        blocking(move || store.precheck_put(&acct, bk.as_str(), nm.as_str(), &c)).await?;
-    }
-
-    let id = uuid::Uuid::new_v4().to_string();
-    let tmp = state.store.tmp_path(&id);
-    let mut guard = TmpGuard(Some(tmp.clone()));
+    let (id, tmp, mut guard) = begin_put(state, &account, &bucket, &name, &conds).await?;
     let store = state.store.clone();
     let max_len = limits.default_max_content_length;
     let row = blocking(move || {

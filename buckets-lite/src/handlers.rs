@@ -562,6 +562,43 @@ fn write_body(
     Err(ApiError::BadRequest("upload aborted".into()))
 }
 
+/// The `durability-level` header of an object write: 2 when absent, else
+/// 1..=6.
+pub(crate) fn durability_level(req: &HttpRequest) -> Result<u8, ApiError> {
+    match header(req, "durability-level") {
+        None => Ok(2),
+        Some(v) => match v.trim().parse::<u8>() {
+            Ok(n) if (1..=6).contains(&n) => Ok(n),
+            _ => Err(ApiError::InvalidDurabilityLevel),
+        },
+    }
+}
+
+/// The start of an object write (PUT and compose), before any data is
+/// accepted: checks its conditions and the bucket, and names the new
+/// object's id and temporary file, with the guard that removes that file
+/// unless the write commits.
+pub(crate) async fn begin_put(
+    state: &State,
+    account: &str,
+    bucket: &BucketName,
+    name: &ObjectName,
+    conds: &Conditions,
+) -> Result<(String, std::path::PathBuf, TmpGuard), ApiError> {
+    let (store, acct, bk, nm, c) = (
+        state.store.clone(),
+        account.to_owned(),
+        bucket.clone(),
+        name.clone(),
+        conds.clone(),
+    );
+    blocking(move || store.precheck_put(&acct, bk.as_str(), nm.as_str(), &c)).await?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let tmp = state.store.tmp_path(&id);
+    let guard = TmpGuard(Some(tmp.clone()));
+    Ok((id, tmp, guard))
+}
+
 async fn put_object(
     req: &HttpRequest,
     mut payload: web::Payload,
@@ -595,32 +632,12 @@ async fn put_object(
         None => limits.default_max_content_length,
     };
     let expected_md5 = header(req, "content-md5").map(str::to_owned);
-    let durability = match header(req, "durability-level") {
-        None => 2u8,
-        Some(v) => match v.trim().parse::<u8>() {
-            Ok(n) if (1..=6).contains(&n) => n,
-            _ => return Err(ApiError::InvalidDurabilityLevel),
-        },
-    };
+    let durability = durability_level(req)?;
     let conds = Conditions::from_request(req)?;
     let ctype = content_type(req);
     let headers = stored_headers(req, limits);
 
-    // Conditions and the bucket are checked before any data is accepted.
-    {
-        let (store, acct, bk, nm, c) = (
-            state.store.clone(),
-            account.clone(),
-            bucket.clone(),
-            name.clone(),
-            conds.clone(),
-        );
-        blocking(move || store.precheck_put(&acct, bk.as_str(), nm.as_str(), &c)).await?;
-    }
-
-    let id = uuid::Uuid::new_v4().to_string();
-    let tmp = state.store.tmp_path(&id);
-    let mut guard = TmpGuard(Some(tmp.clone()));
+    let (id, tmp, mut guard) = begin_put(state, &account, &bucket, &name, &conds).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(8);
     let writer = {
         let tmp = tmp.clone();

@@ -329,7 +329,7 @@ impl Gateway {
     /// SIGTERM and wait for the exit (graceful shutdown); the status.
     /// The log is then checked for panics (as on drop).
     pub fn stop(mut self) -> Option<std::process::ExitStatus> {
-        self.child.signal(libc::SIGTERM);
+        self.child.signal(crate::procs::Signal::TERM);
         self.child.wait_timeout(crate::procs::STOP_DEADLINE)
     }
 

@@ -16,11 +16,20 @@
 //!   loopback page server, for browser (CORS) tests.
 //!
 //! Test binaries live in `tests/tests/*.rs`, one per area.
+//!
+//! Every module but [`procs`] needs the default `harness` feature; the bench
+//! uses this crate without it, for [`procs::ChildProcess`].
 
+#[cfg(feature = "harness")]
 pub mod browser;
+#[cfg(feature = "harness")]
 pub mod buckets_lite;
+#[cfg(feature = "harness")]
 pub mod gateway;
 pub mod procs;
+#[cfg(feature = "harness")]
 pub mod raw;
+#[cfg(feature = "harness")]
 pub mod real_manta;
+#[cfg(feature = "harness")]
 pub mod slapd;

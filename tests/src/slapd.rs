@@ -33,12 +33,14 @@ use std::collections::HashMap;
 use std::collections::HashSet;
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ldap3::{LdapConnAsync, LdapConnSettings, Mod, Scope, SearchEntry};
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
+
+use crate::procs::{ChildProcess, Signal};
 
 /// Base of the people (accounts and sub-users) and their keys.
 pub const USERS_BASE: &str = "ou=users, o=smartdc";
@@ -109,7 +111,7 @@ pub struct Slapd {
     port: u16,
     /// The `ldaps://` port, for [`Slapd::start_tls`].
     tls_port: Option<u16>,
-    child: Option<Child>,
+    child: Option<ChildProcess>,
     /// The last changenumber written; the lock also orders whole changes.
     changes: Mutex<u64>,
     /// Whether writers add UFDS's change-feed records (false: a plain
@@ -259,7 +261,7 @@ impl Slapd {
 
     /// The server's pid, while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.child.as_ref().map(ChildProcess::pid)
     }
 
     /// Stops the server (SIGTERM to its pid, SIGKILL after a deadline) and
@@ -269,13 +271,9 @@ impl Slapd {
             return;
         };
         // A paused server cannot act on SIGTERM.
-        signal_pid(child.id(), "-CONT");
+        let _ = child.try_signal(Signal::CONT);
         // A clean shutdown (SIGTERM) so mdb is consistent for restart().
-        signal_pid(child.id(), "-TERM");
-        if !crate::procs::wait_until(STOP_DEADLINE, || matches!(child.try_wait(), Ok(Some(_)))) {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        child.stop();
     }
 
     /// Freezes the server (SIGSTOP): it keeps its connections and its port
@@ -286,12 +284,12 @@ impl Slapd {
     /// mid-request could otherwise still answer one more search.
     pub fn pause(&self) {
         if let Some(child) = &self.child {
-            signal_pid(child.id(), "-STOP");
+            child.signal(Signal::STOP);
             assert!(
-                crate::procs::wait_until(Duration::from_secs(10), || threads_stopped(child.id())
+                crate::procs::wait_until(Duration::from_secs(10), || threads_stopped(child.pid())
                     == Some(true)),
                 "slapd {} did not stop after SIGSTOP",
-                child.id()
+                child.pid()
             );
         }
     }
@@ -299,12 +297,12 @@ impl Slapd {
     /// Lets a paused server run again (SIGCONT).
     pub fn resume(&self) {
         if let Some(child) = &self.child {
-            signal_pid(child.id(), "-CONT");
+            child.signal(Signal::CONT);
             assert!(
-                crate::procs::wait_until(Duration::from_secs(10), || threads_stopped(child.id())
+                crate::procs::wait_until(Duration::from_secs(10), || threads_stopped(child.pid())
                     == Some(false)),
                 "slapd {} did not continue after SIGCONT",
-                child.id()
+                child.pid()
             );
         }
     }
@@ -368,7 +366,7 @@ impl Slapd {
         if let Some(p) = self.tls_port {
             urls.push_str(&format!(" ldaps://127.0.0.1:{p}/"));
         }
-        let mut child = Command::new("slapd")
+        let child = Command::new("slapd")
             .args(["-d", "256", "-h"])
             .arg(urls)
             .arg("-f")
@@ -378,20 +376,20 @@ impl Slapd {
             .stderr(stderr)
             .spawn()
             .map_err(|e| format!("spawn slapd: {e}"))?;
+        let mut child = ChildProcess::new(child, "slapd")
+            .with_log(self.dir().join("slapd.stderr"))
+            .with_stop_deadline(STOP_DEADLINE);
         let deadline = Instant::now() + START_DEADLINE;
         loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                let log =
-                    std::fs::read_to_string(self.dir().join("slapd.stderr")).unwrap_or_default();
-                return Err(format!("slapd exited with {status}: {log}"));
+            if let Err(e) = child.check_alive() {
+                return Err(e.to_string());
             }
             if root_dse_answers(&self.url()).await {
                 self.child = Some(child);
                 return Ok(());
             }
             if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
+                child.kill9();
                 return Err("no RootDSE answer before the deadline".into());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -646,17 +644,6 @@ fn threads_stopped(pid: u32) -> Option<bool> {
         (0, r) if r > 0 => Some(false),
         _ => None,
     }
-}
-
-/// Sends a signal to one pid. `libc::kill` is `unsafe` (forbidden in the
-/// workspace) and std can only SIGKILL, so use the `kill` command.
-fn signal_pid(pid: u32, signal: &str) {
-    let _ = Command::new("kill")
-        .arg(signal)
-        .arg(pid.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
 }
 
 fn free_port() -> u16 {

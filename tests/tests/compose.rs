@@ -14,15 +14,16 @@
 //!
 //! Needs the binaries: `cargo build --workspace --bins` first.
 
-use aws_sdk_s3::config::{
-    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
-};
+use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use futures_util::{stream, StreamExt as _};
 use md5::Digest as _;
 use s3gw_tests::buckets_lite::{BucketsLite, BucketsLiteConfigSpec, NativeResponse};
 use s3gw_tests::gateway::{Gateway, GatewayOptions};
+
+mod common;
+use common::{failure, s3_config};
 
 const MIB: usize = 1 << 20;
 
@@ -35,13 +36,7 @@ fn lite(compose: bool) -> BucketsLite {
 }
 
 fn s3_client(gw: &Gateway) -> Client {
-    let creds = Credentials::new(&gw.key.access_key_id, &gw.key.secret, None, None, "test");
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&gw.url)
-        .credentials_provider(creds)
-        .force_path_style(true)
+    let conf = s3_config(&gw.url, &gw.key.access_key_id, &gw.key.secret)
         // No CRC per part: this file is about assembly, and the 2-core
         // machine has better uses for the cycles.
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
@@ -80,21 +75,6 @@ fn part_bytes(n: u32, len: usize) -> Vec<u8> {
 
 fn crc64(b: &[u8]) -> u64 {
     crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, b)
-}
-
-/// (status, S3 code) of a failed SDK call.
-fn failure<E>(
-    e: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> (u16, String)
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata,
-{
-    let status = e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
-    let code = e
-        .as_service_error()
-        .and_then(|s| s.code().map(str::to_owned))
-        .unwrap_or_default();
-    (status, code)
 }
 
 /// What a test knows of an uploaded part.

@@ -24,6 +24,9 @@ use s3gw_tests::gateway::{Gateway, GatewayOptions};
 use s3gw_tests::procs::wait_until;
 use s3gw_tests::raw::{self, RawResponse, RawSigner};
 
+mod common;
+use common::{failure, s3_client};
+
 const APP: &str = "http://app.example";
 
 struct Env {
@@ -32,22 +35,10 @@ struct Env {
     _lite: BucketsLite,
 }
 
-fn client(gw: &Gateway) -> Client {
-    let creds = Credentials::new(&gw.key.access_key_id, &gw.key.secret, None, None, "test");
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&gw.url)
-        .credentials_provider(creds)
-        .force_path_style(true)
-        .build();
-    Client::from_conf(conf)
-}
-
 async fn start(buckets: &[&str]) -> Env {
     let lite = BucketsLite::start();
     let gw = Gateway::start_with(&lite, GatewayOptions::default());
-    let s3 = client(&gw);
+    let s3 = s3_client(&gw);
     for b in buckets {
         s3.create_bucket().bucket(*b).send().await.unwrap();
     }
@@ -88,21 +79,6 @@ async fn put_rules(s3: &Client, bucket: &str, rules: Vec<CorsRule>) -> Result<()
         .await
         .map(|_| ())
         .map_err(|e| failure(&e))
-}
-
-/// (status, S3 code) of a failed SDK call.
-fn failure<E>(
-    e: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> (u16, String)
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata,
-{
-    let status = e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
-    let code = e
-        .as_service_error()
-        .and_then(|s| s.code().map(str::to_owned))
-        .unwrap_or_default();
-    (status, code)
 }
 
 /// An unsigned request (a preflight, as a browser sends it) on the wire,
@@ -884,7 +860,7 @@ async fn cors_rules_are_shared_by_instances_and_names_by_accounts() {
         },
     );
     let gw2 = Gateway::start_with(&lite, GatewayOptions::default());
-    let alice = client(&gw1);
+    let alice = s3_client(&gw1);
     let bob = {
         let creds = Credentials::new(&bob_key.access_key_id, &bob_key.secret, None, None, "bob");
         Client::from_conf(

@@ -21,6 +21,9 @@ use s3gw_tests::buckets_lite::BucketsLite;
 use s3gw_tests::gateway::{wildcard_cert, Gateway, GatewayKey, GatewayOptions};
 use sha2::{Digest, Sha256};
 
+mod common;
+use common::{body_bytes, code_of, data, error_code, status_of, StaticDns};
+
 // ------------------------------------------------------------------ setup
 
 struct Env {
@@ -36,20 +39,6 @@ fn start_opts(opts: GatewayOptions) -> Env {
     let lite = BucketsLite::start();
     let gw = Gateway::start_with(&lite, opts);
     Env { gw, lite }
-}
-
-/// Resolves every name to one address (virtual-host buckets under a test
-/// domain, without touching /etc/hosts).
-#[derive(Debug, Clone)]
-struct StaticDns(IpAddr);
-
-impl aws_smithy_runtime_api::client::dns::ResolveDns for StaticDns {
-    fn resolve_dns<'a>(
-        &'a self,
-        _name: &'a str,
-    ) -> aws_smithy_runtime_api::client::dns::DnsFuture<'a> {
-        aws_smithy_runtime_api::client::dns::DnsFuture::ready(Ok(vec![self.0]))
-    }
 }
 
 /// aws-sdk-s3 with default settings (checksums as the SDK chooses).
@@ -86,31 +75,6 @@ fn sdk(key: &GatewayKey, endpoint: &str, path_style: bool, trust: Option<&str>) 
 
 fn path_client(gw: &Gateway) -> Client {
     sdk(&gw.key, &gw.url, true, None)
-}
-
-/// Deterministic test data.
-fn data(n: usize, seed: u8) -> Vec<u8> {
-    (0..n)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
-}
-
-async fn body_bytes(o: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Vec<u8> {
-    o.body.collect().await.expect("body").into_bytes().to_vec()
-}
-
-fn code_of<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> Option<String>
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata,
-{
-    e.as_service_error()
-        .and_then(|s| s.code().map(str::to_owned))
-}
-
-fn status_of<E>(
-    e: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> Option<u16> {
-    e.raw_response().map(|r| r.status().as_u16())
 }
 
 // ------------------------------------------------------------------ raw SigV4
@@ -345,14 +309,6 @@ fn raw_with_names(gw: &Gateway, names: &[&str], tls_root: Option<&str>) -> Raw {
     }
     raw.http = b.build().expect("client");
     raw
-}
-
-fn error_code(body: &str) -> String {
-    body.split("<Code>")
-        .nth(1)
-        .and_then(|s| s.split("</Code>").next())
-        .unwrap_or("")
-        .to_owned()
 }
 
 // ------------------------------------------------------------------ tests
@@ -1697,11 +1653,8 @@ async fn graceful_shutdown_finishes_in_flight_uploads_and_is_not_ready_meanwhile
     assert_eq!(ready.status().as_u16(), 200, "ready before the drain");
     // SIGTERM, then wait until the gateway stops accepting connections.
     let pid = env.gw.pid();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    s3gw_tests::procs::signal_pid(pid, s3gw_tests::procs::Signal::TERM)
+        .expect("SIGTERM to the gateway's pid");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while tokio::net::TcpStream::connect(env.gw.addr).await.is_ok() {
         assert!(

@@ -3,36 +3,25 @@
 //! imitated as 500s, nested 409 bodies, the Latin-1 metadata budget): what
 //! an S3 client sees must not depend on any of it.
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use s3gw_tests::buckets_lite::BucketsLite;
 use s3gw_tests::gateway::{Gateway, GatewayOptions};
 
+mod common;
+use common::{code_of, s3_config};
+
 fn client(gw: &Gateway) -> Client {
-    let creds = Credentials::new(&gw.key.access_key_id, &gw.key.secret, None, None, "test");
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
             aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
         ))
         .build_https();
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&gw.url)
-        .credentials_provider(creds)
-        .force_path_style(true)
+    let conf = s3_config(&gw.url, &gw.key.access_key_id, &gw.key.secret)
         .http_client(http)
         .build();
     Client::from_conf(conf)
-}
-
-fn code_of<E: aws_sdk_s3::error::ProvideErrorMetadata, R>(
-    e: &aws_sdk_s3::error::SdkError<E, R>,
-) -> Option<String> {
-    e.as_service_error()
-        .and_then(|s| s.code().map(str::to_owned))
 }
 
 /// Cache-Control and a Content-Type without `/` survive a store whose HEAD

@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
@@ -25,6 +24,9 @@ use s3gw_tests::buckets_lite::{BucketsLite, LISTENING_PREFIX as LITE_PREFIX, OPE
 use s3gw_tests::gateway::{GatewayKey, LISTENING_PREFIX, START_DEADLINE};
 use s3gw_tests::procs::{spawn_and_wait_for_line, workspace_bin, ChildProcess};
 use s3gw_tests::slapd::{account_dn, key_dn, Slapd, GATEWAY_DN, GATEWAY_PW, ROOT_DN, ROOT_PW};
+
+mod common;
+use common::{data, s3_config};
 
 /// Keys-file reload interval and LDAP poll interval in these tests (the
 /// defaults are 2 s and 10 s): "refused within one poll interval".
@@ -193,15 +195,7 @@ where
 // ------------------------------------------------------------ clients
 
 fn sdk(url: &str, id: &str, secret: &str) -> Client {
-    let creds = Credentials::new(id, secret, None, None, "test");
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(creds)
-        .force_path_style(true)
-        .build();
-    Client::from_conf(conf)
+    Client::from_conf(s3_config(url, id, secret).build())
 }
 
 /// Whether `ListBuckets` with this client is accepted (Ok) or refused for
@@ -240,12 +234,6 @@ fn sample(metrics: &str, series: &str) -> f64 {
                 .and_then(|v| v.trim().parse::<f64>().ok())
         })
         .unwrap_or(0.0)
-}
-
-fn data(n: usize, seed: u8) -> Vec<u8> {
-    (0..n)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
 }
 
 // ------------------------------------------------------------ keys CLI

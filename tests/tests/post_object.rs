@@ -11,7 +11,6 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::Client;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -20,6 +19,9 @@ use s3gw_tests::buckets_lite::BucketsLite;
 use s3gw_tests::gateway::{Gateway, GatewayOptions};
 use s3gw_tests::raw::{self, RawResponse};
 use serde_json::{json, Value};
+
+mod common;
+use common::s3_client;
 
 const BUCKET: &str = "uploads";
 
@@ -32,15 +34,7 @@ struct Env {
 async fn start() -> Env {
     let lite = BucketsLite::start();
     let gw = Gateway::start_with(&lite, GatewayOptions::default());
-    let creds = Credentials::new(&gw.key.access_key_id, &gw.key.secret, None, None, "test");
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&gw.url)
-        .credentials_provider(creds)
-        .force_path_style(true)
-        .build();
-    let s3 = Client::from_conf(conf);
+    let s3 = s3_client(&gw);
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
     Env {
         s3,

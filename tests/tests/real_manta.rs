@@ -32,20 +32,10 @@ use s3gw_tests::buckets_lite::NativeClient;
 use s3gw_tests::gateway::{Gateway, GatewayKey, GatewayOptions};
 use s3gw_tests::real_manta::{repo_root, unique_bucket, RealManta};
 
+mod common;
+use common::{body_bytes, code_of, data, status_of, StaticDns};
+
 // ------------------------------------------------------------------ setup
-
-/// Resolves every name to loopback (virtual-host buckets under `s3.test`).
-#[derive(Debug, Clone)]
-struct StaticDns(IpAddr);
-
-impl aws_smithy_runtime_api::client::dns::ResolveDns for StaticDns {
-    fn resolve_dns<'a>(
-        &'a self,
-        _name: &'a str,
-    ) -> aws_smithy_runtime_api::client::dns::DnsFuture<'a> {
-        aws_smithy_runtime_api::client::dns::DnsFuture::ready(Ok(vec![self.0]))
-    }
-}
 
 /// aws-sdk-s3 with default settings against `endpoint`.
 fn sdk(key: &GatewayKey, endpoint: &str, path_style: bool) -> Client {
@@ -86,32 +76,8 @@ fn start() -> (&'static RealManta, Gateway) {
     (real, gw)
 }
 
-fn data(n: usize, seed: u8) -> Vec<u8> {
-    (0..n)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
-}
-
 fn md5_hex(b: &[u8]) -> String {
     hex::encode(Md5::digest(b))
-}
-
-async fn body_bytes(o: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Vec<u8> {
-    o.body.collect().await.expect("body").into_bytes().to_vec()
-}
-
-fn code_of<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> Option<String>
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata,
-{
-    e.as_service_error()
-        .and_then(|s| s.code().map(str::to_owned))
-}
-
-fn status_of<E>(
-    e: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> Option<u16> {
-    e.raw_response().map(|r| r.status().as_u16())
 }
 
 /// The gateway must not have logged a panic or a 500 for anything the

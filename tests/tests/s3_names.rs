@@ -20,7 +20,6 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, EncodingType};
 use aws_sdk_s3::Client;
@@ -29,34 +28,10 @@ use s3gw_tests::buckets_lite::BucketsLite;
 use s3gw_tests::gateway::{Gateway, GatewayKey, GatewayOptions};
 use sha2::{Digest, Sha256};
 
+mod common;
+use common::{code_of, error_code, s3_client, status_of};
+
 // ------------------------------------------------------------------ setup
-
-fn sdk(gw: &Gateway) -> Client {
-    let k = &gw.key;
-    let creds = Credentials::new(&k.access_key_id, &k.secret, None, None, "test");
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&gw.url)
-        .credentials_provider(creds)
-        .force_path_style(true)
-        .build();
-    Client::from_conf(conf)
-}
-
-fn code_of<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> Option<String>
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata,
-{
-    e.as_service_error()
-        .and_then(|s| s.code().map(str::to_owned))
-}
-
-fn status_of<E>(
-    e: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> Option<u16> {
-    e.raw_response().map(|r| r.status().as_u16())
-}
 
 /// Polls `cond` until it holds or `deadline` passes (never a fixed sleep).
 async fn eventually<F, Fut>(deadline: Duration, mut cond: F) -> bool
@@ -205,10 +180,6 @@ impl Raw {
     }
 }
 
-fn error_code(body: &str) -> String {
-    between(body, "<Code>", "</Code>").unwrap_or_default()
-}
-
 fn between(body: &str, open: &str, close: &str) -> Option<String> {
     body.split(open)
         .nth(1)
@@ -232,7 +203,7 @@ async fn put(s3: &Client, bucket: &str, key: &str) {
 async fn listing_encodes_every_field_and_survives_control_characters() {
     let lite = BucketsLite::start();
     let gw = Gateway::start_with(&lite, GatewayOptions::default());
-    let s3 = sdk(&gw);
+    let s3 = s3_client(&gw);
     let raw = Raw::new(&gw);
     s3.create_bucket().bucket("enc").send().await.unwrap();
     for k in ["a b/1", "a b/2", "a+b", "plain", "z é/x"] {
@@ -396,7 +367,7 @@ async fn listing_encodes_every_field_and_survives_control_characters() {
 async fn list_buckets_paginates_filters_and_reports_regions() {
     let lite = BucketsLite::start();
     let gw = Gateway::start_with(&lite, GatewayOptions::default());
-    let s3 = sdk(&gw);
+    let s3 = s3_client(&gw);
     let names = ["pg-a", "pg-b", "pg-c", "pg-d", "pg-e", "zz-other"];
     for b in names {
         s3.create_bucket().bucket(b).send().await.unwrap();
@@ -533,7 +504,7 @@ async fn create_bucket_location_is_validated_stored_and_shared() {
     let lite = BucketsLite::start();
     let a = regional(&lite, 300);
     let b = regional(&lite, 300);
-    let (s3a, s3b) = (sdk(&a), sdk(&b));
+    let (s3a, s3b) = (s3_client(&a), s3_client(&b));
 
     // Default region: empty constraint (us-east-1), and S3's legacy 200 for
     // a bucket the caller already owns there.
@@ -640,7 +611,7 @@ async fn create_owned_bucket_in_another_default_region_is_409() {
             ..Default::default()
         },
     );
-    let s3 = sdk(&gw);
+    let s3 = s3_client(&gw);
     s3.create_bucket().bucket("owned").send().await.unwrap();
     let e = s3.create_bucket().bucket("owned").send().await.unwrap_err();
     assert_eq!(code_of(&e).as_deref(), Some("BucketAlreadyOwnedByYou"));
@@ -696,7 +667,7 @@ async fn user_metadata_bytes_round_trip() {
 async fn sse_headers_refused_when_the_store_is_not_declared_encrypting() {
     let lite = BucketsLite::start();
     let gw = Gateway::start_with(&lite, GatewayOptions::default());
-    let s3 = sdk(&gw);
+    let s3 = s3_client(&gw);
     s3.create_bucket().bucket("plain").send().await.unwrap();
     let e = s3
         .put_object()
@@ -747,7 +718,7 @@ async fn sse_s3_acknowledged_and_echoed_when_the_store_encrypts() {
             ..Default::default()
         },
     );
-    let s3 = sdk(&gw);
+    let s3 = s3_client(&gw);
     let raw = Raw::new(&gw);
     s3.create_bucket().bucket("enc").send().await.unwrap();
     let out = s3

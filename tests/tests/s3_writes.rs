@@ -19,6 +19,9 @@ use md5::Digest as _;
 use s3gw_tests::buckets_lite::BucketsLite;
 use s3gw_tests::gateway::{Gateway, GatewayOptions};
 
+mod common;
+use common::{data, failure, s3_client};
+
 const MIB: usize = 1 << 20;
 const WRITERS: usize = 16;
 
@@ -31,27 +34,13 @@ struct Env {
 async fn start(bucket: &str) -> Env {
     let lite = BucketsLite::start();
     let gw = Gateway::start_with(&lite, GatewayOptions::default());
-    let creds = Credentials::new(&gw.key.access_key_id, &gw.key.secret, None, None, "test");
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&gw.url)
-        .credentials_provider(creds)
-        .force_path_style(true)
-        .build();
-    let s3 = Client::from_conf(conf);
+    let s3 = s3_client(&gw);
     s3.create_bucket().bucket(bucket).send().await.unwrap();
     Env {
         s3,
         _gw: gw,
         _lite: lite,
     }
-}
-
-fn data(n: usize, seed: u8) -> Vec<u8> {
-    (0..n)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
 }
 
 fn md5_etag(b: &[u8]) -> String {
@@ -72,21 +61,6 @@ fn crc64nvme(b: &[u8]) -> Vec<u8> {
     crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, b)
         .to_be_bytes()
         .to_vec()
-}
-
-/// (status, S3 code) of a failed SDK call.
-fn failure<E>(
-    e: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> (u16, String)
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata,
-{
-    let status = e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
-    let code = e
-        .as_service_error()
-        .and_then(|s| s.code().map(str::to_owned))
-        .unwrap_or_default();
-    (status, code)
 }
 
 async fn body_of(s3: &Client, b: &str, k: &str) -> Option<Vec<u8>> {

@@ -9,7 +9,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
@@ -20,6 +19,9 @@ use aws_sdk_s3::Client;
 use s3gw_tests::buckets_lite::BucketsLite;
 use s3gw_tests::gateway::{Gateway, GatewayKey, GatewayOptions};
 
+mod common;
+use common::s3_client_for;
+
 const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
 
@@ -27,18 +29,6 @@ const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/Authen
 /// default) and how long a test waits for another instance to see a
 /// change: the bound plus generous slack for a loaded machine.
 const SEEN_DEADLINE: Duration = Duration::from_secs(20);
-
-fn client_for(url: &str, key: &GatewayKey) -> Client {
-    let creds = Credentials::new(&key.access_key_id, &key.secret, None, None, "test");
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(creds)
-        .force_path_style(true)
-        .build();
-    Client::from_conf(conf)
-}
 
 fn code_of<E: aws_sdk_s3::error::ProvideErrorMetadata, R>(
     r: Result<impl std::fmt::Debug, aws_sdk_s3::error::SdkError<E, R>>,
@@ -165,8 +155,8 @@ fn start() -> Env {
             ..GatewayOptions::default()
         },
     );
-    let alice = client_for(&gw.url, &gw.key);
-    let bob = client_for(&gw.url, &bob_key);
+    let alice = s3_client_for(&gw.url, &gw.key);
+    let bob = s3_client_for(&gw.url, &bob_key);
     Env {
         lite,
         gw,
@@ -826,8 +816,8 @@ async fn a_second_tenant_from_ldap() {
         );
         (lite, gw)
     });
-    let alice = client_for(&gw.url, &keys[0]);
-    let bob = client_for(&gw.url, &keys[1]);
+    let alice = s3_client_for(&gw.url, &keys[0]);
+    let bob = s3_client_for(&gw.url, &keys[1]);
     second_tenant_checks(&gw, &alice, &bob).await;
     drop(gw);
     drop(lite);
@@ -890,7 +880,7 @@ async fn a_change_through_one_instance_is_seen_through_another() {
     assert!(seen, "instance two kept serving the bucket made private");
 
     // Another account's view through instance two follows too.
-    let bob_two = client_for(&two.url, &bob_key);
+    let bob_two = s3_client_for(&two.url, &bob_key);
     alice
         .put_bucket_acl()
         .bucket("shared-1")
@@ -1038,8 +1028,8 @@ async fn embedded_keys_create_makes_a_new_tenant() {
         secret: v["secret_access_key"].as_str().unwrap().to_owned(),
         account: "carol".into(),
     };
-    let dev = client_for(&gw.url, &gw.key);
-    let carol = client_for(&gw.url, &carol_key);
+    let dev = s3_client_for(&gw.url, &gw.key);
+    let carol = s3_client_for(&gw.url, &carol_key);
     // The running gateway takes the new key at its next keys-file reload.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let owner = loop {

@@ -7,27 +7,20 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use aws_credential_types::Credentials;
-use aws_sdk_s3::config::{BehaviorVersion, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use s3gw_tests::buckets_lite::{http_client, BucketsLite};
 use s3gw_tests::gateway::{Gateway, GatewayOptions};
 use s3gw_tests::procs::{workspace_bin, ChildProcess};
 
+mod common;
+use common::s3_config;
+
 /// How long a failing start may take to exit on a loaded machine.
 const EXIT_DEADLINE: Duration = Duration::from_secs(60);
 
 fn sdk(url: &str, id: &str, secret: &str) -> Client {
-    let creds = Credentials::new(id, secret, None, None, "test");
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(creds)
-        .force_path_style(true)
-        .build();
-    Client::from_conf(conf)
+    Client::from_conf(s3_config(url, id, secret).build())
 }
 
 fn workspace_root() -> PathBuf {

@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, MetadataDirective,
@@ -27,6 +26,9 @@ use s3gw_tests::buckets_lite::BucketsLite;
 use s3gw_tests::gateway::{Gateway, GatewayOptions};
 use s3gw_tests::raw::RawSigner;
 
+mod common;
+use common::s3_client;
+
 const B: &str = "tagbk";
 
 struct Env {
@@ -35,22 +37,10 @@ struct Env {
     lite: BucketsLite,
 }
 
-fn client(gw: &Gateway) -> Client {
-    let creds = Credentials::new(&gw.key.access_key_id, &gw.key.secret, None, None, "test");
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&gw.url)
-        .credentials_provider(creds)
-        .force_path_style(true)
-        .build();
-    Client::from_conf(conf)
-}
-
 async fn start() -> Env {
     let lite = BucketsLite::start();
     let gw = Gateway::start_with(&lite, GatewayOptions::default());
-    let s3 = client(&gw);
+    let s3 = s3_client(&gw);
     s3.create_bucket().bucket(B).send().await.unwrap();
     Env { s3, gw, lite }
 }
@@ -726,7 +716,7 @@ async fn bucket_tagging_across_instances() {
     let env = start().await;
     let s3 = &env.s3;
     let gw2 = Gateway::start_with(&env.lite, GatewayOptions::default());
-    let s3b = client(&gw2);
+    let s3b = s3_client(&gw2);
     let e = s3.get_bucket_tagging().bucket(B).send().await.unwrap_err();
     let (status, code, _) = failure(&e);
     assert_eq!((status, code.as_str()), (404, "NoSuchTagSet"));

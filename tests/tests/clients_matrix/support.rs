@@ -18,7 +18,6 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use md5::{Digest, Md5};
@@ -114,33 +113,21 @@ pub fn run_raw(cmd: &mut Command, deadline: Duration) -> Ran {
     let out_path = dir.path().join(format!("out-{n}"));
     let err_path = dir.path().join(format!("err-{n}"));
     let described = describe(cmd);
-    let mut child = cmd
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(fs::File::create(&out_path).expect("stdout file"))
         .stderr(fs::File::create(&err_path).expect("stderr file"))
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start `{described}`: {e}"));
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait());
-    });
-    let status = match rx.recv_timeout(deadline) {
-        Ok(status) => status.expect("wait for client"),
-        Err(_) => {
-            // The waiting thread still owns the (unreaped) child, so the pid
-            // is still ours: stop exactly that process.
-            // (`kill(1)`, not libc: the workspace forbids unsafe code.)
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-            let _ = rx.recv_timeout(Duration::from_secs(10));
-            panic!(
-                "`{described}` did not finish within {deadline:?}; stdout:\n{}\nstderr:\n{}",
-                read_lossy(&out_path),
-                read_lossy(&err_path)
-            );
-        }
+    let mut child = s3gw_tests::procs::ChildProcess::new(child, described.clone());
+    let Some(status) = child.wait_timeout(deadline) else {
+        // Stop exactly that process (its own pid), then report.
+        child.kill9();
+        panic!(
+            "`{described}` did not finish within {deadline:?}; stdout:\n{}\nstderr:\n{}",
+            read_lossy(&out_path),
+            read_lossy(&err_path)
+        );
     };
     Ran {
         status,
