@@ -217,6 +217,11 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
                 .keep_alive(limits.keep_alive)
                 .client_request_timeout(limits.header_timeout)
                 .client_disconnect_timeout(Duration::from_secs(1))
+                // Large GET bodies: keep one write buffer across chunks (actix
+                // drops it after each flush above max(this, 128 KiB), and the
+                // re-growth faulted pages in per chunk): docs/benchmarks.md,
+                // "Issue 13 items 2 and 4".
+                .h1_write_buffer_size(512 << 10)
                 .local_addr(addr)
                 // The guard lives in the connection's extensions, dropped with it.
                 .on_connect_ext(move |io: &S3Io<_>, ext| {
