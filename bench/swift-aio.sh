@@ -283,7 +283,11 @@ case $cmd in
         echo "access key: bench:bench"
         echo "secret key: $secret"
         echo "pids: $(for s in "${servers[@]}"; do printf '%s=%s ' "$s" "$(cat "$run/$s.pid")"; done)"
-        echo "bench: s3gw-bench --paths ABC --c-endpoint http://127.0.0.1:$port --c-access-key bench:bench --c-secret-key $secret"
+        # Every process of this Swift (servers, their workers, memcached), for
+        # the bench's CPU table: their sessions are the pids started above.
+        sids=$(for s in "${servers[@]}"; do cat "$run/$s.pid"; done | paste -sd,)
+        all=$(ps -o pid= -s "$sids" | tr -d ' ' | paste -sd,)
+        echo "bench: s3gw-bench --paths ABC --c-endpoint http://127.0.0.1:$port --c-access-key bench:bench --c-secret-key $secret --c-pids $all"
         ;;
     stop)
         stop_all
