@@ -571,7 +571,10 @@ mod tests {
                 .unwrap()
         };
         let head = cpu.lines().find(|l| l.starts_with("| workload")).unwrap();
-        let line = cpu.lines().find(|l| l.starts_with("| get-4k-c16 ")).unwrap();
+        let line = cpu
+            .lines()
+            .find(|l| l.starts_with("| get-4k-c16 "))
+            .unwrap();
         assert_eq!(cell(head, 7), "server C", "{cpu}");
         assert_eq!(cell(line, 7), "200.000", "{cpu}");
         assert_eq!(cell(head, 8), "bench C", "{cpu}");
