@@ -108,6 +108,10 @@ pub struct Args {
     pub c_access_key: Option<String>,
     #[arg(long)]
     pub c_secret_key: Option<String>,
+    /// Path C: pids of every process of that server (workers included,
+    /// comma-separated), to charge their CPU to path C in the CPU table.
+    #[arg(long, value_delimiter = ',')]
+    pub c_pids: Vec<u32>,
     /// Signing region of every S3 path.
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
@@ -359,7 +363,8 @@ pub async fn measure(
             for pid in [s3gw_pid, store_pid].into_iter().flatten() {
                 rss_per_workload &= procs::reset_peak_rss(pid);
             }
-            let counters = Counters::start(s3gw_pid, store_pid, store_stats.as_ref()).await;
+            let counters =
+                Counters::start(s3gw_pid, store_pid, &args.c_pids, store_stats.as_ref()).await;
             let result = match prepared {
                 Ok(()) => p.run(w, &scale, args.smoke, &digests).await,
                 Err(e) => Err(e.context(format!("path {}: preparing {}", p.label, w.name))),
@@ -536,14 +541,26 @@ fn unsupported_reason(e: &anyhow::Error) -> String {
 struct Counters<'a> {
     s3gw_pid: Option<u32>,
     store_pid: Option<u32>,
+    c_pids: &'a [u32],
     cpu: [Option<f64>; 3],
+    c_cpu: Option<f64>,
     stats: Option<(&'a procs::StoreStats, procs::StoreCounts)>,
+}
+
+/// CPU seconds of a server made of several processes (path C's `--c-pids`):
+/// `None` without pids or when one of them is gone.
+fn cpu_seconds_of_all(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|p| procs::cpu_seconds(*p)).sum()
 }
 
 impl<'a> Counters<'a> {
     async fn start(
         s3gw_pid: Option<u32>,
         store_pid: Option<u32>,
+        c_pids: &'a [u32],
         stats: Option<&'a procs::StoreStats>,
     ) -> Counters<'a> {
         let stats = match stats {
@@ -553,21 +570,27 @@ impl<'a> Counters<'a> {
         Counters {
             s3gw_pid,
             store_pid,
+            c_pids,
             cpu: [s3gw_pid, store_pid, Some(std::process::id())]
                 .map(|p| p.and_then(procs::cpu_seconds)),
+            c_cpu: cpu_seconds_of_all(c_pids),
             stats,
         }
     }
 
     /// Fills what `path` is charged with: s3gw only on A, the store on A and
-    /// B, the bench on every path.
+    /// B, path C's server (`--c-pids`) on C, the bench on every path.
     async fn finish(self, path: &str, stats: &mut PathStats) {
         let used =
             |i: usize, pid: Option<u32>| Some(pid.and_then(procs::cpu_seconds)? - self.cpu[i]?);
         if path == "A" {
             stats.s3gw_cpu_secs = used(0, self.s3gw_pid);
         }
-        if path != "C" {
+        if path == "C" {
+            stats.store_cpu_secs = cpu_seconds_of_all(self.c_pids)
+                .zip(self.c_cpu)
+                .map(|(after, before)| after - before);
+        } else {
             stats.store_cpu_secs = used(1, self.store_pid);
             if let Some((s, before)) = self.stats {
                 if let Some(after) = s.read().await {
@@ -715,6 +738,9 @@ mod tests {
             "65536",
             "--workloads",
             "put-1g-chunked,get-1g",
+            // The stub server runs in this process: its CPU is path C's server's.
+            "--c-pids",
+            &std::process::id().to_string(),
         ]);
         let mut scale = Scale::FULL;
         scale.large_size = 65536;
@@ -740,5 +766,20 @@ mod tests {
         assert_eq!(get.bytes, 3 * 65536);
         assert!(row("get-1g").c_unsupported.is_none());
         assert!(report.table().contains("unsupported"));
+        // --c-pids charges the server's CPU to path C (the CPU table's "server C").
+        let server = get.store_cpu_secs.expect("path C server CPU from --c-pids");
+        assert!(server >= 0.0, "{server}");
+        assert!(report.cpu_table().contains("server C"));
+    }
+
+    #[test]
+    fn path_c_cpu_is_the_sum_of_its_processes_and_unknown_without_them() {
+        let me = std::process::id();
+        assert_eq!(cpu_seconds_of_all(&[]), None);
+        // A pid that cannot exist (above the kernel's pid_max limit of 2^22).
+        assert_eq!(cpu_seconds_of_all(&[me, 1 << 23]), None);
+        let one = cpu_seconds_of_all(&[me]).expect("own CPU");
+        let twice = cpu_seconds_of_all(&[me, me]).expect("own CPU twice");
+        assert!(twice >= 2.0 * one, "{twice} < 2 x {one}");
     }
 }

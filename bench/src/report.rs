@@ -23,7 +23,8 @@ pub struct PathStats {
     pub store_peak_rss: Option<u64>,
     /// CPU seconds s3gw used during this path's run (preparation excluded).
     pub s3gw_cpu_secs: Option<f64>,
-    /// CPU seconds buckets-lite used during this path's run (preparation excluded).
+    /// CPU seconds buckets-lite used during this path's run (preparation
+    /// excluded); on path C, every process given by `--c-pids`.
     pub store_cpu_secs: Option<f64>,
     /// CPU seconds the bench process itself (the load generator) used during
     /// this path's run, from `/proc/self/stat`.
@@ -278,7 +279,7 @@ impl Report {
             "workload", "per", "s3gw A", "store A", "bench A", "store B", "bench B",
         ];
         if has_c {
-            head.push("bench C");
+            head.extend(["server C", "bench C"]);
         }
         head.extend([
             "store req/op A",
@@ -303,6 +304,8 @@ impl Report {
                 cpu(b, |s| s.bench_cpu_secs),
             ];
             if has_c {
+                // Path C's server: every process given by --c-pids.
+                l.push(cpu(r.c.as_ref(), |s| s.store_cpu_secs));
                 l.push(cpu(r.c.as_ref(), |s| s.bench_cpu_secs));
             }
             let count = |s: Option<&PathStats>, f: fn(&PathStats) -> Option<u64>| -> [String; 2] {
@@ -539,6 +542,43 @@ mod tests {
             table.contains("put-1g-chunked: HTTP 501 NotImplemented"),
             "{table}"
         );
+    }
+
+    #[test]
+    fn cpu_table_shows_path_c_server_and_bench_cpu() {
+        let all = all_workloads(&Scale::QUICK);
+        let pick = |n: &str| all.iter().find(|w| w.name == n).unwrap().clone();
+        let mut row = Row::new(&pick("get-4k-c16"));
+        row.a = Some(stats(100.0, 1.0, None)); // 10 ops
+        let mut c = stats(50.0, 1.0, None);
+        c.store_cpu_secs = Some(2.0); // the server C: 200 ms per op
+        c.bench_cpu_secs = Some(0.1); // 10 ms per op
+        row.c = Some(c);
+        let r = Report {
+            mode: "quick".into(),
+            machine: "test".into(),
+            rows: vec![row],
+            targets: vec![],
+            rss_per_workload: true,
+            scaling: None,
+        };
+        let cpu = r.cpu_table();
+        let cell = |line: &str, i: usize| -> String {
+            line.split('|')
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .nth(i)
+                .unwrap()
+        };
+        let head = cpu.lines().find(|l| l.starts_with("| workload")).unwrap();
+        let line = cpu
+            .lines()
+            .find(|l| l.starts_with("| get-4k-c16 "))
+            .unwrap();
+        assert_eq!(cell(head, 7), "server C", "{cpu}");
+        assert_eq!(cell(line, 7), "200.000", "{cpu}");
+        assert_eq!(cell(head, 8), "bench C", "{cpu}");
+        assert_eq!(cell(line, 8), "10.000", "{cpu}");
     }
 
     #[test]
