@@ -25,7 +25,8 @@
 # (`location`), Swift ACLs (`s3_acl = false`), multipart through SLO.
 # The S3 access key is the tempauth user `bench:bench`, the secret its key.
 #
-# Environment: SWIFT_AIO_PORT (proxy, default 18080); the account,
+# Environment: SWIFT_AIO_PORT (proxy, default 28080: the real Manta stack of
+# scripts/real-manta.sh uses 18080 and 18081); the account,
 # container, object and memcached servers take PORT+1 .. PORT+4.
 # SWIFT_AIO_SECRET (default bench-secret-key).
 set -euo pipefail
@@ -40,7 +41,7 @@ mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 etc=$dir/etc run=$dir/run log=$dir/log srv=$dir/srv
 
-port=${SWIFT_AIO_PORT:-18080}
+port=${SWIFT_AIO_PORT:-28080}
 secret=${SWIFT_AIO_SECRET:-bench-secret-key}
 user=$(id -un)
 servers=(memcached account container object proxy)
