@@ -196,7 +196,7 @@ impl Cluster {
                 // compose on, as in s3gw's embedded store: multipart-1g
                 // measures the Complete the default install has; stats for
                 // the per-operation store counters.
-                "[extensions]\ncompose = true\nstats = true\n\n\
+                "[extensions]\ncompose = true\ngrouped_pages = true\nstats = true\n\n\
                  [[accounts]]\nlogin = \"{OPERATOR}\"\noperator = true\nkeys = [{}]\n",
                 toml_str(&public.to_openssh())
             ),

@@ -26,6 +26,7 @@
 //! [extensions]                   # beyond the real server; all off by default
 //! ed25519_signatures = false
 //! compose = false
+//! grouped_pages = false
 //! ```
 //!
 //! Durations are written as everywhere in the workspace (`s3gw-duration`):
@@ -109,6 +110,12 @@ pub struct Extensions {
     /// and advertise it on `OPTIONS /:account/buckets`. The real server has
     /// no such route (405).
     pub compose: bool,
+    /// Let a truncated delimiter listing page end on a group: its
+    /// `Next-Marker` names the group, and a marker naming a group resumes
+    /// after it. Advertised as `grouped-pages`. The real server aborts its
+    /// process on such a page (buckets-api.md), so a client may let the
+    /// store group only where this is advertised.
+    pub grouped_pages: bool,
 }
 
 impl Extensions {
@@ -117,6 +124,9 @@ impl Extensions {
         let mut v = Vec::new();
         if self.compose {
             v.push("compose");
+        }
+        if self.grouped_pages {
+            v.push("grouped-pages");
         }
         if self.ed25519_signatures {
             v.push("ed25519-signatures");

@@ -339,6 +339,7 @@ fn list_params(req: &HttpRequest) -> Result<ListParams, ApiError> {
         marker,
         prefix,
         delimiter,
+        groups_may_end_pages: false,
     })
 }
 
@@ -443,7 +444,8 @@ async fn list_objects(
     b: String,
 ) -> Result<HttpResponse, ApiError> {
     let bucket = bucket_name(&b)?;
-    let params = list_params(req)?;
+    let mut params = list_params(req)?;
+    params.groups_may_end_pages = state.extensions.grouped_pages;
     let store = state.store.clone();
     let page = blocking(move || store.list_objects(&account, bucket.as_str(), &params)).await?;
     Ok(listing_response(page, "bucketobject"))

@@ -95,6 +95,8 @@ pub struct ListParams {
     pub marker: Option<String>,
     pub prefix: String,
     pub delimiter: Option<char>,
+    /// The `grouped_pages` extension: a truncated page may end on a group.
+    pub groups_may_end_pages: bool,
 }
 
 /// A page: entries, and whether the limit stopped it (-> `Next-Marker`).
@@ -734,7 +736,7 @@ fn list(
         }
     }
     let truncated = entries.len() == p.limit;
-    if truncated && matches!(entries.last(), Some(Entry::Group { .. })) {
+    if truncated && !p.groups_may_end_pages && matches!(entries.last(), Some(Entry::Group { .. })) {
         // Group entries carry no raw record, and a truncated page needs the
         // last one's: `lastRaw (object) is required`, the process aborts
         // (lib/buckets/objects/list.js).
@@ -831,7 +833,35 @@ mod list_cost_tests {
             marker: marker.map(str::to_owned),
             prefix: prefix.to_owned(),
             delimiter,
+            groups_may_end_pages: false,
         }
+    }
+
+    #[test]
+    fn a_truncated_page_ends_on_a_group_only_with_the_grouped_pages_extension() {
+        let t = seeded("grouped", 12, 5, &["d009z"]);
+        // The tenth entry is the group `d009/`: the real server aborts there.
+        let p = lp(10, "", Some('/'), None);
+        assert!(matches!(
+            t.store.list_objects("a", "b", &p),
+            Err(ApiError::Internal)
+        ));
+        let p = ListParams {
+            groups_may_end_pages: true,
+            ..p
+        };
+        let page = t.store.list_objects("a", "b", &p).unwrap();
+        assert!(page.truncated);
+        assert_eq!(page.entries.len(), 10);
+        assert_eq!(page.entries[9].name(), "d009/");
+        // The group as the marker resumes after the whole group.
+        let next = ListParams {
+            marker: Some("d009/".into()),
+            ..p
+        };
+        let page = t.store.list_objects("a", "b", &next).unwrap();
+        assert_eq!(page.entries[0].name(), "d009z");
+        assert_eq!(page.entries[1].name(), "d010/");
     }
 
     /// Rows read by one page, and the page.

@@ -145,6 +145,8 @@ fn buckets_lite_config(
     // Our own store: multipart Complete composes the object server-side
     // (docs/buckets-lite.md "Extensions") instead of streaming it twice.
     cfg.extensions.compose = true;
+    // ... and groups delimiter listings itself (pages may end on a group).
+    cfg.extensions.grouped_pages = true;
     Ok(cfg)
 }
 

@@ -11,8 +11,11 @@
 //!   superset; the client's `list_page` (for every caller, multipart
 //!   listings included) filters by the whole literal prefix, starts just
 //!   below it and ends at the first name past it;
-//! - the store is NEVER asked to group (no native `delimiter`): every
-//!   delimiter is grouped here, and when a page ends inside a common prefix
+//! - the real store is NEVER asked to group (no native `delimiter`): a
+//!   store that advertises buckets-lite's `grouped-pages` extension (s3gw's
+//!   embedded store) groups a one-character delimiter under a literal
+//!   prefix, one entry per common prefix; otherwise every delimiter is
+//!   grouped here, and when a page ends inside a common prefix
 //!   the next native request jumps past the whole prefix
 //!   (`<prefix>U+10FFFF`), and keys still inside it are skipped; the
 //!   native `limit` adapts ([`next_group_limit`]): after a page that ended
@@ -207,12 +210,35 @@ pub(crate) async fn list_objects(
         None => last_seen.as_deref().and_then(safe_marker),
     };
 
+    // A store whose pages may end on a group (buckets-lite's `grouped-pages`
+    // extension, s3gw's embedded store) groups a one-character delimiter
+    // itself, one entry per common prefix, when the prefix is literal. Never
+    // the real store: it aborts on such a page.
+    let mut native_delim = None;
+    if let Some(d) = delim {
+        let mut chars = d.chars();
+        // A group that would hold both user keys and the gateway's hidden
+        // objects (prefix "" and delimiter ".", say) must be grouped here,
+        // where hidden names are skipped first.
+        let mixes_hidden = HIDDEN_PREFIX
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix('/'))
+            .is_some_and(|inner| inner.contains(d));
+        if let (Some(c), None, false, false) = (chars.next(), chars.next(), cut, mixes_hidden) {
+            if inner.groups_pages(&cx.request_id).await {
+                native_delim = Some(c);
+            }
+        }
+    }
+
     let mut items: Vec<Item> = Vec::with_capacity(max + 1);
     // Grouping ourselves, the native `limit` follows what pages turn out to
     // hold (see [`next_group_limit`]): small while groups are large, so
     // that a walk costs about one short request per group, not a read of
     // every key inside the groups.
-    let mut group_limit = delim.map(|_| FIRST_DELIMITER_LIMIT);
+    let mut group_limit = delim
+        .filter(|_| native_delim.is_none())
+        .map(|_| FIRST_DELIMITER_LIMIT);
     // Raised when a full page did not move the marker (names cut at a
     // control character all give the same marker): read more at once.
     let mut min_limit = 1;
@@ -233,7 +259,14 @@ pub(crate) async fn list_objects(
         let (mut useful, mut wasted) = (0usize, 0usize);
         let page = inner
             .client
-            .list_page(&url, &cx.request_id, prefix, marker.as_deref(), None, limit)
+            .list_page(
+                &url,
+                &cx.request_id,
+                prefix,
+                marker.as_deref(),
+                native_delim,
+                limit,
+            )
             .await
             .native()?;
         let mut jump_hidden = false;
@@ -263,6 +296,12 @@ pub(crate) async fn list_objects(
             }
             useful += 1;
             match e.kind {
+                // The store grouped (`native_delim`): the entry's name is
+                // the common prefix, delimiter included.
+                EntryKind::Group if native_delim.is_some() => {
+                    open_cp = Some(name.to_owned());
+                    items.push(Item::Prefix(name.to_owned()));
+                }
                 EntryKind::Group => {
                     return Err(super::map_native(super::NativeFailure::Protocol(
                         "group entry in a listing sent without a delimiter".into(),

@@ -60,14 +60,15 @@ pub(crate) struct Inner {
     pub cfg: MantaConfigRest,
     /// When this instance last swept each (tenant, bucket) for stale uploads.
     pub swept: Mutex<HashMap<(String, String), Instant>>,
-    /// Whether the store serves buckets-lite's compose extension:
-    /// [`COMPOSE_UNKNOWN`] until asked, then yes or no.
-    compose: AtomicU8,
+    /// The buckets-lite extensions the store serves ([`EXT_KNOWN`] once
+    /// asked; see [`Inner::extensions`]).
+    extensions: AtomicU8,
 }
 
-const COMPOSE_UNKNOWN: u8 = 0;
-const COMPOSE_YES: u8 = 1;
-const COMPOSE_NO: u8 = 2;
+/// [`Inner::extensions`] bits: asked already, and what the store serves.
+const EXT_KNOWN: u8 = 0x80;
+const EXT_COMPOSE: u8 = 1;
+const EXT_GROUPED_PAGES: u8 = 2;
 /// Header of the store's `OPTIONS /:account/buckets` answer listing its
 /// extensions (buckets-lite only; the real server sends none).
 const H_EXTENSIONS: &str = "buckets-lite-extensions";
@@ -84,7 +85,7 @@ impl MantaBackend {
                 client,
                 cfg,
                 swept: Mutex::new(HashMap::new()),
-                compose: AtomicU8::new(COMPOSE_UNKNOWN),
+                extensions: AtomicU8::new(0),
             }),
         })
     }
@@ -103,22 +104,34 @@ impl<T> Native<T> for Result<T, NativeFailure> {
 
 impl Inner {
     /// Whether the store serves the compose extension (docs/buckets-lite.md
-    /// "Extensions"). Asked once per process with `OPTIONS
-    /// /:operator/buckets` (its `Buckets-Lite-Extensions` header names
-    /// `compose`), then cached. A store that answers with an error, or
-    /// never answers within [`PROBE_TIMEOUT`] (the real server's master
-    /// branch leaves a plain OPTIONS unanswered), has no compose: cached
-    /// too, since streaming is always correct. A connection failure is not
-    /// cached (asked again next time, streaming meanwhile).
+    /// "Extensions"): see [`Inner::extensions`].
     pub async fn composes(&self, request_id: &str) -> bool {
-        match self.compose.load(Ordering::Relaxed) {
-            COMPOSE_YES => return true,
-            COMPOSE_NO => return false,
-            _ => {}
+        self.extensions(request_id).await & EXT_COMPOSE != 0
+    }
+
+    /// Whether a truncated native listing page may end on a delimiter group
+    /// (the `grouped-pages` extension): only then may a listing let the
+    /// store group (list.rs); the real server aborts on such a page.
+    pub async fn groups_pages(&self, request_id: &str) -> bool {
+        self.extensions(request_id).await & EXT_GROUPED_PAGES != 0
+    }
+
+    /// The store's extensions (docs/buckets-lite.md "Extensions"). Asked
+    /// once per process with `OPTIONS /:operator/buckets` (its
+    /// `Buckets-Lite-Extensions` header names them), then cached. A store
+    /// that answers with an error, or never answers within
+    /// [`PROBE_TIMEOUT`] (the real server's master branch leaves a plain
+    /// OPTIONS unanswered), has none: cached too, since the plain paths
+    /// (streaming assembly, grouping here) are always correct. A connection
+    /// failure is not cached (asked again next time, none meanwhile).
+    async fn extensions(&self, request_id: &str) -> u8 {
+        let known = self.extensions.load(Ordering::Relaxed);
+        if known & EXT_KNOWN != 0 {
+            return known;
         }
         let c = &self.client;
         let url = c.buckets_url(&self.cfg.operator_login);
-        let on = match c
+        let found = match c
             .send(true, || {
                 c.signed(Method::OPTIONS, &url, request_id)
                     .timeout(PROBE_TIMEOUT)
@@ -126,30 +139,40 @@ impl Inner {
             .await
         {
             Ok(resp) => client::header_str(resp.headers(), H_EXTENSIONS)
-                .is_some_and(|v| v.split(',').any(|e| e.trim() == "compose")),
+                .map(|v| {
+                    v.split(',').fold(0, |f, e| match e.trim() {
+                        "compose" => f | EXT_COMPOSE,
+                        "grouped-pages" => f | EXT_GROUPED_PAGES,
+                        _ => f,
+                    })
+                })
+                .unwrap_or(0),
             Err(
                 NativeFailure::Status { .. }
                 | NativeFailure::Transport {
                     kind: TransportKind::Timeout,
                     ..
                 },
-            ) => false,
+            ) => 0,
             Err(f) => {
                 tracing::debug!(error = %f, "asking the store for its extensions failed");
-                return false;
+                return 0;
             }
         };
-        tracing::info!(compose = on, "native store extensions detected");
-        self.compose
-            .store(if on { COMPOSE_YES } else { COMPOSE_NO }, Ordering::Relaxed);
-        on
+        tracing::info!(
+            compose = found & EXT_COMPOSE != 0,
+            grouped_pages = found & EXT_GROUPED_PAGES != 0,
+            "native store extensions detected"
+        );
+        self.extensions.store(found | EXT_KNOWN, Ordering::Relaxed);
+        found | EXT_KNOWN
     }
 
     /// The store refused a compose as an unknown route (its extension was
     /// turned off since it was detected): stream from now on.
     pub fn compose_gone(&self) {
         tracing::warn!("the native store no longer serves compose; assembling by streaming");
-        self.compose.store(COMPOSE_NO, Ordering::Relaxed);
+        self.extensions.fetch_and(!EXT_COMPOSE, Ordering::Relaxed);
     }
 
     /// Deletes native objects by name with bounded concurrency; a missing
