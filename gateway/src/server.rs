@@ -181,7 +181,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningGateway> {
     // from its parts: actix-server accepts, actix-http speaks HTTP/1.1 with
     // OUR expect service, the actix-web App serves. Explicit limits: the
     // request head must arrive within `limits.header_timeout` (else 408,
-    // answered as S3's 400 RequestTimeout by `S3Io`, and close), idle keep-alive connections close after
+    // answered as S3's 400 RequestTimeout by `S3Io`, and close; a connection
+    // that sent no byte is closed without an answer), idle keep-alive connections close after
     // `limits.keep_alive`, and each worker holds at most
     // `limits.max_connections` connections (more wait in the backlog).
     let listen = config.listen_addr()?;
