@@ -360,6 +360,10 @@ pub async fn measure(
             progress.set_message(format!("{} on {}", w.name, p.label));
             // Preparation first, so peaks and CPU time cover the measured part only.
             let prepared = p.prepare(w, &scale).await;
+            // Then the dirty pages of everything before (the previous path's
+            // 1 GiB writes, the preparation) go to disk, so that no path pays
+            // for another's writeback. Blocking: nothing else runs meanwhile.
+            rustix::fs::sync();
             for pid in [s3gw_pid, store_pid].into_iter().flatten() {
                 rss_per_workload &= procs::reset_peak_rss(pid);
             }

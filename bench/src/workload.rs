@@ -97,6 +97,9 @@ pub struct Scale {
     pub list_keys: u64,
     /// Max full listings per listing workload.
     pub list_count: u64,
+    /// Max full listings of the delimiter workload: a grouped walk of the
+    /// same keys is a few ms, so a handful would time the noise.
+    pub delim_list_count: u64,
 }
 
 impl Scale {
@@ -109,6 +112,7 @@ impl Scale {
         large_duration: Duration::from_secs(120),
         list_keys: 10_000,
         list_count: 20,
+        delim_list_count: 2_000,
     };
     pub const QUICK: Scale = Scale {
         small_count: 4_000,
@@ -119,6 +123,7 @@ impl Scale {
         large_duration: Duration::from_secs(60),
         list_keys: 10_000,
         list_count: 3,
+        delim_list_count: 300,
     };
     /// Correctness only: a few operations each, small objects, never timings.
     pub const SMOKE: Scale = Scale {
@@ -130,6 +135,7 @@ impl Scale {
         large_duration: Duration::from_secs(60),
         list_keys: 1_200,
         list_count: 1,
+        delim_list_count: 1,
     };
 }
 
@@ -197,7 +203,11 @@ pub fn all_workloads(scale: &Scale) -> Vec<Workload> {
             op: Op::List { delimiter },
             size: 0,
             concurrency: 1,
-            count: scale.list_count,
+            count: if delimiter {
+                scale.delim_list_count
+            } else {
+                scale.list_count
+            },
             max_duration: scale.small_duration.max(Duration::from_secs(5)),
             seed,
         });

@@ -21,18 +21,21 @@
 //!   appear more than once. 1..=`max_compose_parts` parts.
 //! - Answer: 204 with `Etag` (the new id) and `Last-Modified`, as a PUT's
 //!   but without `Computed-MD5`.
-//! - Bytes: each part's body file is copied into a temp file with
-//!   `std::io::copy`, which on Linux is `copy_file_range(2)`: the kernel
-//!   copies without the data entering user space, and filesystems that can
-//!   share extents (XFS, Btrfs) reflink instead of copying. Then fsync,
-//!   rename, commit: the same crash safety as a PUT ([`Store::commit_put`]).
-//!   A body file is immutable once its row is committed (a new PUT is a new
-//!   id and file), so a part opened after its row was read is exactly the
-//!   object pinned; a part overwritten or deleted meanwhile has lost its
-//!   file (`NotFound` -> 409).
+//! - Bytes: none are copied. The new body is a directory of segments, each
+//!   a hard link to a part's file (a composed part contributes each of its
+//!   segments), built in `tmp/`, fsynced, renamed into place and committed:
+//!   the same crash safety as a PUT ([`Store::commit_put`]). Complete of
+//!   1 GiB in 128 parts is 128 links, whatever the filesystem; a copy
+//!   (`copy_file_range(2)`) only where it refuses links. Removing the parts
+//!   afterwards leaves the new object's links. A body file is immutable
+//!   once its row is committed (a new PUT is a new id and file), so a part
+//!   linked after its row was read is exactly the object pinned; a part
+//!   overwritten or deleted meanwhile has lost its file (`NotFound` ->
+//!   409). At most `MAX_SEGMENTS` (100,000) segments in all (400
+//!   `InvalidParameter`; only composing composed objects gets near it).
 //! - MD5: a PUT stores the MD5 of the body it streamed; a compose would need
-//!   to read every byte again to compute one (MD5 does not combine), which
-//!   is exactly the cost compose avoids. A composed object therefore has NO
+//!   to read every byte to compute one (MD5 does not combine), which is
+//!   exactly the cost compose avoids. A composed object therefore has NO
 //!   stored MD5: GET/HEAD send no `Content-MD5`, its listing line has no
 //!   `contentMD5`. s3gw never needs it there (the S3 ETag of a multipart
 //!   object is `md5(part md5s)-N`, kept in its own metadata; the parts'
@@ -48,6 +51,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt as _;
 use serde::Deserialize;
 
+use crate::bodies::{TooManySegments, MAX_SEGMENTS};
 use crate::conditions::Conditions;
 use crate::error::ApiError;
 use crate::handlers::{
@@ -189,8 +193,8 @@ pub(crate) async fn compose_object(
 }
 
 /// Checks every part's row first (bucket, existence, pinned id, total
-/// size), then copies the parts one by one into `tmp` (one open source at a
-/// time, whatever the part count) and fsyncs it. Returns the size.
+/// size), then makes `tmp` a segment directory of hard links to the parts'
+/// files, in order (bodies.rs), and fsyncs it. Returns the size.
 fn assemble(
     store: &Store,
     account: &str,
@@ -218,27 +222,33 @@ fn assemble(
             .ok_or(ApiError::MaxContentLengthExceeded(max_len))?;
         rows.push(row);
     }
-    let mut out = std::fs::File::create(tmp)?;
+    std::fs::create_dir(tmp)?;
+    let mut next = 0;
     for (p, row) in parts.iter().zip(&rows) {
-        let src = match std::fs::File::open(store.body_path(&row.id)) {
-            Ok(f) => f,
+        let n = match store.bodies().link_into(tmp, &mut next, &row.id) {
+            Ok(n) => n,
+            // A body is never rewritten in place, so a part that is gone
+            // was replaced or deleted after its row was read.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(ApiError::InvalidComposePart(format!(
                     "{} was replaced or deleted during the compose",
                     p.name
                 )))
             }
+            Err(e) if e.get_ref().is_some_and(|i| i.is::<TooManySegments>()) => {
+                return Err(ApiError::InvalidParameter(format!(
+                    "the composed object would have more than {MAX_SEGMENTS} segments \
+                     (its parts are composed objects themselves)"
+                )))
+            }
             Err(e) => return Err(e.into()),
         };
-        use std::io::Read as _;
-        // copy_file_range(2) on Linux (std specialises File -> File).
-        let n = std::io::copy(&mut src.take(row.size), &mut out)?;
         if n != row.size {
-            tracing::error!(id = %row.id, expected = row.size, got = n, "body file shorter than its row");
+            tracing::error!(id = %row.id, expected = row.size, got = n, "body shorter than its row");
             return Err(ApiError::Internal);
         }
     }
-    out.sync_all()?;
+    std::fs::File::open(tmp)?.sync_all()?;
     Ok(total)
 }
 

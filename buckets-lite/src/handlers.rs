@@ -17,6 +17,7 @@ use md5::{Digest as _, Md5};
 use percent_encoding::percent_decode_str;
 
 use crate::auth::{authenticate, authorize};
+use crate::bodies::{Opened, Segments};
 use crate::conditions::{parse_range, Conditions, Outcome};
 use crate::config::{Accounts, Limits};
 use crate::error::ApiError;
@@ -517,14 +518,15 @@ pub(crate) fn content_type(req: &HttpRequest) -> String {
         .to_owned()
 }
 
-/// Removes an upload's temp file unless the commit took it (Drop guard:
-/// every early return and a dropped request future clean up).
+/// Removes an upload's temp file (a compose's: directory) unless the
+/// commit took it (Drop guard: every early return and a dropped request
+/// future clean up).
 pub(crate) struct TmpGuard(pub(crate) Option<std::path::PathBuf>);
 
 impl Drop for TmpGuard {
     fn drop(&mut self) {
         if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_file(p);
+            crate::bodies::remove_path(&p);
         }
     }
 }
@@ -745,10 +747,12 @@ fn object_headers(resp: &mut actix_web::HttpResponseBuilder, row: &ObjectRow, he
     }
 }
 
-/// A GET body: read already (small), or a file to stream.
+/// A GET body: read already (small), a file to stream, or a composed
+/// object's segments to stream one after the other (bodies.rs).
 enum Body {
     Small(Bytes),
     File(std::fs::File),
+    Segments(Segments),
 }
 
 async fn get_object(
@@ -777,17 +781,22 @@ async fn get_object(
             if head {
                 return Ok((Some(row), None));
             }
-            match std::fs::File::open(store.body_path(&row.id)) {
-                Ok(mut f) if row.size <= small => {
+            let body = match store.bodies().open_body(&row.id) {
+                Ok(Opened::File(mut f)) if row.size <= small => {
                     use std::io::Read as _;
                     let mut buf = Vec::with_capacity(row.size as usize);
                     f.read_to_end(&mut buf)?;
-                    return Ok((Some(row), Some(Body::Small(Bytes::from(buf)))));
+                    Body::Small(Bytes::from(buf))
                 }
-                Ok(f) => return Ok((Some(row), Some(Body::File(f)))),
+                Ok(Opened::Segments(s)) if row.size <= small => {
+                    Body::Small(Bytes::from(s.read_all()?))
+                }
+                Ok(Opened::File(f)) => Body::File(f),
+                Ok(Opened::Segments(s)) => Body::Segments(s),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e.into()),
-            }
+            };
+            return Ok((Some(row), Some(body)));
         }
         Err(ApiError::Internal)
     })
@@ -844,10 +853,14 @@ async fn get_object(
             futures_util::stream::empty::<Result<Bytes, std::io::Error>>(),
         )));
     };
+    let buf = state.limits.io_buffer_bytes;
     let mut file = match file {
         Body::Small(all) => {
             let end = usize::try_from(first + len).expect("small bodies fit usize");
             return Ok(resp.body(all.slice(first as usize..end)));
+        }
+        Body::Segments(s) => {
+            return Ok(resp.body(SizedStream::new(len, segments_stream(s, first, len, buf))))
         }
         Body::File(f) => f,
     };
@@ -857,8 +870,40 @@ async fn get_object(
     }
     use tokio::io::AsyncReadExt as _;
     let reader = tokio::fs::File::from_std(file).take(len);
-    let stream = tokio_util::io::ReaderStream::with_capacity(reader, state.limits.io_buffer_bytes);
+    let stream = tokio_util::io::ReaderStream::with_capacity(reader, buf);
     Ok(resp.body(SizedStream::new(len, stream)))
+}
+
+/// Bytes `first..first + len` of a segmented body: each segment touched
+/// is opened when the previous one is drained (one fd at a time), and the
+/// lease keeps the body on disk until the stream is dropped.
+fn segments_stream(
+    s: Segments,
+    first: u64,
+    len: u64,
+    buf: usize,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    use futures_util::stream;
+    use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+    let plan = s.plan(first, len);
+    let lease = s.into_lease();
+    stream::iter(plan)
+        .then(move |(path, offset, n)| async move {
+            let mut f = tokio::fs::File::open(&path).await?;
+            if offset > 0 {
+                f.seek(std::io::SeekFrom::Start(offset)).await?;
+            }
+            Ok(tokio_util::io::ReaderStream::with_capacity(f.take(n), buf))
+        })
+        .map(|opened: std::io::Result<_>| match opened {
+            Ok(s) => s.left_stream(),
+            Err(e) => stream::once(async move { Err(e) }).right_stream(),
+        })
+        .flatten()
+        .map(move |chunk| {
+            let _held = &lease;
+            chunk
+        })
 }
 
 async fn delete_object(

@@ -38,6 +38,7 @@ pub mod names;
 pub mod server;
 
 mod auth;
+mod bodies;
 mod compose;
 mod conditions;
 mod handlers;

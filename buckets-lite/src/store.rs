@@ -1,5 +1,6 @@
 //! Storage: metadata in SQLite (WAL, one writer connection and a small pool
-//! of readers), bodies as files `objects/<2 hex>/<object id>`, uploads in
+//! of readers), bodies under `objects/<2 hex>/<object id>` (a file, or a
+//! directory of segments for a composed object: bodies.rs), uploads in
 //! progress in `tmp/`. Every method here blocks: callers run it through
 //! `spawn_blocking`, never on an async worker.
 //!
@@ -19,6 +20,7 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use crate::bodies::{remove_path, Bodies};
 use crate::conditions::{Conditions, Current, Outcome};
 use crate::error::ApiError;
 
@@ -108,6 +110,7 @@ pub struct Page {
 
 pub struct Store {
     root: PathBuf,
+    bodies: Bodies,
     db_path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
@@ -181,13 +184,14 @@ impl Store {
         for entry in std::fs::read_dir(root.join("tmp"))? {
             let entry = entry?;
             tracing::info!(file = %entry.path().display(), "removing interrupted upload");
-            let _ = std::fs::remove_file(entry.path());
+            remove_path(&entry.path());
         }
         let db_path = root.join("meta.db");
         let writer = open_connection(&db_path).map_err(to_io)?;
         writer.execute_batch(SCHEMA).map_err(to_io)?;
         let store = Store {
             root: root.to_owned(),
+            bodies: Bodies::open(root)?,
             db_path,
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
@@ -216,7 +220,7 @@ impl Store {
                     .exists(params![id])
                     .map_err(|e| io::Error::other(e.to_string()))?;
                 if !referenced {
-                    let _ = std::fs::remove_file(f.path());
+                    remove_path(&f.path());
                     removed += 1;
                 }
             }
@@ -232,9 +236,9 @@ impl Store {
         self.root.join("tmp").join(id)
     }
 
-    /// Where a committed body lives.
-    pub fn body_path(&self, id: &str) -> PathBuf {
-        self.root.join("objects").join(&id[..2]).join(id)
+    /// Committed bodies: where they live, opening and removing them.
+    pub fn bodies(&self) -> &Bodies {
+        &self.bodies
     }
 
     fn with_reader<T>(
@@ -374,19 +378,19 @@ impl Store {
         tmp: &Path,
         row: &ObjectRow,
     ) -> Result<(), ApiError> {
-        let dest = self.body_path(&row.id);
+        let dest = self.bodies.path(&row.id);
         std::fs::rename(tmp, &dest)?;
         let result = fsync_dir(dest.parent().expect("body path has a parent"))
             .map_err(ApiError::from)
             .and_then(|()| self.commit_row(account, bucket, name, conds, row));
         match result {
             Ok(Some(old_id)) => {
-                let _ = std::fs::remove_file(self.body_path(&old_id));
+                self.bodies.remove(&old_id);
                 Ok(())
             }
             Ok(None) => Ok(()),
             Err(e) => {
-                let _ = std::fs::remove_file(&dest);
+                self.bodies.remove(&row.id);
                 Err(e)
             }
         }
@@ -498,7 +502,7 @@ impl Store {
             params![account, bucket.as_bytes(), name.as_bytes()],
         )?;
         tx.commit()?;
-        let _ = std::fs::remove_file(self.body_path(&row.id));
+        self.bodies.remove(&row.id);
         Ok(())
     }
 
@@ -907,5 +911,60 @@ mod list_cost_tests {
         assert!(page.truncated);
         assert_eq!(page.entries.len(), 25);
         assert_eq!(rows, 25);
+    }
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    use super::*;
+
+    /// A crash can leave a compose's segment directory in `tmp/`, or one
+    /// renamed into `objects/` whose row never committed: both go at the
+    /// next start; a committed composed body stays.
+    #[test]
+    fn start_sweeps_segment_directories_that_no_row_references() {
+        let root = std::env::temp_dir().join(format!(
+            "buckets-lite-sweep-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4()
+        ));
+        let store = Store::open(&root, 1).unwrap();
+        store.create_bucket("a", "b", 0).unwrap();
+        let seg_dir = |id: &str, into: &Path| {
+            std::fs::create_dir(into).unwrap();
+            std::fs::write(into.join("0"), id).unwrap();
+        };
+        let kept = "aa000000-0000-4000-8000-000000000001";
+        let orphan = "ab000000-0000-4000-8000-000000000002";
+        let interrupted = "ac000000-0000-4000-8000-000000000003";
+        let tmp = store.tmp_path(kept);
+        seg_dir(kept, &tmp);
+        let row = ObjectRow {
+            id: kept.into(),
+            size: kept.len() as u64,
+            content_type: "x".into(),
+            md5: String::new(),
+            created_ms: 0,
+            modified_ms: 0,
+            durability: 2,
+            headers: vec![],
+        };
+        store
+            .commit_put("a", "b", "k", &Conditions::default(), &tmp, &row)
+            .unwrap();
+        seg_dir(orphan, &store.bodies().path(orphan));
+        seg_dir(interrupted, &store.tmp_path(interrupted));
+        drop(store);
+
+        let store = Store::open(&root, 1).unwrap();
+        assert!(store.bodies().path(kept).join("0").is_file());
+        assert!(!store.bodies().path(orphan).exists());
+        assert!(!store.tmp_path(interrupted).exists());
+        let Ok(crate::bodies::Opened::Segments(s)) = store.bodies().open_body(kept) else {
+            panic!("a segmented body")
+        };
+        assert_eq!(s.read_all().unwrap(), kept.as_bytes());
+        drop(s);
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -712,3 +712,60 @@ async fn extension_off_is_the_real_contract() {
     assert_eq!(r.header("allow").as_deref(), Some("PUT, GET, HEAD, DELETE"));
     assert_eq!(alice.get(&whole, &[]).await.status, 404);
 }
+
+/// A composed body is read one segment at a time (bodies.rs), so a GET
+/// that is streaming it when the object is deleted (and its parts too)
+/// must still get every byte: the reader's lease keeps the segments until
+/// it is done, then the body goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_streaming_a_composed_object_outlives_its_delete() {
+    let lite = lite(true);
+    let alice = lite.client_as("alice");
+    assert_eq!(alice.create_bucket("bkt").await.status, 204);
+    // 40 parts of 1 MiB: far more than loopback socket buffers hold, so
+    // the store opens most segments after the DELETE below.
+    let mut want = Vec::with_capacity(40 * MIB);
+    let mut names = Vec::new();
+    for i in 0..40u8 {
+        let part = vec![i; MIB];
+        want.extend_from_slice(&part);
+        let name = format!("p{i:02}");
+        let r = alice.put(&alice.object_path("bkt", &name), &[], part).await;
+        assert_eq!(r.status, 204, "{}", r.text());
+        names.push(name);
+    }
+    let refs: Vec<(&str, Option<&str>)> = names.iter().map(|n| (n.as_str(), None)).collect();
+    let whole = alice.object_path("bkt", "whole");
+    let r = alice
+        .send("POST", &whole, &[], Some(compose_body(&refs)))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let id = r.header("etag").unwrap();
+    let body_dir = lite.data_dir.join("objects").join(&id[..2]).join(&id);
+    assert!(body_dir.is_dir(), "a composed body is a segment directory");
+
+    let mut get = alice.send_raw("GET", &whole, &[], None).await;
+    assert_eq!(get.status(), 200);
+    let mut got = get.chunk().await.unwrap().expect("a first chunk").to_vec();
+    // Delete the object and every part while the GET is mid-stream.
+    assert_eq!(alice.delete(&whole, &[]).await.status, 204);
+    for n in &names {
+        assert_eq!(
+            alice.delete(&alice.object_path("bkt", n), &[]).await.status,
+            204
+        );
+    }
+    assert_eq!(alice.get(&whole, &[]).await.status, 404);
+    while let Some(c) = get.chunk().await.expect("the stream is not cut short") {
+        got.extend_from_slice(&c);
+    }
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "the bytes of the deleted object, in order");
+    drop(get);
+    // The last reader out removed the segments.
+    assert!(
+        s3gw_tests::procs::wait_until(std::time::Duration::from_secs(10), || !body_dir.exists()),
+        "{} still exists",
+        body_dir.display()
+    );
+}

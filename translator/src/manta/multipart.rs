@@ -29,7 +29,8 @@
 //!   (detected once, `Inner::composes`; s3gw's embedded store has it on):
 //!   ONE native request naming the parts, each pinned to the native id
 //!   validated, with the object's headers and write condition; the store
-//!   copies the bodies with `copy_file_range` and commits as a PUT does.
+//!   hard-links the parts' bodies as the new object's segments and commits
+//!   as a PUT does.
 //!   No byte passes through the gateway.
 //! - else (the real store) by streaming: the parts in order, each GET
 //!   pinned to the part object validated (`If-Match: <native id>`), into
