@@ -33,6 +33,9 @@ pub const MAX_SEGMENTS: usize = 100_000;
 pub struct Bodies {
     objects: PathBuf,
     leases: Arc<Leases>,
+    /// Whether the data directory's filesystem takes hard links (probed at
+    /// start): then a compose costs its part count, not its bytes.
+    links: bool,
 }
 
 struct Leases {
@@ -183,13 +186,27 @@ impl Bodies {
         for entry in std::fs::read_dir(&trash)? {
             remove_path(&entry?.path());
         }
+        let probe = trash.join("link-probe");
+        std::fs::write(&probe, b"")?;
+        let links = std::fs::hard_link(&probe, trash.join("link-probe.2")).is_ok();
+        remove_path(&trash.join("link-probe.2"));
+        remove_path(&probe);
+        if !links {
+            tracing::warn!(dir = %root.display(), "no hard links here: a compose copies its parts");
+        }
         Ok(Bodies {
+            links,
             objects: root.join("objects"),
             leases: Arc::new(Leases {
                 trash,
                 held: Mutex::new(HashMap::new()),
             }),
         })
+    }
+
+    /// Whether a compose links its parts (else it copies them).
+    pub fn links(&self) -> bool {
+        self.links
     }
 
     /// Where a committed body lives (a file or a segment directory).

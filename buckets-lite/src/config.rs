@@ -120,10 +120,16 @@ pub struct Extensions {
 
 impl Extensions {
     /// The names advertised in `Buckets-Lite-Extensions` (empty: none on).
-    pub fn advertised(&self) -> Vec<&'static str> {
+    /// `compose_links`: the data directory takes hard links, so a compose
+    /// links its parts in time proportional to their count, not their
+    /// bytes (advertised as `compose-links` beside `compose`).
+    pub fn advertised(&self, compose_links: bool) -> Vec<&'static str> {
         let mut v = Vec::new();
         if self.compose {
             v.push("compose");
+            if compose_links {
+                v.push("compose-links");
+            }
         }
         if self.grouped_pages {
             v.push("grouped-pages");

@@ -230,7 +230,7 @@ async fn route(
             resp.insert_header(("Allow", "OPTIONS, GET"));
             // Extensions are advertised here, the route a client probes
             // once (the real server sends no such header).
-            let ext = state.extensions.advertised();
+            let ext = state.extensions.advertised(state.store.bodies().links());
             if !ext.is_empty() {
                 resp.insert_header((crate::compose::H_EXTENSIONS, ext.join(", ")));
             }

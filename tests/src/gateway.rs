@@ -86,6 +86,8 @@ pub struct GatewayOptions {
     pub extra_toml: String,
     /// Appended verbatim inside its `[server]` section (e.g. `regions = [..]`).
     pub server_toml: String,
+    /// Appended verbatim inside its `[backend]` section (e.g. timeouts).
+    pub backend_toml: String,
     /// `RUST_LOG` for the gateway.
     pub log_filter: String,
     /// Replaces the generated `[keys]` section (e.g. an LDAP source); the
@@ -102,6 +104,7 @@ impl Default for GatewayOptions {
             extra_keys: Vec::new(),
             extra_toml: String::new(),
             server_toml: String::new(),
+            backend_toml: String::new(),
             log_filter: "s3gw=debug,info".into(),
             keys_section: None,
         }
@@ -193,6 +196,7 @@ impl Gateway {
             q(operator_login),
             q(&dir.join("operator.key").to_string_lossy())
         ));
+        toml.push_str(&opts.backend_toml);
         toml.push('\n');
         // Many gateways run at once: each its own ops port (the default is
         // a fixed one), unless the test configures [ops] itself.

@@ -498,6 +498,48 @@ async fn embedded_default_composes() {
     );
 }
 
+/// A store whose compose links its parts (`compose-links`) composes an
+/// object of any size: the size cap that keeps a COPYING compose within
+/// the native idle timeout (32 MiB/s times `request_timeout`) does not
+/// apply. Here the cap is 32 MiB (`request_timeout = 1s`) and the object
+/// 40 MiB: composed, not streamed (no native Content-MD5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linking_store_composes_past_the_copy_size_cap() {
+    let lite = lite(true);
+    let gw = Gateway::start_with(
+        &lite,
+        GatewayOptions {
+            backend_toml: "request_timeout = \"1s\"\n".into(),
+            ..GatewayOptions::default()
+        },
+    );
+    let s3 = s3_client(&gw);
+    s3.create_bucket().bucket("big").send().await.unwrap();
+    let up = s3
+        .create_multipart_upload()
+        .bucket("big")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    let uid = up.upload_id().unwrap().to_owned();
+    let parts = upload_parts(&s3, "big", "k", &uid, 8, 5 * MIB, 5 * MIB).await;
+    let want = multipart_etag(&parts);
+    assert_eq!(
+        complete(&s3, "big", "k", &uid, listed(&parts), None, None).await,
+        Ok(want.clone())
+    );
+    let native = native_head(&lite, "big", "k").await;
+    assert!(
+        native.header("content-md5").is_none(),
+        "composed, not streamed: {:?}",
+        native.headers
+    );
+    assert_eq!(check_object(&s3, "big", "k", &parts).await, want);
+    let log = gw.log_text();
+    assert!(log.contains("compose_links=true"), "{log}");
+}
+
 // ---- the extension's native contract ----
 
 fn compose_body(parts: &[(&str, Option<&str>)]) -> reqwest::Body {
@@ -533,9 +575,10 @@ async fn extension_on_contract() {
         .send("OPTIONS", &alice.buckets_path(), &[], None)
         .await;
     assert_eq!(opts.status, 204);
+    // compose-links: the data directory (ext4/tmpfs here) takes hard links.
     assert_eq!(
         opts.header("buckets-lite-extensions").as_deref(),
-        Some("compose")
+        Some("compose, compose-links")
     );
 
     let whole = alice.object_path("bkt", "whole");

@@ -69,6 +69,7 @@ pub(crate) struct Inner {
 const EXT_KNOWN: u8 = 0x80;
 const EXT_COMPOSE: u8 = 1;
 const EXT_GROUPED_PAGES: u8 = 2;
+const EXT_COMPOSE_LINKS: u8 = 4;
 /// Header of the store's `OPTIONS /:account/buckets` answer listing its
 /// extensions (buckets-lite only; the real server sends none).
 const H_EXTENSIONS: &str = "buckets-lite-extensions";
@@ -109,6 +110,13 @@ impl Inner {
         self.extensions(request_id).await & EXT_COMPOSE != 0
     }
 
+    /// Whether the store's compose links the parts (`compose-links`): its
+    /// time then follows the part count, not the bytes, so no object is
+    /// too large to compose within the native idle timeout.
+    pub async fn compose_links(&self, request_id: &str) -> bool {
+        self.extensions(request_id).await & EXT_COMPOSE_LINKS != 0
+    }
+
     /// Whether a truncated native listing page may end on a delimiter group
     /// (the `grouped-pages` extension): only then may a listing let the
     /// store group (list.rs); the real server aborts on such a page.
@@ -143,6 +151,7 @@ impl Inner {
                     v.split(',').fold(0, |f, e| match e.trim() {
                         "compose" => f | EXT_COMPOSE,
                         "grouped-pages" => f | EXT_GROUPED_PAGES,
+                        "compose-links" => f | EXT_COMPOSE_LINKS,
                         _ => f,
                     })
                 })
@@ -161,6 +170,7 @@ impl Inner {
         };
         tracing::info!(
             compose = found & EXT_COMPOSE != 0,
+            compose_links = found & EXT_COMPOSE_LINKS != 0,
             grouped_pages = found & EXT_GROUPED_PAGES != 0,
             "native store extensions detected"
         );
@@ -172,7 +182,8 @@ impl Inner {
     /// turned off since it was detected): stream from now on.
     pub fn compose_gone(&self) {
         tracing::warn!("the native store no longer serves compose; assembling by streaming");
-        self.extensions.fetch_and(!EXT_COMPOSE, Ordering::Relaxed);
+        self.extensions
+            .fetch_and(!(EXT_COMPOSE | EXT_COMPOSE_LINKS), Ordering::Relaxed);
     }
 
     /// Deletes native objects by name with bounded concurrency; a missing

@@ -615,8 +615,11 @@ pub(crate) async fn complete(
         .object_url(&cx.tenant.login, bucket.as_str(), key.as_str());
 
     // The store's compose extension when it has one: no byte moves
-    // through the gateway.
-    let composed = if total <= max_compose_bytes(inner) && inner.composes(&cx.request_id).await {
+    // through the gateway. A store that copies must finish within the
+    // native idle timeout; one that links (`compose-links`) always does.
+    let composes = inner.composes(&cx.request_id).await
+        && (total <= max_compose_bytes(inner) || inner.compose_links(&cx.request_id).await);
+    let composed = if composes {
         match compose(inner, cx, &url, &h, &plan).await {
             Ok(done) => done,
             Err(f) if f.code() == Some("InvalidComposePart") => {
@@ -681,11 +684,12 @@ pub(crate) async fn complete(
     Ok(CompleteMultipartUploadOutput { etag, checksum })
 }
 
-/// Slowest rate assumed for the store's compose (copy and fsync; 1 GiB
+/// Slowest rate assumed for a store's compose that copies (copy and fsync; 1 GiB
 /// took 11 s on a 2-core ext4 machine at load 15, about 95 MiB/s).
 const COMPOSE_FLOOR_BYTES_PER_SEC: u64 = 32 << 20;
 
-/// Largest object assembled by compose: the store answers a compose only
+/// Largest object assembled by a compose that copies (a store without
+/// `compose-links`; buckets-lite where hard links fail): it answers only
 /// after copying and fsyncing every byte, with nothing on the wire
 /// meanwhile, so what it may take at [`COMPOSE_FLOOR_BYTES_PER_SEC`] must
 /// fit the native idle timeout (`request_timeout`; 60 s by default: 1.875
