@@ -152,6 +152,9 @@ impl From<rusqlite::Error> for ApiError {
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
                 ApiError::StorageUnavailable
             }
+            // The disk filled up under the database (its WAL grows first):
+            // the same answer as a body that does not fit.
+            Some(rusqlite::ErrorCode::DiskFull) => ApiError::NotEnoughSpace,
             _ => ApiError::Internal,
         }
     }
@@ -165,5 +168,34 @@ impl From<std::io::Error> for ApiError {
         } else {
             ApiError::Internal
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A full disk is 507 NotEnoughSpace (as on the real server), whether a
+    /// body write or the database hits it; never a 500.
+    #[test]
+    fn a_full_disk_is_not_enough_space() {
+        let io = ApiError::from(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        assert_eq!(io.code_and_status(), ("NotEnoughSpace", 507));
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        assert_eq!(
+            ApiError::from(full).code_and_status(),
+            ("NotEnoughSpace", 507)
+        );
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert_eq!(
+            ApiError::from(busy).code_and_status(),
+            ("InternalError", 503)
+        );
     }
 }
