@@ -470,27 +470,39 @@ async fn complete_rules_streamed() {
     complete_rules(false).await;
 }
 
-/// s3gw's embedded default turns compose on and detects it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embedded_default_composes() {
-    let gw = Gateway::start_embedded();
-    let s3 = s3_client(&gw);
-    s3.create_bucket().bucket("emb").send().await.unwrap();
+/// Creates `bucket`, uploads key `k` in `count` parts and completes it;
+/// checks the ETag and the bytes read back.
+async fn uploaded_and_completed(
+    s3: &Client,
+    bucket: &str,
+    count: u32,
+    part_len: usize,
+    last_len: usize,
+) {
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
     let up = s3
         .create_multipart_upload()
-        .bucket("emb")
+        .bucket(bucket)
         .key("k")
         .send()
         .await
         .unwrap();
     let uid = up.upload_id().unwrap().to_owned();
-    let parts = upload_parts(&s3, "emb", "k", &uid, 2, 5 * MIB, 7).await;
+    let parts = upload_parts(s3, bucket, "k", &uid, count, part_len, last_len).await;
     let want = multipart_etag(&parts);
     assert_eq!(
-        complete(&s3, "emb", "k", &uid, listed(&parts), None, None).await,
+        complete(s3, bucket, "k", &uid, listed(&parts), None, None).await,
         Ok(want.clone())
     );
-    assert_eq!(check_object(&s3, "emb", "k", &parts).await, want);
+    assert_eq!(check_object(s3, bucket, "k", &parts).await, want);
+}
+
+/// s3gw's embedded default turns compose on and detects it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_default_composes() {
+    let gw = Gateway::start_embedded();
+    let s3 = s3_client(&gw);
+    uploaded_and_completed(&s3, "emb", 2, 5 * MIB, 7).await;
     let log = gw.log_text();
     assert!(
         log.contains("native store extensions detected") && log.contains("compose=true"),
@@ -514,28 +526,13 @@ async fn a_linking_store_composes_past_the_copy_size_cap() {
         },
     );
     let s3 = s3_client(&gw);
-    s3.create_bucket().bucket("big").send().await.unwrap();
-    let up = s3
-        .create_multipart_upload()
-        .bucket("big")
-        .key("k")
-        .send()
-        .await
-        .unwrap();
-    let uid = up.upload_id().unwrap().to_owned();
-    let parts = upload_parts(&s3, "big", "k", &uid, 8, 5 * MIB, 5 * MIB).await;
-    let want = multipart_etag(&parts);
-    assert_eq!(
-        complete(&s3, "big", "k", &uid, listed(&parts), None, None).await,
-        Ok(want.clone())
-    );
+    uploaded_and_completed(&s3, "big", 8, 5 * MIB, 5 * MIB).await;
     let native = native_head(&lite, "big", "k").await;
     assert!(
         native.header("content-md5").is_none(),
         "composed, not streamed: {:?}",
         native.headers
     );
-    assert_eq!(check_object(&s3, "big", "k", &parts).await, want);
     let log = gw.log_text();
     assert!(log.contains("compose_links=true"), "{log}");
 }
