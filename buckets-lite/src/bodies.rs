@@ -91,9 +91,12 @@ impl Drop for Lease {
         // The last reader out removes it, off the async workers when there
         // are some (a stream is dropped on one).
         let remove = move || {
-            let map = leases.lock();
-            if !map.contains_key(&id) {
-                leases.discard(map, &id, &dir);
+            let mut map = leases.lock();
+            match map.get_mut(&id) {
+                // A reader that read the row before the removal leased it
+                // meanwhile: it goes when that one is done.
+                Some(h) => h.doomed = true,
+                None => leases.discard(map, &id, &dir),
             }
         };
         match tokio::runtime::Handle::try_current() {
