@@ -54,14 +54,12 @@ impl Leases {
         self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Moves `dir` out of `objects/` (under the lock), then deletes it.
-    fn discard(&self, map: std::sync::MutexGuard<'_, HashMap<String, Held>>, id: &str, dir: &Path) {
+    /// Moves `dir` out of `objects/` into `trash/` (one rename; the caller
+    /// holds the lock, so no reader can lease it meanwhile). Returns where
+    /// it went, to be deleted outside the lock.
+    fn to_trash(&self, id: &str, dir: &Path) -> Option<PathBuf> {
         let dest = self.trash.join(id);
-        let moved = std::fs::rename(dir, &dest).is_ok();
-        drop(map);
-        if moved {
-            remove_path(&dest);
-        }
+        std::fs::rename(dir, &dest).ok().map(|()| dest)
     }
 }
 
@@ -83,27 +81,21 @@ impl Drop for Lease {
             return;
         }
         let doomed = map.remove(&self.id).is_some_and(|h| h.doomed);
-        if !doomed {
+        // The last reader out moves it away before anyone can lease it
+        // again, then deletes it off the async workers when there are some
+        // (a stream is dropped on one).
+        let Some(trashed) = doomed
+            .then(|| self.leases.to_trash(&self.id, &self.dir))
+            .flatten()
+        else {
             return;
-        }
-        let (leases, id, dir) = (self.leases.clone(), self.id.clone(), self.dir.clone());
-        drop(map);
-        // The last reader out removes it, off the async workers when there
-        // are some (a stream is dropped on one).
-        let remove = move || {
-            let mut map = leases.lock();
-            match map.get_mut(&id) {
-                // A reader that read the row before the removal leased it
-                // meanwhile: it goes when that one is done.
-                Some(h) => h.doomed = true,
-                None => leases.discard(map, &id, &dir),
-            }
         };
+        drop(map);
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
-                rt.spawn_blocking(remove);
+                rt.spawn_blocking(move || remove_path(&trashed));
             }
-            Err(_) => remove(),
+            Err(_) => remove_path(&trashed),
         }
     }
 }
@@ -266,7 +258,11 @@ impl Bodies {
                     h.doomed = true;
                     return;
                 }
-                self.leases.discard(map, id, &path);
+                let trashed = self.leases.to_trash(id, &path);
+                drop(map);
+                if let Some(t) = trashed {
+                    remove_path(&t);
+                }
             }
             Ok(_) => {
                 let _ = std::fs::remove_file(&path);

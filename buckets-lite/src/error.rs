@@ -181,21 +181,14 @@ mod tests {
     fn a_full_disk_is_not_enough_space() {
         let io = ApiError::from(std::io::Error::from(std::io::ErrorKind::StorageFull));
         assert_eq!(io.code_and_status(), ("NotEnoughSpace", 507));
-        let full = rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
-            None,
-        );
-        assert_eq!(
-            ApiError::from(full).code_and_status(),
-            ("NotEnoughSpace", 507)
-        );
-        let busy = rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
-            None,
-        );
-        assert_eq!(
-            ApiError::from(busy).code_and_status(),
-            ("InternalError", 503)
-        );
+        let sqlite = |code| {
+            ApiError::from(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                None,
+            ))
+            .code_and_status()
+        };
+        assert_eq!(sqlite(rusqlite::ffi::SQLITE_FULL), ("NotEnoughSpace", 507));
+        assert_eq!(sqlite(rusqlite::ffi::SQLITE_BUSY), ("InternalError", 503));
     }
 }
